@@ -1,0 +1,252 @@
+//! Image sets and their loaders. Every loader returns the same [`ImageSet`].
+//!
+//! Bad input never panics: every loader returns a [`DataError`] that names the file and the problem.
+
+pub mod cifar;
+pub mod embedded;
+pub mod folder;
+pub mod idx;
+pub mod letters;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+
+/// Largest image set a loader accepts (images × pixels): refuses hostile headers before allocating.
+pub const MAX_TOTAL_BYTES: u64 = 4 << 30;
+
+/// Which split an image belongs to, as its source defines it (official train/test files), or as a
+/// seeded split decides for sources that have none.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// N images of H×W×C `u8` pixels (row-major, channels interleaved), one label each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageSet {
+    /// Human-readable name of the source ("MNIST", "CIFAR-10 subset", "generated letters", …).
+    pub name: String,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    /// `len() * height * width * channels` bytes.
+    pub pixels: Vec<u8>,
+    /// Class index per image, `< class_names.len()`.
+    pub labels: Vec<u16>,
+    /// Split per image.
+    pub splits: Vec<Split>,
+    pub class_names: Vec<String>,
+}
+
+/// A loader's error: always names the file (or folder) and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{}: {problem}", path.display())]
+    Format { path: PathBuf, problem: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DataError {
+    pub fn format(path: impl AsRef<Path>, problem: impl Into<String>) -> Self {
+        DataError::Format {
+            path: path.as_ref().to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl ImageSet {
+    /// Checks that all the parts agree; `origin` names the source in the error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: impl Into<String>,
+        height: usize,
+        width: usize,
+        channels: usize,
+        pixels: Vec<u8>,
+        labels: Vec<u16>,
+        splits: Vec<Split>,
+        class_names: Vec<String>,
+        origin: &Path,
+    ) -> Result<Self, DataError> {
+        let per = height * width * channels;
+        if per == 0 {
+            return Err(DataError::format(origin, "image dimensions are zero"));
+        }
+        if pixels.len() != labels.len() * per {
+            return Err(DataError::format(
+                origin,
+                format!(
+                    "{} pixel bytes do not make {} images of {height}×{width}×{channels}",
+                    pixels.len(),
+                    labels.len()
+                ),
+            ));
+        }
+        if splits.len() != labels.len() {
+            return Err(DataError::format(
+                origin,
+                "split count differs from label count",
+            ));
+        }
+        if let Some(bad) = labels.iter().find(|&&l| l as usize >= class_names.len()) {
+            return Err(DataError::format(
+                origin,
+                format!(
+                    "label {bad} is out of range for {} classes",
+                    class_names.len()
+                ),
+            ));
+        }
+        Ok(ImageSet {
+            name: name.into(),
+            height,
+            width,
+            channels,
+            pixels,
+            labels,
+            splits,
+            class_names,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+    /// Bytes per image (H·W·C).
+    pub fn image_len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+    /// Number of images per class, optionally restricted to one split.
+    pub fn class_counts(&self, split: Option<Split>) -> Vec<usize> {
+        let mut counts = vec![0; self.num_classes()];
+        for (l, s) in self.labels.iter().zip(&self.splits) {
+            if split.is_none_or(|want| want == *s) {
+                counts[*l as usize] += 1;
+            }
+        }
+        counts
+    }
+    /// Indices of the images in a split.
+    pub fn indices(&self, split: Split) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.splits[i] == split)
+            .collect()
+    }
+    /// Appends another set with the same geometry and classes (used to join train and test files).
+    pub fn append(&mut self, other: ImageSet, origin: &Path) -> Result<(), DataError> {
+        if (other.height, other.width, other.channels) != (self.height, self.width, self.channels)
+            || other.class_names != self.class_names
+        {
+            return Err(DataError::format(
+                origin,
+                format!(
+                    "{}×{}×{} images with {} classes cannot join a set of {}×{}×{} with {} classes",
+                    other.height,
+                    other.width,
+                    other.channels,
+                    other.num_classes(),
+                    self.height,
+                    self.width,
+                    self.channels,
+                    self.num_classes()
+                ),
+            ));
+        }
+        self.pixels.extend_from_slice(&other.pixels);
+        self.labels.extend_from_slice(&other.labels);
+        self.splits.extend_from_slice(&other.splits);
+        Ok(())
+    }
+    /// Keeps at most `per_class` images of each class in each split (in order): small, balanced subsets.
+    pub fn subset_per_class(&self, per_class: usize) -> ImageSet {
+        let mut taken = std::collections::HashMap::new();
+        let mut keep = Vec::new();
+        for i in 0..self.len() {
+            let c = taken
+                .entry((self.labels[i], self.splits[i]))
+                .or_insert(0usize);
+            if *c < per_class {
+                *c += 1;
+                keep.push(i);
+            }
+        }
+        self.select(&keep)
+    }
+    /// The images at `ids`, in that order.
+    pub fn select(&self, ids: &[usize]) -> ImageSet {
+        let n = self.image_len();
+        let mut pixels = Vec::with_capacity(ids.len() * n);
+        for &i in ids {
+            pixels.extend_from_slice(self.image(i));
+        }
+        ImageSet {
+            name: self.name.clone(),
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            pixels,
+            labels: ids.iter().map(|&i| self.labels[i]).collect(),
+            splits: ids.iter().map(|&i| self.splits[i]).collect(),
+            class_names: self.class_names.clone(),
+        }
+    }
+    /// Mean pixel value per channel over the whole set (used by the "mean" occluder fill).
+    pub fn channel_means(&self) -> Vec<u8> {
+        let c = self.channels;
+        let mut sums = vec![0u64; c];
+        for (i, &p) in self.pixels.iter().enumerate() {
+            sums[i % c] += p as u64;
+        }
+        let per = (self.pixels.len() / c).max(1) as u64;
+        sums.iter().map(|s| (s / per) as u8).collect()
+    }
+}
+
+/// Assigns a seeded test split of `test_fraction` per class to a set that has no official split.
+pub fn seeded_split(
+    labels: &[u16],
+    num_classes: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Vec<Split> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut splits = vec![Split::Train; labels.len()];
+    for class in 0..num_classes {
+        let mut ids: Vec<usize> = (0..labels.len())
+            .filter(|&i| labels[i] as usize == class)
+            .collect();
+        ids.shuffle(&mut rng);
+        let n_test = (ids.len() as f64 * test_fraction).round() as usize;
+        for &i in &ids[..n_test] {
+            splits[i] = Split::Test;
+        }
+    }
+    splits
+}

@@ -1,0 +1,118 @@
+//! Where an experiment's images come from, as a preset names it.
+
+use super::folder::{FolderOptions, load_folder};
+use super::idx::{self, IdxLayout};
+use super::letters::{LetterConfig, generate_letters};
+use super::{DataError, ImageSet, cifar, embedded};
+use std::path::{Path, PathBuf};
+
+/// A data source. Relative paths are resolved against the data folder (`--data-dir` or
+/// `OCCLAB_DATA_DIR`); absolute paths are used as they are.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum DataSource {
+    /// The ~10,000 real MNIST digits embedded in the binary (works offline, no files).
+    EmbeddedDigits,
+    /// A folder with the four MNIST-style IDX files (MNIST, Fashion-MNIST), raw or gzipped.
+    Idx {
+        path: PathBuf,
+        /// File-name prefix for EMNIST (`emnist-letters`), none for MNIST names.
+        #[serde(default)]
+        prefix: Option<String>,
+        #[serde(default)]
+        layout: IdxLayout,
+        #[serde(default = "default_idx_name")]
+        name: String,
+    },
+    /// A folder of CIFAR-10 binary batches.
+    Cifar10 { path: PathBuf },
+    /// A folder with one sub-folder of images per class.
+    Folder {
+        path: PathBuf,
+        #[serde(default)]
+        options: FolderOptions,
+    },
+    /// Generated EMNIST-like handwritten letters (stand-in for EMNIST letters, offline).
+    Letters {
+        #[serde(default)]
+        config: LetterConfig,
+    },
+}
+
+fn default_idx_name() -> String {
+    "MNIST".into()
+}
+
+impl Default for DataSource {
+    fn default() -> Self {
+        DataSource::EmbeddedDigits
+    }
+}
+
+impl DataSource {
+    /// Full MNIST in the usual `mnist/` sub-folder of the data folder.
+    pub fn mnist() -> Self {
+        DataSource::Idx {
+            path: "mnist".into(),
+            prefix: None,
+            layout: IdxLayout::Standard,
+            name: "MNIST".into(),
+        }
+    }
+
+    /// Short description for tables and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            DataSource::EmbeddedDigits => "embedded MNIST digits (10k)".into(),
+            DataSource::Idx { path, name, .. } => format!("{name} ({})", path.display()),
+            DataSource::Cifar10 { path } => format!("CIFAR-10 ({})", path.display()),
+            DataSource::Folder { path, .. } => format!("image folder ({})", path.display()),
+            DataSource::Letters { config } => {
+                format!(
+                    "generated letters ({} per class, seed {})",
+                    config.per_class, config.seed
+                )
+            }
+        }
+    }
+
+    /// Whether loading needs the data folder.
+    pub fn needs_data_dir(&self) -> bool {
+        matches!(self, DataSource::Idx { path, .. } | DataSource::Cifar10 { path } | DataSource::Folder { path, .. } if path.is_relative())
+    }
+
+    /// Loads the images.
+    pub fn load(&self, data_dir: Option<&Path>) -> Result<ImageSet, DataError> {
+        let resolve = |p: &Path| -> Result<PathBuf, DataError> {
+            if p.is_absolute() {
+                return Ok(p.to_path_buf());
+            }
+            match data_dir {
+                Some(d) => Ok(d.join(p)),
+                None => Err(DataError::format(
+                    p,
+                    "relative data path but no data folder: pass --data-dir or set OCCLAB_DATA_DIR",
+                )),
+            }
+        };
+        match self {
+            DataSource::EmbeddedDigits => embedded::embedded_digits(),
+            DataSource::Idx {
+                path,
+                prefix,
+                layout,
+                name,
+            } => idx::load_dir(&resolve(path)?, name, prefix.as_deref(), *layout),
+            DataSource::Cifar10 { path } => cifar::load_dir(&resolve(path)?),
+            DataSource::Folder { path, options } => load_folder(&resolve(path)?, options),
+            DataSource::Letters { config } => generate_letters(config),
+        }
+    }
+}
+
+/// The data folder: the explicit option, else `OCCLAB_DATA_DIR`.
+pub fn data_dir_from(option: Option<&Path>) -> Option<PathBuf> {
+    option
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("OCCLAB_DATA_DIR").map(PathBuf::from))
+}

@@ -1,0 +1,257 @@
+//! A preset's data, prepared: images loaded, sequences planned and built, ready for training, the
+//! GUI or a summary.
+
+use super::preset::{OrderingSpec, Preset, PresetError};
+use crate::data::{DataError, ImageSet, Split};
+use crate::occlusion::{LevelCoverage, SpecError};
+use crate::sequence::builder::{self, BuildConfig, BuildError, Ordering, SequenceSet, SplitPlans};
+use crate::sequence::patterns::PatternLibrary;
+use crate::sequence::planner::PlanOptions;
+use crate::sequence::render;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Anything that stops a preset's data from being prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    #[error("occlusion spec: {0}")]
+    Occlusion(#[from] SpecError),
+    #[error("sequences: {0}")]
+    Build(#[from] BuildError),
+}
+
+/// Loaded images and built sequences of one preset.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub images: Arc<ImageSet>,
+    pub library: PatternLibrary,
+    /// The sequences the preset asks for (patterned, or the random-order control).
+    pub sequences: SequenceSet,
+    /// The planner's result per split.
+    pub plans: SplitPlans,
+    pub load_time: Duration,
+    pub build_time: Duration,
+}
+
+/// Loads the preset's images and builds its sequences.
+pub fn prepare(preset: &Preset, data_dir: Option<&Path>) -> Result<Prepared, PrepareError> {
+    let t0 = Instant::now();
+    let images = Arc::new(preset.data.load(data_dir)?);
+    let load_time = t0.elapsed();
+    prepare_with(preset, images, load_time)
+}
+
+/// Builds the preset's sequences on images already loaded.
+pub fn prepare_with(
+    preset: &Preset,
+    images: Arc<ImageSet>,
+    load_time: Duration,
+) -> Result<Prepared, PrepareError> {
+    preset.occlusion.validate()?;
+    let t1 = Instant::now();
+    let library = preset.library(&images.class_names)?;
+    let s = &preset.sequences;
+    let cfg = BuildConfig {
+        t: s.t,
+        seed: s.seed,
+        level_weights: preset.occlusion.level_mix.clone(),
+        plan: PlanOptions {
+            cap: s.cap,
+            min_share: s.min_share,
+            ..PlanOptions::default()
+        },
+    };
+    let (patterned, plans) = builder::build_patterned(&images, &library, &cfg)?;
+    let mut sequences = match s.ordering {
+        OrderingSpec::Patterned => patterned,
+        OrderingSpec::Random => builder::random_control(&images, &patterned, s.seed),
+    };
+    if let Some(limit) = s.limit {
+        sequences = sequences.limit(limit);
+    }
+    Ok(Prepared {
+        images,
+        library,
+        sequences,
+        plans,
+        load_time,
+        build_time: t1.elapsed(),
+    })
+}
+
+/// What `occlab dataset` prints.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DatasetSummary {
+    pub preset: String,
+    pub data: String,
+    pub images: usize,
+    pub image_size: [usize; 3],
+    pub classes: usize,
+    pub t: usize,
+    pub ordering: String,
+    pub seed: u64,
+    pub patterns: usize,
+    /// Sequences per pattern: (pattern, train, test).
+    pub per_pattern: Vec<(String, usize, usize)>,
+    pub train_sequences: usize,
+    pub test_sequences: usize,
+    /// Share of the available images that the sequences use, per split.
+    pub images_used: Vec<(String, f64)>,
+    pub plan_optimal: bool,
+    pub coverage: Vec<LevelCoverage>,
+    pub load_ms: f64,
+    pub build_ms: f64,
+}
+
+impl Prepared {
+    /// Counts, coverage and timing for the CLI and the GUI.
+    pub fn summary(&self, preset: &Preset) -> DatasetSummary {
+        let seqs = &self.sequences;
+        let mut per_pattern: Vec<(String, usize, usize)> = Vec::new();
+        let names = &seqs.pattern_names;
+        if seqs.ordering == Ordering::Patterned {
+            for (i, name) in names.iter().enumerate() {
+                let count = |split| {
+                    seqs.sequences
+                        .iter()
+                        .filter(|q| q.split == split && q.pattern == Some(i as u32))
+                        .count()
+                };
+                per_pattern.push((name.clone(), count(Split::Train), count(Split::Test)));
+            }
+        } else {
+            per_pattern.push((
+                "(random order)".into(),
+                seqs.len(Split::Train),
+                seqs.len(Split::Test),
+            ));
+        }
+        let images_used = [Split::Train, Split::Test]
+            .into_iter()
+            .map(|split| {
+                let available = self.images.indices(split).len().max(1);
+                let used: usize = seqs
+                    .sequences
+                    .iter()
+                    .filter(|q| q.split == split)
+                    .map(|q| q.images.len())
+                    .sum();
+                (
+                    format!("{split:?}").to_lowercase(),
+                    used as f64 / available as f64,
+                )
+            })
+            .collect();
+        DatasetSummary {
+            preset: preset.name.clone(),
+            data: self.images.name.clone(),
+            images: self.images.len(),
+            image_size: [self.images.height, self.images.width, self.images.channels],
+            classes: self.images.num_classes(),
+            t: seqs.t,
+            ordering: match preset.sequences.ordering {
+                OrderingSpec::Patterned => "patterned".into(),
+                OrderingSpec::Random => "random".into(),
+            },
+            seed: seqs.seed,
+            patterns: self.library.patterns.len(),
+            per_pattern,
+            train_sequences: seqs.len(Split::Train),
+            test_sequences: seqs.len(Split::Test),
+            images_used,
+            plan_optimal: self.plans.train.optimal && self.plans.test.optimal,
+            coverage: preset.occlusion.coverage(&self.images, 2000, seqs.seed),
+            load_ms: self.load_time.as_secs_f64() * 1e3,
+            build_ms: self.build_time.as_secs_f64() * 1e3,
+        }
+    }
+
+    /// A contact sheet of the first `rows` test sequences (training ones if there are none).
+    pub fn contact_sheet(&self, preset: &Preset, rows: usize) -> image::RgbImage {
+        let mut picked: Vec<_> = self
+            .sequences
+            .sequences
+            .iter()
+            .filter(|q| q.split == Split::Test)
+            .take(rows)
+            .cloned()
+            .collect();
+        if picked.is_empty() {
+            picked = self
+                .sequences
+                .sequences
+                .iter()
+                .take(rows)
+                .cloned()
+                .collect();
+        }
+        let scale = if self.images.height <= 32 { 3 } else { 1 };
+        render::contact_sheet(&self.images, &picked, &preset.occlusion, scale)
+    }
+}
+
+impl fmt::Display for DatasetSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "preset      {}", self.preset)?;
+        writeln!(
+            f,
+            "data        {}: {} images of {}×{}×{}, {} classes",
+            self.data,
+            self.images,
+            self.image_size[0],
+            self.image_size[1],
+            self.image_size[2],
+            self.classes
+        )?;
+        writeln!(
+            f,
+            "sequences   T = {}, {} ordering, seed {}",
+            self.t, self.ordering, self.seed
+        )?;
+        writeln!(
+            f,
+            "            {} train + {} test = {} sequences from {} patterns (plan optimal: {})",
+            self.train_sequences,
+            self.test_sequences,
+            self.train_sequences + self.test_sequences,
+            self.patterns,
+            self.plan_optimal
+        )?;
+        for (split, share) in &self.images_used {
+            writeln!(
+                f,
+                "            {split}: {:.1} % of the images used",
+                share * 100.0
+            )?;
+        }
+        writeln!(
+            f,
+            "per pattern {:<28} {:>7} {:>7}",
+            "pattern", "train", "test"
+        )?;
+        for (name, train, test) in &self.per_pattern {
+            writeln!(f, "            {name:<28} {train:>7} {test:>7}")?;
+        }
+        writeln!(f, "coverage    level  pixels hidden  ink hidden")?;
+        for c in &self.coverage {
+            writeln!(
+                f,
+                "            {:>5}  {:>12.1} %  {:>8.1} %",
+                c.level,
+                c.pixels_hidden * 100.0,
+                c.ink_hidden * 100.0
+            )?;
+        }
+        writeln!(
+            f,
+            "timing      load {:.0} ms, plan + build {:.0} ms",
+            self.load_ms, self.build_ms
+        )
+    }
+}

@@ -1,0 +1,4 @@
+//! Experiments: presets (TOML) → prepared sequence data → runs (directories) → results tables.
+
+pub mod dataset;
+pub mod preset;

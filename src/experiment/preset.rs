@@ -1,0 +1,192 @@
+//! Experiment presets: one TOML file says which images, which occluders, which sequences (and,
+//! for training, which model and hyperparameters). The CLI, the GUI and `reproduce` read the same
+//! files; a run directory stores the exact preset it ran.
+
+use crate::data::source::DataSource;
+use crate::occlusion::OcclusionSpec;
+use crate::sequence::patterns::{PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use std::path::Path;
+
+/// A whole experiment description.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub data: DataSource,
+    #[serde(default)]
+    pub occlusion: OcclusionSpec,
+    pub sequences: SequenceSpec,
+}
+
+/// Patterned sequences, or the same images in random order (the control).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderingSpec {
+    #[default]
+    Patterned,
+    Random,
+}
+
+/// Which patterns the sequences follow.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "library", rename_all = "kebab-case")]
+pub enum LibrarySpec {
+    /// Arithmetic progressions over the digits 0–9 (paper A's 0-1-2-3-4, 1-3-5-7-9 and kin).
+    DigitProgressions {
+        #[serde(default = "default_steps")]
+        steps: Vec<usize>,
+        #[serde(default = "yes")]
+        ascending: bool,
+        #[serde(default = "yes")]
+        descending: bool,
+        #[serde(default)]
+        wrap: Wrap,
+    },
+    /// Progressions over the data set's own classes, named by class (CIFAR-10).
+    LabelProgressions {
+        #[serde(default = "default_steps")]
+        steps: Vec<usize>,
+        #[serde(default = "yes")]
+        ascending: bool,
+        #[serde(default = "yes")]
+        descending: bool,
+        #[serde(default)]
+        wrap: Wrap,
+    },
+    /// Six-letter American and Canadian city names (T = 6; chains of names for T = 12, 18, …).
+    Cities,
+    /// The user's own patterns, one string each ("0-1-2-3-4", "BOSTON", "cat,dog,cat,dog,cat").
+    Custom { patterns: Vec<String> },
+}
+
+fn default_steps() -> Vec<usize> {
+    vec![1, 2]
+}
+fn yes() -> bool {
+    true
+}
+
+/// How the sequences are built.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceSpec {
+    /// Sequence length T (5–30 in paper A).
+    pub t: usize,
+    #[serde(default)]
+    pub ordering: OrderingSpec,
+    pub patterns: LibrarySpec,
+    /// Seeds the image assignment, the occlusion levels and the occluders.
+    #[serde(default)]
+    pub seed: u64,
+    /// Largest number of sequences of any one pattern (per split).
+    #[serde(default)]
+    pub cap: Option<u32>,
+    /// Balance floor: every buildable pattern gets at least this share of an even split of the
+    /// sequences (0 = no floor, 1 = all patterns equal; see the planner).
+    #[serde(default)]
+    pub min_share: f64,
+    /// Keep at most this many training sequences (and a proportional number of test sequences):
+    /// quick runs on a subset.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A preset file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a valid preset: {message}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("preset {name}: {source}")]
+    Patterns {
+        name: String,
+        #[source]
+        source: PatternError,
+    },
+}
+
+impl Preset {
+    /// Reads a preset TOML file.
+    pub fn load(path: &Path) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses preset TOML; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, PresetError> {
+        toml::from_str(text).map_err(|e| PresetError::Parse {
+            path: origin.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The preset as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a preset always serialises")
+    }
+
+    /// Writes the preset as TOML.
+    pub fn save(&self, path: &Path) -> Result<(), PresetError> {
+        std::fs::write(path, self.to_toml()).map_err(|source| PresetError::Io {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// The pattern library the preset names, for a data set with `class_names`.
+    pub fn library(&self, class_names: &[String]) -> Result<PatternLibrary, PresetError> {
+        let t = self.sequences.t;
+        let wrap_err = |source| PresetError::Patterns {
+            name: self.name.clone(),
+            source,
+        };
+        let opts = |steps: &Vec<usize>, ascending: bool, descending: bool, wrap: Wrap| {
+            ProgressionOptions {
+                t,
+                steps: steps.clone(),
+                ascending,
+                descending,
+                wrap,
+            }
+        };
+        let lib = match &self.sequences.patterns {
+            LibrarySpec::DigitProgressions {
+                steps,
+                ascending,
+                descending,
+                wrap,
+            } => PatternLibrary::digits(&opts(steps, *ascending, *descending, *wrap))
+                .map_err(wrap_err)?,
+            LibrarySpec::LabelProgressions {
+                steps,
+                ascending,
+                descending,
+                wrap,
+            } => PatternLibrary::label_progressions(
+                "label progressions",
+                class_names,
+                &opts(steps, *ascending, *descending, *wrap),
+            )
+            .map_err(wrap_err)?,
+            LibrarySpec::Cities => PatternLibrary::cities_for_length(t).map_err(wrap_err)?,
+            LibrarySpec::Custom { patterns } => {
+                PatternLibrary::parse("custom", &patterns.join("\n")).map_err(wrap_err)?
+            }
+        };
+        lib.validate(class_names, t).map_err(wrap_err)?;
+        Ok(lib)
+    }
+}

@@ -1,0 +1,496 @@
+//! The workbench window: navigation, shared state, background loading, persistence.
+//!
+//! Adding a panel:
+//! 1. write `src/gui/<name>_panel.rs` with a struct holding only view state (caches, form drafts)
+//!    and a `ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench)` method;
+//! 2. add a field for it to [`OcclabApp`] and an arm to the `match` in [`OcclabApp::panel_ui`];
+//! 3. add its [`PanelId`] to [`LISTED_PANELS`] (the side bar lists exactly these, in this order).
+
+use super::data_panel::DataPanel;
+use super::occlusion_panel::OcclusionPanel;
+use super::widgets;
+use crate::data::ImageSet;
+use crate::data::source::DataSource;
+use crate::occlusion::OcclusionSpec;
+use crossbeam_channel::{Receiver, TryRecvError};
+use egui::{RichText, Vec2};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The workbench's panels, in the order of the experiment's data flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelId {
+    Data,
+    Occlusion,
+    Patterns,
+    Train,
+    Results,
+    Quiz,
+    Present,
+}
+
+/// The panels the side bar lists, in order. Only panels that exist are listed.
+pub const LISTED_PANELS: &[PanelId] = &[PanelId::Data, PanelId::Occlusion];
+
+impl PanelId {
+    pub const ALL: [PanelId; 7] = [
+        PanelId::Data,
+        PanelId::Occlusion,
+        PanelId::Patterns,
+        PanelId::Train,
+        PanelId::Results,
+        PanelId::Quiz,
+        PanelId::Present,
+    ];
+
+    /// The title shown in the side bar and as the panel's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            PanelId::Data => "Data",
+            PanelId::Occlusion => "Occlusion",
+            PanelId::Patterns => "Patterns",
+            PanelId::Train => "Train",
+            PanelId::Results => "Results",
+            PanelId::Quiz => "Quiz",
+            PanelId::Present => "Present",
+        }
+    }
+
+    /// Parses a panel name, case-insensitively (`"occlusion"`, `"Data"`).
+    pub fn from_name(name: &str) -> Option<PanelId> {
+        PanelId::ALL
+            .into_iter()
+            .find(|p| p.title().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Whether the side bar lists this panel.
+    pub fn is_listed(self) -> bool {
+        LISTED_PANELS.contains(&self)
+    }
+}
+
+/// Zoom factor of the "projector" scale.
+pub const PROJECTOR_ZOOM: f32 = 1.5;
+
+/// Environment variable naming the panel shown at start (`data`, `occlusion`, …); overrides the
+/// saved session. Useful for screenshots and demos.
+pub const START_PANEL_ENV: &str = "OCCLAB_START_PANEL";
+
+/// What is remembered between runs (eframe persistence, key [`eframe::APP_KEY`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Session {
+    /// The data source of the data set in use.
+    pub source: DataSource,
+    pub spec: OcclusionSpec,
+    pub panel: PanelId,
+    /// `ctx.zoom_factor()`: 1.0 normal, [`PROJECTOR_ZOOM`] projector.
+    pub zoom: f32,
+    pub preview_seed: u64,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            source: DataSource::EmbeddedDigits,
+            spec: OcclusionSpec::paper_default(),
+            panel: PanelId::Data,
+            zoom: 1.0,
+            preview_seed: 1,
+        }
+    }
+}
+
+/// A data set in use, with what panels need to draw it.
+#[derive(Clone, Debug)]
+pub struct LoadedData {
+    pub set: Arc<ImageSet>,
+    /// Where it came from.
+    pub source: DataSource,
+    /// Mean pixel value per channel (the "mean" occluder fill).
+    pub channel_means: Vec<u8>,
+    /// Increases with every data set loaded in this run: part of every texture-cache key.
+    pub generation: u64,
+    pub load_time: Duration,
+}
+
+/// A failed load, shown in place on the panels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadFailure {
+    pub source: DataSource,
+    /// The loader's error (names the file and the problem).
+    pub message: String,
+}
+
+struct PendingLoad {
+    source: DataSource,
+    rx: Receiver<Result<(ImageSet, Vec<u8>), String>>,
+    started: Instant,
+}
+
+/// State shared by all panels: the data set, the occlusion spec, the preview seed, and the
+/// background load in progress. Panels read and change it; they keep only view state themselves.
+pub struct Workbench {
+    /// Folder that relative data paths are resolved against (`--data-dir` / `OCCLAB_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// The data set in use, once one has loaded.
+    pub data: Option<LoadedData>,
+    pub spec: OcclusionSpec,
+    /// Seed of the occluders drawn in previews and coverage measurements.
+    pub preview_seed: u64,
+    /// The last load's error, until the next load succeeds.
+    pub load_error: Option<LoadFailure>,
+    loading: Option<PendingLoad>,
+    generation: u64,
+    /// The source last asked for (persisted even when its load has not finished).
+    requested: DataSource,
+}
+
+impl Workbench {
+    pub fn new(data_dir: Option<PathBuf>, spec: OcclusionSpec, preview_seed: u64) -> Self {
+        Workbench {
+            data_dir,
+            data: None,
+            spec,
+            preview_seed,
+            load_error: None,
+            loading: None,
+            generation: 0,
+            requested: DataSource::EmbeddedDigits,
+        }
+    }
+
+    /// Starts loading `source` on a background thread; the result replaces the current data set
+    /// when it arrives (see [`Self::poll_load`]). A load already running is abandoned.
+    pub fn start_load(&mut self, source: DataSource, ctx: &egui::Context) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let data_dir = self.data_dir.clone();
+        let job = source.clone();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("occlab-load".into())
+            .spawn(move || {
+                let result = job
+                    .load(data_dir.as_deref())
+                    .map(|set| {
+                        let means = set.channel_means();
+                        (set, means)
+                    })
+                    .map_err(|e| e.to_string());
+                // The receiver is gone when a newer load replaced this one: nothing to do then.
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        self.requested = source.clone();
+        match spawned {
+            Ok(_) => {
+                self.loading = Some(PendingLoad {
+                    source,
+                    rx,
+                    started: Instant::now(),
+                })
+            }
+            Err(e) => {
+                self.loading = None;
+                self.load_error = Some(LoadFailure {
+                    source,
+                    message: format!("cannot start the loader thread: {e}"),
+                });
+            }
+        }
+    }
+
+    /// Takes a finished load's result, if one has arrived. Called once per frame.
+    pub fn poll_load(&mut self) {
+        let Some(pending) = &self.loading else {
+            return;
+        };
+        let result = match pending.rx.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                Err("the loader thread stopped without a result".into())
+            }
+        };
+        let pending = self.loading.take().expect("checked above");
+        match result {
+            Ok((set, channel_means)) => {
+                self.generation += 1;
+                self.data = Some(LoadedData {
+                    set: Arc::new(set),
+                    source: pending.source,
+                    channel_means,
+                    generation: self.generation,
+                    load_time: pending.started.elapsed(),
+                });
+                self.load_error = None;
+            }
+            Err(message) => {
+                self.load_error = Some(LoadFailure {
+                    source: pending.source,
+                    message,
+                })
+            }
+        }
+    }
+
+    /// The source being loaded, if a load is running.
+    pub fn loading(&self) -> Option<&DataSource> {
+        self.loading.as_ref().map(|p| &p.source)
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// How long the running load has taken so far.
+    pub fn loading_for(&self) -> Option<Duration> {
+        self.loading.as_ref().map(|p| p.started.elapsed())
+    }
+
+    /// The source to remember: the one last asked for.
+    pub fn session_source(&self) -> &DataSource {
+        &self.requested
+    }
+
+    /// Blocks until the running load (if any) has finished and taken effect. For tests and
+    /// command-line tools; the UI never calls it.
+    pub fn wait_for_load(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.is_loading() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            self.poll_load();
+        }
+        true
+    }
+}
+
+/// The workbench application.
+pub struct OcclabApp {
+    /// Shared state that every panel reads and changes.
+    pub workbench: Workbench,
+    panel: PanelId,
+    zoom: f32,
+    data_panel: DataPanel,
+    occlusion_panel: OcclusionPanel,
+}
+
+impl OcclabApp {
+    /// Builds the app from the saved session in `storage` (if any), applies the look and the zoom
+    /// to `ctx`, and starts loading the session's data set in the background.
+    /// `data_dir` resolves relative data paths (else `OCCLAB_DATA_DIR`).
+    /// The panel named by `OCCLAB_START_PANEL`, if set, is shown first.
+    pub fn new(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        data_dir: Option<PathBuf>,
+    ) -> Self {
+        let session = storage
+            .and_then(|s| eframe::get_value::<Session>(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        Self::from_session(ctx, session, data_dir)
+    }
+
+    /// Like [`Self::new`] from an explicit session.
+    pub fn from_session(ctx: &egui::Context, session: Session, data_dir: Option<PathBuf>) -> Self {
+        setup_style(ctx);
+        let data_dir = crate::data::source::data_dir_from(data_dir.as_deref());
+        let mut panel = session.panel;
+        if let Some(p) = std::env::var(START_PANEL_ENV)
+            .ok()
+            .and_then(|name| PanelId::from_name(&name))
+        {
+            panel = p;
+        }
+        if !panel.is_listed() {
+            panel = PanelId::Data;
+        }
+        let zoom = if session.zoom.is_finite() && session.zoom > 0.0 {
+            session.zoom
+        } else {
+            1.0
+        };
+        ctx.set_zoom_factor(zoom);
+        let mut workbench = Workbench::new(data_dir, session.spec, session.preview_seed);
+        workbench.start_load(session.source.clone(), ctx);
+        OcclabApp {
+            workbench,
+            panel,
+            zoom,
+            data_panel: DataPanel::new(&session.source),
+            occlusion_panel: OcclusionPanel::default(),
+        }
+    }
+
+    /// The app with a fresh session (embedded digits, paper-default occlusion): for tests.
+    pub fn for_test(ctx: &egui::Context) -> Self {
+        Self::from_session(ctx, Session::default(), None)
+    }
+
+    /// What would be saved now.
+    pub fn session(&self) -> Session {
+        Session {
+            source: self.workbench.session_source().clone(),
+            spec: self.workbench.spec.clone(),
+            panel: self.panel,
+            zoom: self.zoom,
+            preview_seed: self.workbench.preview_seed,
+        }
+    }
+
+    pub fn panel(&self) -> PanelId {
+        self.panel
+    }
+
+    /// Switches to a listed panel (unlisted ones are ignored).
+    pub fn set_panel(&mut self, panel: PanelId) {
+        if panel.is_listed() {
+            self.panel = panel;
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.workbench.is_loading()
+    }
+
+    fn nav_ui(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(12.0);
+        ui.label(RichText::new("occlab").size(26.0).strong());
+        ui.label(RichText::new("occluded-sequence workbench").weak());
+        ui.add_space(16.0);
+        let width = ui.available_width();
+        for &panel in LISTED_PANELS {
+            let text = RichText::new(panel.title()).size(20.0);
+            let button = egui::Button::selectable(self.panel == panel, text)
+                .min_size(Vec2::new(width, 40.0));
+            if ui.add(button).clicked() {
+                self.panel = panel;
+            }
+            ui.add_space(4.0);
+        }
+        ui.add_space(24.0);
+        ui.separator();
+        let mut projector = self.zoom > 1.0;
+        if ui
+            .checkbox(&mut projector, "Projector scale")
+            .on_hover_text("Enlarge everything for a projector or a distant screen")
+            .changed()
+        {
+            self.zoom = if projector { PROJECTOR_ZOOM } else { 1.0 };
+            ui.ctx().set_zoom_factor(self.zoom);
+        }
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.workbench.data {
+                Some(d) => {
+                    ui.label(RichText::new(&d.set.name).strong());
+                    ui.separator();
+                    ui.label(format!("{} images", d.set.len()));
+                    ui.separator();
+                    ui.label(format!(
+                        "{}×{}×{}, {} classes",
+                        d.set.height,
+                        d.set.width,
+                        d.set.channels,
+                        d.set.num_classes()
+                    ));
+                }
+                None => {
+                    ui.label("No data set loaded");
+                }
+            }
+            if let Some(source) = self.workbench.loading() {
+                ui.separator();
+                ui.spinner();
+                ui.label(format!("Loading {}…", source.describe()));
+            } else if self.workbench.load_error.is_some() {
+                ui.separator();
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    "Load failed: see the Data panel",
+                );
+            }
+        });
+    }
+
+    fn panel_ui(&mut self, ui: &mut egui::Ui) {
+        match self.panel {
+            PanelId::Data => self.data_panel.ui(ui, &mut self.workbench),
+            PanelId::Occlusion => self.occlusion_panel.ui(ui, &mut self.workbench),
+            // Not built yet, hence not listed; `set_panel` never selects them.
+            PanelId::Patterns
+            | PanelId::Train
+            | PanelId::Results
+            | PanelId::Quiz
+            | PanelId::Present => {}
+        }
+    }
+}
+
+impl eframe::App for OcclabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.workbench.poll_load();
+        egui::Panel::bottom("status_bar")
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 6)),
+            )
+            .show(ui, |ui| self.status_ui(ui));
+        egui::Panel::left("navigation")
+            .resizable(false)
+            .exact_size(200.0)
+            .show(ui, |ui| self.nav_ui(ui));
+        egui::CentralPanel::default()
+            .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(20)))
+            .show(ui, |ui| self.panel_ui(ui));
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.session());
+    }
+}
+
+/// Larger text and more generous spacing than egui's defaults: readable on a projector.
+fn setup_style(ctx: &egui::Context) {
+    use egui::{FontFamily, FontId, TextStyle};
+    ctx.all_styles_mut(|style| {
+        style.text_styles = [
+            (
+                TextStyle::Heading,
+                FontId::new(28.0, FontFamily::Proportional),
+            ),
+            (TextStyle::Body, FontId::new(16.0, FontFamily::Proportional)),
+            (
+                TextStyle::Button,
+                FontId::new(16.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Monospace,
+                FontId::new(15.0, FontFamily::Monospace),
+            ),
+            (
+                TextStyle::Small,
+                FontId::new(12.0, FontFamily::Proportional),
+            ),
+        ]
+        .into();
+        style.spacing.item_spacing = Vec2::new(10.0, 8.0);
+        style.spacing.button_padding = Vec2::new(10.0, 5.0);
+        style.spacing.slider_width = 220.0;
+        style.spacing.interact_size.y = 26.0;
+    });
+}
+
+/// Where a panel's heading goes, with a one-line description under it.
+pub fn panel_heading(ui: &mut egui::Ui, panel: PanelId, description: &str) {
+    ui.heading(panel.title());
+    ui.label(RichText::new(description).weak());
+    ui.add_space(widgets::SECTION_GAP / 2.0);
+}

@@ -1,0 +1,43 @@
+//! The workbench GUI (eframe/egui). It draws what the library computes and turns clicks into
+//! library calls; it computes nothing itself.
+//!
+//! * [`app`]: [`OcclabApp`] (navigation, status bar, persistence), [`Workbench`] (state shared by
+//!   the panels: data set, occlusion spec, preview seed, background load).
+//! * one file per panel: [`data_panel`], [`occlusion_panel`].
+//! * [`widgets`]: image grids, level colours and legend.
+//!
+//! Start-up panel: set `OCCLAB_START_PANEL=occlusion` (or `data`) to open a panel first.
+
+pub mod app;
+pub mod data_panel;
+pub mod occlusion_panel;
+pub mod widgets;
+
+pub use app::{LISTED_PANELS, OcclabApp, PanelId, Session, Workbench};
+
+use std::path::PathBuf;
+
+/// The window title and the name eframe stores the session under.
+pub const APP_NAME: &str = "occlab";
+
+/// Opens the workbench window; returns when it is closed. Relative data paths are resolved
+/// against `OCCLAB_DATA_DIR`.
+pub fn run_native() -> eframe::Result<()> {
+    run_native_with(None)
+}
+
+/// Opens the workbench window with an explicit data folder (`--data-dir`).
+pub fn run_native_with(data_dir: Option<PathBuf>) -> eframe::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("occlab — occluded sequences workbench")
+            .with_inner_size([1500.0, 950.0])
+            .with_min_inner_size([900.0, 600.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        APP_NAME,
+        options,
+        Box::new(move |cc| Ok(Box::new(OcclabApp::new(&cc.egui_ctx, cc.storage, data_dir)))),
+    )
+}

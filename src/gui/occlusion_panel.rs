@@ -1,0 +1,447 @@
+//! Occlusion panel: edit every field of the [`OcclusionSpec`], see it applied to sample images
+//! level by level, and read the coverage the library measures.
+
+use super::app::{LoadedData, PanelId, Workbench, panel_heading};
+use super::widgets;
+use crate::occlusion::{Fill, LevelCoverage, OcclusionSpec, Shape, image_seed};
+use egui::{RichText, TextureHandle};
+use egui_plot::{Bar, BarChart};
+
+/// Sample images per preview row.
+const PREVIEW_COLUMNS: usize = 8;
+/// Images the coverage is measured on.
+const COVERAGE_IMAGES: usize = 500;
+/// Side of one preview image, in points.
+const PREVIEW_CELL: f32 = 64.0;
+/// Widest level width the spec accepts (see `OcclusionSpec::validate`).
+const MAX_WIDTH: f32 = 0.5;
+
+/// What a preview was drawn from: it is redrawn only when this changes.
+#[derive(Clone, Debug, PartialEq)]
+struct PreviewKey {
+    generation: u64,
+    spec: OcclusionSpec,
+    seed: u64,
+}
+
+struct Preview {
+    key: PreviewKey,
+    /// Row 0 unoccluded, then one row per level.
+    rows: Vec<Vec<TextureHandle>>,
+    /// Measured coverage per level; `None` while the spec is invalid.
+    coverage: Option<Vec<LevelCoverage>>,
+}
+
+/// The Occlusion panel.
+#[derive(Default)]
+pub struct OcclusionPanel {
+    preview: Option<Preview>,
+}
+
+impl OcclusionPanel {
+    pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
+        egui::Panel::left("occlusion_controls")
+            .resizable(true)
+            .default_size(470.0)
+            .min_size(380.0)
+            .frame(egui::Frame::NONE.inner_margin(egui::Margin {
+                left: 0,
+                right: 16,
+                top: 0,
+                bottom: 0,
+            }))
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("occlusion_controls_scroll")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        panel_heading(
+                            ui,
+                            PanelId::Occlusion,
+                            "How the images are hidden, level by level.",
+                        );
+                        controls_ui(ui, workbench);
+                    });
+            });
+        egui::CentralPanel::no_frame().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("occlusion_preview_scroll")
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    ui.add_space(4.0);
+                    match &workbench.data {
+                        Some(data) => {
+                            let data = data.clone();
+                            self.refresh(ui.ctx(), workbench, &data);
+                            self.preview_ui(ui, workbench, &data);
+                        }
+                        None => no_data_ui(ui, workbench),
+                    }
+                });
+        });
+    }
+
+    /// Redraws the preview textures and remeasures coverage when the spec, seed or data changed.
+    fn refresh(&mut self, ctx: &egui::Context, workbench: &Workbench, data: &LoadedData) {
+        let key = PreviewKey {
+            generation: data.generation,
+            spec: workbench.spec.clone(),
+            seed: workbench.preview_seed,
+        };
+        if self.preview.as_ref().is_some_and(|p| p.key == key) {
+            return;
+        }
+        let set = &data.set;
+        let spec = &key.spec;
+        let count = PREVIEW_COLUMNS.min(set.len());
+        let ids: Vec<usize> = (0..count).map(|k| k * set.len() / count.max(1)).collect();
+        let dims = (set.height, set.width, set.channels);
+        let rows = (0..=spec.num_levels())
+            .map(|level| {
+                ids.iter()
+                    .enumerate()
+                    .map(|(k, &i)| {
+                        let mut pixels = set.image(i).to_vec();
+                        // One occluder seed per column: every level of a column draws the same
+                        // box, so the rows show the same occluder growing.
+                        let seed = image_seed(key.seed, k);
+                        spec.occlude_seeded(
+                            &mut pixels,
+                            dims,
+                            level as u8,
+                            &data.channel_means,
+                            seed,
+                        );
+                        let image =
+                            widgets::to_color_image(&pixels, set.height, set.width, set.channels);
+                        widgets::load_nearest(ctx, &format!("occlusion-{level}-{k}"), image)
+                    })
+                    .collect()
+            })
+            .collect();
+        let coverage = spec
+            .validate()
+            .is_ok()
+            .then(|| spec.coverage(set, COVERAGE_IMAGES, key.seed));
+        self.preview = Some(Preview {
+            key,
+            rows,
+            coverage,
+        });
+    }
+
+    fn preview_ui(&self, ui: &mut egui::Ui, workbench: &Workbench, data: &LoadedData) {
+        let Some(preview) = &self.preview else {
+            return;
+        };
+        ui.label(RichText::new("Preview").size(22.0).strong());
+        ui.label(
+            RichText::new(format!(
+                "{} — the same {} images at every level, occluder seed {}",
+                data.set.name,
+                preview.rows.first().map_or(0, Vec::len),
+                workbench.preview_seed
+            ))
+            .weak(),
+        );
+        ui.add_space(8.0);
+        for (level, row) in preview.rows.iter().enumerate() {
+            let caption = RichText::new(format!("Level {level}"))
+                .size(18.0)
+                .strong()
+                .color(widgets::level_color(level));
+            widgets::image_row(ui, caption, 90.0, row, PREVIEW_CELL);
+        }
+        ui.add_space(6.0);
+        let mut captions = vec!["Level 0: unoccluded".to_string()];
+        captions.extend(
+            preview
+                .key
+                .spec
+                .level_widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| format!("Level {}: width {:.0} %", i + 1, w * 100.0)),
+        );
+        widgets::level_legend(ui, &captions);
+
+        widgets::section(ui, "Measured coverage");
+        match &preview.coverage {
+            Some(coverage) => coverage_ui(ui, coverage, data, workbench.preview_seed),
+            None => {
+                ui.label("Coverage is measured once the occlusion spec is valid (see the message on the left).");
+            }
+        }
+    }
+}
+
+fn no_data_ui(ui: &mut egui::Ui, workbench: &Workbench) {
+    if let Some(source) = workbench.loading() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("Loading {}…", source.describe()));
+        });
+    } else {
+        ui.label("No data set loaded: choose one on the Data panel.");
+        if let Some(failure) = &workbench.load_error {
+            widgets::error_text(
+                ui,
+                format!(
+                    "Could not load {}: {}",
+                    failure.source.describe(),
+                    failure.message
+                ),
+            );
+        }
+    }
+}
+
+/// Every field of the spec, plus reseed / reset, plus the validation message.
+fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
+    let spec = &mut workbench.spec;
+
+    widgets::section(ui, "Occluder");
+    egui::Grid::new("occluder_kind")
+        .num_columns(2)
+        .spacing([16.0, 8.0])
+        .show(ui, |ui| {
+            let l = ui.label("Shape");
+            egui::ComboBox::from_id_salt("occluder_shape")
+                .selected_text(shape_title(spec.shape))
+                .show_ui(ui, |ui| {
+                    for shape in [Shape::Frame, Shape::Block, Shape::Bars] {
+                        ui.selectable_value(&mut spec.shape, shape, shape_title(shape))
+                            .on_hover_text(shape_help(shape));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label("Fill");
+            egui::ComboBox::from_id_salt("occluder_fill")
+                .selected_text(fill_title(spec.fill))
+                .show_ui(ui, |ui| {
+                    for fill in [Fill::Black, Fill::Noise, Fill::Mean] {
+                        ui.selectable_value(&mut spec.fill, fill, fill_title(fill));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+        });
+    ui.label(RichText::new(shape_help(spec.shape)).weak());
+
+    widgets::section(ui, "Levels");
+    ui.label(
+        RichText::new(
+            "Width: share of the shorter image side. Weight: how often the level is drawn.",
+        )
+        .weak(),
+    );
+    ui.add_space(4.0);
+    egui::Grid::new("levels")
+        .num_columns(3)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            for i in 0..spec.level_widths.len() {
+                let level = i + 1;
+                widgets::swatch(
+                    ui,
+                    widgets::level_color(level),
+                    RichText::new(format!("Level {level}")).strong(),
+                );
+                ui.add(
+                    egui::Slider::new(&mut spec.level_widths[i], 0.0..=MAX_WIDTH)
+                        .text(format!("Level {level} width"))
+                        .custom_formatter(|v, _| format!("{:.1} %", v * 100.0))
+                        .custom_parser(parse_percent),
+                );
+                ui.horizontal(|ui| {
+                    if let Some(weight) = spec.level_mix.get_mut(i) {
+                        let l = ui.label(format!("Level {level} weight"));
+                        ui.add(
+                            egui::DragValue::new(weight)
+                                .range(0.0..=100.0)
+                                .speed(0.05)
+                                .max_decimals(2),
+                        )
+                        .labelled_by(l.id);
+                    } else {
+                        ui.label("(no weight)");
+                    }
+                });
+                ui.end_row();
+            }
+        });
+    ui.horizontal(|ui| {
+        if ui.button("Add level").clicked() {
+            let next = spec
+                .level_widths
+                .last()
+                .map_or(0.04, |w| (w + 0.05).min(MAX_WIDTH));
+            spec.level_widths.push(next);
+            spec.level_mix.resize(spec.level_widths.len(), 1.0);
+        }
+        if ui
+            .add_enabled(
+                spec.level_widths.len() > 1,
+                egui::Button::new("Remove level"),
+            )
+            .clicked()
+        {
+            spec.level_widths.pop();
+            spec.level_mix.truncate(spec.level_widths.len());
+        }
+    });
+
+    widgets::section(ui, "Occluder box");
+    ui.label(
+        RichText::new(if spec.shape == Shape::Frame {
+            "Side of the frame's outer box, drawn between min and max of the image side."
+        } else {
+            "Used by the Frame shape only."
+        })
+        .weak(),
+    );
+    ui.add(
+        egui::Slider::new(&mut spec.box_min, 0.05..=1.0)
+            .text("Box min")
+            .custom_formatter(|v, _| format!("{:.0} %", v * 100.0))
+            .custom_parser(parse_percent),
+    );
+    ui.add(
+        egui::Slider::new(&mut spec.box_max, 0.05..=1.0)
+            .text("Box max")
+            .custom_formatter(|v, _| format!("{:.0} %", v * 100.0))
+            .custom_parser(parse_percent),
+    );
+
+    if let Err(e) = spec.validate() {
+        ui.add_space(8.0);
+        widgets::error_text(ui, format!("Invalid occlusion spec: {e}"));
+    }
+
+    widgets::section(ui, "Preview seed");
+    ui.horizontal(|ui| {
+        ui.label(format!("Seed {}", workbench.preview_seed));
+        if ui
+            .button("Reseed")
+            .on_hover_text("Draw new occluders for the preview and the coverage")
+            .clicked()
+        {
+            workbench.preview_seed = image_seed(workbench.preview_seed, 0) % 1_000_000;
+        }
+        if ui.button("Reset to paper default").clicked() {
+            workbench.spec = OcclusionSpec::paper_default();
+        }
+    });
+}
+
+fn coverage_ui(ui: &mut egui::Ui, coverage: &[LevelCoverage], data: &LoadedData, seed: u64) {
+    ui.label(
+        RichText::new(format!(
+            "Share hidden, averaged over {} images of {} (occluders from seed {seed}).",
+            COVERAGE_IMAGES.min(data.set.len()),
+            data.set.name
+        ))
+        .weak(),
+    );
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(420.0);
+            coverage_chart(ui, coverage);
+            ui.horizontal(|ui| {
+                widgets::swatch(ui, widgets::level_color_light(3), "left, light: all pixels");
+                widgets::swatch(ui, widgets::level_color(3), "right, solid: ink (strokes)");
+            });
+        });
+        ui.add_space(16.0);
+        ui.vertical(|ui| {
+            for c in coverage {
+                let text = format!(
+                    "Level {}: {:.1} % pixels, {:.1} % ink",
+                    c.level,
+                    c.pixels_hidden * 100.0,
+                    c.ink_hidden * 100.0
+                );
+                ui.label(
+                    RichText::new(text)
+                        .size(17.0)
+                        .color(widgets::level_color(c.level as usize)),
+                );
+            }
+        });
+    });
+}
+
+/// Grouped bars: per level, pixels hidden (light) and ink hidden (solid), in percent.
+fn coverage_chart(ui: &mut egui::Ui, coverage: &[LevelCoverage]) {
+    let pixels: Vec<Bar> = coverage
+        .iter()
+        .map(|c| {
+            Bar::new(c.level as f64 - 0.2, c.pixels_hidden * 100.0)
+                .width(0.38)
+                .fill(widgets::level_color_light(c.level as usize))
+                .name(format!("level {} pixels", c.level))
+        })
+        .collect();
+    let ink: Vec<Bar> = coverage
+        .iter()
+        .map(|c| {
+            Bar::new(c.level as f64 + 0.2, c.ink_hidden * 100.0)
+                .width(0.38)
+                .fill(widgets::level_color(c.level as usize))
+                .name(format!("level {} ink", c.level))
+        })
+        .collect();
+    let levels = coverage.len();
+    widgets::static_plot("coverage_chart", 220.0)
+        .include_y(0.0)
+        .include_y(100.0)
+        .include_x(0.4)
+        .include_x(levels as f64 + 0.6)
+        .y_axis_formatter(|mark, _| format!("{:.0} %", mark.value))
+        .x_axis_formatter(move |mark, _| {
+            let v = mark.value;
+            if (v - v.round()).abs() < 1e-6 && v >= 1.0 && v <= levels as f64 {
+                format!("L{}", v as usize)
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("pixels hidden", pixels));
+            plot.bar_chart(BarChart::new("ink hidden", ink));
+        });
+}
+
+fn parse_percent(text: &str) -> Option<f64> {
+    let t = text.trim().trim_end_matches('%').trim();
+    t.parse::<f64>().ok().map(|v| v / 100.0)
+}
+
+fn shape_title(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Frame => "Frame",
+        Shape::Block => "Block",
+        Shape::Bars => "Bars",
+    }
+}
+
+fn shape_help(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Frame => {
+            "Hollow rectangle at a random place; the level sets its border width (paper A)."
+        }
+        Shape::Block => "Filled square at a random place, side = 2 × width + 15 % of the image.",
+        Shape::Bars => "Two bars across the whole image, each as thick as the level's width.",
+    }
+}
+
+fn fill_title(fill: Fill) -> &'static str {
+    match fill {
+        Fill::Black => "Black",
+        Fill::Noise => "Noise",
+        Fill::Mean => "Mean colour",
+    }
+}

@@ -1,0 +1,157 @@
+//! Small reusable pieces: image → texture conversion, image grids, level colours and legend.
+//!
+//! Nothing here computes experiment numbers; it only turns pixels and values the library produced
+//! into things egui can draw.
+
+use egui::{Color32, ColorImage, RichText, TextureHandle, TextureOptions, Vec2};
+
+/// Space between sections of a panel.
+pub const SECTION_GAP: f32 = 18.0;
+
+/// Converts one H×W×C `u8` image (C = 1 grey, 3 RGB; other counts show their first channel) to
+/// an egui image.
+pub fn to_color_image(pixels: &[u8], height: usize, width: usize, channels: usize) -> ColorImage {
+    let size = [width, height];
+    match channels {
+        3 => ColorImage::from_rgb(size, pixels),
+        1 => ColorImage::from_gray(size, pixels),
+        c => ColorImage::from_gray_iter(size, pixels.chunks(c.max(1)).map(|px| px[0])),
+    }
+}
+
+/// Uploads an image as a texture sampled with nearest-neighbour magnification (crisp pixels).
+pub fn load_nearest(ctx: &egui::Context, name: &str, image: ColorImage) -> TextureHandle {
+    ctx.load_texture(name, image, TextureOptions::NEAREST)
+}
+
+/// Draws textures as a grid of `columns` columns, each cell `cell` points wide and high.
+pub fn image_grid(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    textures: &[TextureHandle],
+    columns: usize,
+    cell: f32,
+) {
+    egui::Grid::new(id_salt)
+        .spacing(Vec2::splat(4.0))
+        .show(ui, |ui| {
+            for (i, tex) in textures.iter().enumerate() {
+                ui.add(egui::Image::new(tex).fit_to_exact_size(Vec2::splat(cell)));
+                if (i + 1) % columns.max(1) == 0 {
+                    ui.end_row();
+                }
+            }
+        });
+}
+
+/// One row of images with a leading caption (used for one occlusion level).
+pub fn image_row(
+    ui: &mut egui::Ui,
+    caption: RichText,
+    caption_width: f32,
+    textures: &[TextureHandle],
+    cell: f32,
+) {
+    ui.horizontal(|ui| {
+        ui.add_sized([caption_width, cell], egui::Label::new(caption));
+        for tex in textures {
+            ui.add(egui::Image::new(tex).fit_to_exact_size(Vec2::splat(cell)));
+        }
+    });
+}
+
+/// The colour of occlusion level `level` (0 = unoccluded), the same in every chart and legend.
+///
+/// Level 0 is neutral grey; levels 1.. run from yellow through orange and red to purple, so the
+/// severity reads as "warmer = more hidden". More than eight levels reuse the last colours.
+pub fn level_color(level: usize) -> Color32 {
+    const PALETTE: [Color32; 9] = [
+        Color32::from_rgb(150, 150, 150), // 0: unoccluded
+        Color32::from_rgb(240, 215, 60),  // 1
+        Color32::from_rgb(245, 165, 45),  // 2
+        Color32::from_rgb(235, 110, 45),  // 3
+        Color32::from_rgb(215, 60, 60),   // 4
+        Color32::from_rgb(180, 50, 120),  // 5
+        Color32::from_rgb(130, 60, 170),  // 6
+        Color32::from_rgb(85, 75, 190),   // 7
+        Color32::from_rgb(50, 90, 170),   // 8
+    ];
+    PALETTE[level.min(PALETTE.len() - 1)]
+}
+
+/// A lighter shade of a level colour (the "pixels hidden" bars beside the solid "ink hidden" ones).
+pub fn level_color_light(level: usize) -> Color32 {
+    let c = level_color(level);
+    let mix = |v: u8| ((v as u16 + 2 * 255) / 3) as u8;
+    Color32::from_rgb(mix(c.r()), mix(c.g()), mix(c.b()))
+}
+
+/// A small coloured square followed by text.
+pub fn swatch(ui: &mut egui::Ui, color: Color32, text: impl Into<RichText>) {
+    ui.horizontal(|ui| {
+        let size = ui.text_style_height(&egui::TextStyle::Body);
+        let (rect, _) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
+        ui.painter().rect_filled(rect.shrink(1.0), 3.0, color);
+        ui.label(text.into());
+    });
+}
+
+/// Legend of the occlusion levels: a swatch per level with its caption (e.g. the border width).
+pub fn level_legend(ui: &mut egui::Ui, captions: &[String]) {
+    ui.horizontal_wrapped(|ui| {
+        for (level, caption) in captions.iter().enumerate() {
+            swatch(ui, level_color(level), caption.as_str());
+            ui.add_space(12.0);
+        }
+    });
+}
+
+/// An error shown in place: red, wrapped.
+pub fn error_text(ui: &mut egui::Ui, text: impl Into<String>) {
+    let color = ui.visuals().error_fg_color;
+    ui.add(egui::Label::new(RichText::new(text.into()).color(color).strong()).wrap());
+}
+
+/// A section heading with a little space above.
+pub fn section(ui: &mut egui::Ui, title: &str) {
+    ui.add_space(SECTION_GAP);
+    ui.label(RichText::new(title).size(20.0).strong());
+    ui.add_space(4.0);
+}
+
+/// A bar chart with no pan/zoom: charts here are read, not explored.
+pub fn static_plot(id: &str, height: f32) -> egui_plot::Plot<'static> {
+    egui_plot::Plot::new(id)
+        .height(height)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_grid([false, true])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_and_rgb_images_convert() {
+        let grey = to_color_image(&[0, 255, 128, 7], 2, 2, 1);
+        assert_eq!(grey.size, [2, 2]);
+        assert_eq!(grey.pixels[1], Color32::from_gray(255));
+        let rgb = to_color_image(&[255, 0, 0, 0, 0, 255], 1, 2, 3);
+        assert_eq!(rgb.size, [2, 1]);
+        assert_eq!(rgb.pixels[0], Color32::from_rgb(255, 0, 0));
+        assert_eq!(rgb.pixels[1], Color32::from_rgb(0, 0, 255));
+    }
+
+    #[test]
+    fn level_colours_differ() {
+        for a in 0..6 {
+            for b in a + 1..6 {
+                assert_ne!(level_color(a), level_color(b));
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The CNN unit (applied to every image) and the per-image classifier of the CNN family.
+//!
+//! Paper A's CNN unit: Conv2D(3×3, 32) → ReLU → Conv2D(3×3, 64) → ReLU → MaxPool(2×2) → dropout,
+//! zero ("same") padding. The `-2-S` variants put stride 2 in both conv layers instead of the
+//! pooling; the `-4-S` variants follow each of the two conv layers with an extra stride-2 conv
+//! layer of the same width, again without pooling. "Same" padding follows Keras: the output of a
+//! stride-`s` layer is `ceil(n / s)` wide.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::tensor::{Device, Tensor};
+
+/// How the CNN unit halves the image size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Downsampling {
+    /// Both convs at stride 1, then 2×2 max pooling (CNN, CRNN): output `H/2 × W/2`.
+    MaxPool,
+    /// Both convs at stride 2, no pooling (`-2-S`): output `⌈⌈H/2⌉/2⌉ × …`.
+    Strided,
+    /// Each conv followed by an extra stride-2 conv, no pooling (`-4-S`): output as `Strided`.
+    ExtraStridedConv,
+}
+
+/// Hyper-parameters of the CNN unit.
+#[derive(Clone, Debug)]
+pub struct CnnUnitConfig {
+    /// Channels of the input images (1 for MNIST, 3 for CIFAR-10).
+    pub in_channels: usize,
+    /// Filters of the first and second conv layer (paper: 32, 64).
+    pub filters: [usize; 2],
+    /// How the unit downsamples.
+    pub downsampling: Downsampling,
+    /// Dropout rate applied to the unit's output.
+    pub dropout: f64,
+}
+
+impl CnnUnitConfig {
+    /// Builds the unit on `device`.
+    pub fn init(&self, device: &Device) -> CnnUnit {
+        let stride = match self.downsampling {
+            Downsampling::Strided => 2,
+            Downsampling::MaxPool | Downsampling::ExtraStridedConv => 1,
+        };
+        let conv = |channels: [usize; 2], stride: usize| {
+            Conv2dConfig::new(channels, [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device)
+        };
+        let [f1, f2] = self.filters;
+        let extra = self.downsampling == Downsampling::ExtraStridedConv;
+        CnnUnit {
+            conv1: conv([self.in_channels, f1], stride),
+            conv1_down: extra.then(|| conv([f1, f1], 2)),
+            conv2: conv([f1, f2], stride),
+            conv2_down: extra.then(|| conv([f2, f2], 2)),
+            pool: (self.downsampling == Downsampling::MaxPool)
+                .then(|| MaxPool2dConfig::new([2, 2]).init()),
+            activation: Relu::new(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+
+    /// Spatial size `[height, width]` of the unit's output for `height × width` images.
+    pub fn output_size(&self, height: usize, width: usize) -> [usize; 2] {
+        let down = |n: usize| match self.downsampling {
+            Downsampling::MaxPool => n / 2,
+            Downsampling::Strided | Downsampling::ExtraStridedConv => n.div_ceil(2).div_ceil(2),
+        };
+        [down(height), down(width)]
+    }
+
+    /// Length `c` of the flattened feature vector per image.
+    pub fn output_len(&self, height: usize, width: usize) -> usize {
+        let [h, w] = self.output_size(height, width);
+        h * w * self.filters[1]
+    }
+}
+
+/// The CNN unit: two (or four) 3×3 conv layers with ReLU, downsampling, dropout and flatten.
+#[derive(Module, Debug)]
+pub struct CnnUnit {
+    conv1: Conv2d,
+    /// `-4-S` only: the extra stride-2 conv after `conv1`.
+    conv1_down: Option<Conv2d>,
+    conv2: Conv2d,
+    /// `-4-S` only: the extra stride-2 conv after `conv2`.
+    conv2_down: Option<Conv2d>,
+    /// CNN / CRNN only.
+    pool: Option<MaxPool2d>,
+    activation: Relu,
+    dropout: Dropout,
+}
+
+impl CnnUnit {
+    /// Runs the unit on a batch of images and flattens the result.
+    ///
+    /// # Shapes
+    /// - `images`: `[n, channels, height, width]`
+    /// - output: `[n, c]` with `c = h' · w' · filters[1]` (see [`CnnUnitConfig::output_len`])
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.activation.forward(self.conv1.forward(images)); // [n, f1, H/s, W/s]
+        let x = match &self.conv1_down {
+            Some(conv) => self.activation.forward(conv.forward(x)), // [n, f1, ⌈H/2⌉, ⌈W/2⌉]
+            None => x,
+        };
+        let x = self.activation.forward(self.conv2.forward(x)); // [n, f2, …]
+        let x = match &self.conv2_down {
+            Some(conv) => self.activation.forward(conv.forward(x)), // [n, f2, ⌈H/4⌉, ⌈W/4⌉]
+            None => x,
+        };
+        let x = match &self.pool {
+            Some(pool) => pool.forward(x), // [n, f2, H/2, W/2]
+            None => x,
+        };
+        let x = self.dropout.forward(x); // [n, f2, h', w']
+        x.flatten(1, 3) // [n, c]
+    }
+}
+
+/// The per-image classifier of the CNN family: optional hidden dense layer, then logits.
+///
+/// Keras' MNIST CNN of the paper's time (the same Conv(32) → Conv(64) → MaxPool → Dropout(0.25)
+/// stack) ends in Flatten → Dense(128, ReLU) → Dropout(0.5) → Dense(classes); occlab keeps that
+/// hidden layer by default (`ModelConfig::dense_hidden`, 0 removes it).
+#[derive(Module, Debug)]
+pub struct DenseHead {
+    hidden: Option<Linear>,
+    activation: Relu,
+    dropout: Dropout,
+    output: Linear,
+}
+
+impl DenseHead {
+    /// A head from `features` inputs to `classes` logits with an optional hidden layer.
+    pub fn new(
+        features: usize,
+        hidden: usize,
+        dropout: f64,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
+        let (hidden_layer, out_in) = match hidden {
+            0 => (None, features),
+            h => (Some(LinearConfig::new(features, h).init(device)), h),
+        };
+        Self {
+            hidden: hidden_layer,
+            activation: Relu::new(),
+            dropout: DropoutConfig::new(dropout).init(),
+            output: LinearConfig::new(out_in, classes).init(device),
+        }
+    }
+
+    /// Classifies each feature vector alone.
+    ///
+    /// # Shapes
+    /// - `features`: `[n, c]`
+    /// - output: `[n, classes]` (logits)
+    pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
+        let x = match &self.hidden {
+            Some(hidden) => {
+                let x = self.activation.forward(hidden.forward(features)); // [n, hidden]
+                self.dropout.forward(x) // [n, hidden]
+            }
+            None => features, // [n, c]
+        };
+        self.output.forward(x) // [n, classes]
+    }
+}

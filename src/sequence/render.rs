@@ -1,0 +1,130 @@
+//! Turns sequences into occluded pixels, and sequence sets into contact sheets.
+//!
+//! Occluders are drawn from each sequence's `occlusion_seed` and the image's position, so the same
+//! sequence always shows the same occluders, whoever renders it (training, GUI, quiz, sheet).
+
+use super::builder::Sequence;
+use crate::data::ImageSet;
+use crate::occlusion::{OcclusionSpec, image_seed};
+
+/// The occluded pixels of one image of a sequence (H×W×C).
+pub fn render_image(
+    set: &ImageSet,
+    seq: &Sequence,
+    position: usize,
+    spec: &OcclusionSpec,
+    mean: &[u8],
+) -> Vec<u8> {
+    let mut px = set.image(seq.images[position] as usize).to_vec();
+    spec.occlude_seeded(
+        &mut px,
+        (set.height, set.width, set.channels),
+        seq.levels[position],
+        mean,
+        image_seed(seq.occlusion_seed, position),
+    );
+    px
+}
+
+/// The occluded pixels of every image of `sequences`, concatenated: `[n, T, H, W, C]`.
+/// Work is split over the available cores.
+pub fn render_all(set: &ImageSet, sequences: &[Sequence], spec: &OcclusionSpec) -> Vec<u8> {
+    let mean = set.channel_means();
+    let Some(first) = sequences.first() else {
+        return Vec::new();
+    };
+    let t = first.images.len();
+    let per_seq = t * set.image_len();
+    let mut out = vec![0u8; sequences.len() * per_seq];
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = sequences.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for (seqs, dst) in sequences.chunks(chunk).zip(out.chunks_mut(chunk * per_seq)) {
+            let mean = &mean;
+            s.spawn(move || {
+                for (seq, dst) in seqs.iter().zip(dst.chunks_mut(per_seq)) {
+                    for (pos, d) in dst.chunks_mut(set.image_len()).enumerate() {
+                        d.copy_from_slice(set.image(seq.images[pos] as usize));
+                        spec.occlude_seeded(
+                            d,
+                            (set.height, set.width, set.channels),
+                            seq.levels[pos],
+                            mean,
+                            image_seed(seq.occlusion_seed, pos),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    out
+}
+
+/// One colour per occlusion level (level 0 = grey), shared by the sheet, plots and the GUI legend.
+pub fn level_color(level: u8) -> [u8; 3] {
+    const PALETTE: [[u8; 3]; 8] = [
+        [150, 150, 150],
+        [80, 180, 80],
+        [190, 200, 60],
+        [240, 160, 40],
+        [230, 90, 40],
+        [200, 30, 60],
+        [150, 40, 160],
+        [60, 80, 200],
+    ];
+    PALETTE[(level as usize).min(PALETTE.len() - 1)]
+}
+
+/// A contact sheet: one row per sequence, each image scaled ×`scale` with a bar under it in its
+/// level's colour (the bar's length grows with the level). Images are drawn occluded.
+pub fn contact_sheet(
+    set: &ImageSet,
+    sequences: &[Sequence],
+    spec: &OcclusionSpec,
+    scale: u32,
+) -> image::RgbImage {
+    let mean = set.channel_means();
+    let t = sequences.iter().map(|s| s.images.len()).max().unwrap_or(0) as u32;
+    let (h, w) = (set.height as u32 * scale, set.width as u32 * scale);
+    let (gap, bar) = (4u32, 6u32);
+    let cell_w = w + gap;
+    let cell_h = h + bar + 2 + gap;
+    let levels = spec.num_levels().max(1) as u32;
+    let mut img = image::RgbImage::from_pixel(
+        (t * cell_w + gap).max(1),
+        (sequences.len() as u32 * cell_h + gap).max(1),
+        image::Rgb([32, 32, 36]),
+    );
+    for (row, seq) in sequences.iter().enumerate() {
+        for pos in 0..seq.images.len() {
+            let px = render_image(set, seq, pos, spec, &mean);
+            let (x0, y0) = (gap + pos as u32 * cell_w, gap + row as u32 * cell_h);
+            for y in 0..h {
+                for x in 0..w {
+                    let i =
+                        ((y / scale) as usize * set.width + (x / scale) as usize) * set.channels;
+                    let rgb = if set.channels >= 3 {
+                        [px[i], px[i + 1], px[i + 2]]
+                    } else {
+                        [px[i]; 3]
+                    };
+                    img.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
+                }
+            }
+            let level = seq.levels[pos];
+            let len = if level == 0 {
+                0
+            } else {
+                (w * level as u32 / levels).max(2)
+            };
+            for y in 0..bar {
+                for x in 0..len {
+                    img.put_pixel(x0 + x, y0 + h + 2 + y, image::Rgb(level_color(level)));
+                }
+            }
+        }
+    }
+    img
+}
