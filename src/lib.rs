@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod model;
 pub mod occlusion;
 pub mod sequence;
+pub mod train;

@@ -1,12 +1,15 @@
 //! The `occlab` command: no subcommand opens the workbench; subcommands run the same library
 //! calls headless, for scripted and reproducible experiments.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use occlab::data::source::data_dir_from;
-use occlab::experiment::dataset;
+use occlab::experiment::dataset::{self, Prepared};
 use occlab::experiment::preset::Preset;
-use std::path::PathBuf;
+use occlab::experiment::run::RunDir;
+use occlab::train::{BackendChoice, TrainEvent, engine};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +38,47 @@ enum Command {
         /// Sequences on the contact sheet.
         #[arg(long, default_value_t = 12)]
         sheet_rows: usize,
+        /// Tint the occluded pixels in their level's colour on the sheet (black occluders on a
+        /// black background are otherwise visible only where they cut the ink).
+        #[arg(long)]
+        show_occluders: bool,
         /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the model a preset describes; the run lands in a directory (default runs/<preset>).
+    Train {
+        #[arg(long)]
+        preset: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Override the preset's number of epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Keep at most this many training sequences (test sequences in proportion).
+        #[arg(long)]
+        limit_sequences: Option<usize>,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Run directory (default runs/<preset name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the run in --out from its last checkpoint (its config.toml is used).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Score a trained run on its own test sequences or on another preset's (e.g. the random control).
+    Eval {
+        #[arg(long)]
+        run: PathBuf,
+        /// Another preset whose sequences to score (same image size and classes).
+        #[arg(long)]
+        preset: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Print the metrics as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -51,6 +94,7 @@ fn main() -> Result<()> {
             data_dir,
             sheet,
             sheet_rows,
+            show_occluders,
             json,
         }) => {
             let preset = Preset::load(&preset)?;
@@ -63,7 +107,7 @@ fn main() -> Result<()> {
                 print!("{summary}");
             }
             if let Some(path) = sheet {
-                let img = prepared.contact_sheet(&preset, sheet_rows);
+                let img = prepared.contact_sheet(&preset, sheet_rows, show_occluders);
                 img.save(&path)
                     .with_context(|| format!("writing the contact sheet {}", path.display()))?;
                 if !json {
@@ -77,5 +121,188 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Some(Command::Train {
+            preset,
+            data_dir,
+            epochs,
+            limit_sequences,
+            backend,
+            out,
+            resume,
+        }) => train(
+            preset,
+            data_dir,
+            epochs,
+            limit_sequences,
+            backend,
+            out,
+            resume,
+        ),
+        Some(Command::Eval {
+            run,
+            preset,
+            data_dir,
+            backend,
+            json,
+        }) => eval(&run, preset, data_dir, backend, json),
     }
+}
+
+fn train(
+    preset: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    epochs: Option<usize>,
+    limit: Option<usize>,
+    backend: BackendChoice,
+    out: Option<PathBuf>,
+    resume: bool,
+) -> Result<()> {
+    let data_dir = data_dir_from(data_dir.as_deref());
+    let run = if resume {
+        let Some(out) = out.clone() else {
+            bail!("--resume needs --out RUN_DIR")
+        };
+        RunDir::open(&out)?
+    } else {
+        let Some(path) = preset.as_ref() else {
+            bail!("--preset is required (or --resume --out RUN_DIR)")
+        };
+        let mut p = Preset::load(path)?;
+        if p.model.is_none() {
+            bail!(
+                "{}: no [model] section, nothing to train (dataset presets are for `occlab dataset`)",
+                path.display()
+            );
+        }
+        let train = p.train.get_or_insert_with(Default::default);
+        if let Some(e) = epochs {
+            train.epochs = e;
+        }
+        if let Some(l) = limit {
+            p.sequences.limit = Some(l);
+        }
+        let dir = out.unwrap_or_else(|| Path::new("runs").join(&p.name));
+        RunDir::create(&dir, &p)?
+    };
+    let preset = run.preset()?;
+    eprintln!("preparing {} …", preset.data.describe());
+    let prepared = Arc::new(dataset::prepare(&preset, data_dir.as_deref())?);
+    let job = engine::train_in_background(prepared, run.clone(), backend, resume, None);
+    // Ctrl-C ends the process; the checkpoint of the last finished epoch stays for --resume.
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut epochs_total = 0;
+    for event in job.events.iter() {
+        match event {
+            TrainEvent::Started {
+                run,
+                backend,
+                backend_reason,
+                model,
+                parameters,
+                train_sequences,
+                test_sequences,
+                first_epoch,
+                epochs,
+            } => {
+                epochs_total = epochs;
+                bar.println(format!(
+                    "run {run}: {model} ({parameters} parameters) on {backend} [{backend_reason}]\n{train_sequences} train / {test_sequences} test sequences, epochs {first_epoch}..={epochs}"
+                ));
+            }
+            TrainEvent::Step(s) => {
+                bar.set_length(s.steps_per_epoch as u64);
+                bar.set_position(s.step as u64 + 1);
+                bar.set_prefix(format!("{}/{epochs_total}", s.epoch));
+                bar.set_message(format!(
+                    "loss {:.4}  acc {:.1} %  {:.0} img/s",
+                    s.loss,
+                    s.accuracy * 100.0,
+                    s.images_per_second
+                ));
+            }
+            TrainEvent::Epoch(e) => {
+                bar.println(format!(
+                    "epoch {:>3}: train loss {:.4} acc {:.2} %  |  test loss {:.4} acc {:.2} %  |  {:.0} img/s, {:.0} s",
+                    e.epoch,
+                    e.train.loss.unwrap_or(f64::NAN),
+                    e.train.accuracy() * 100.0,
+                    e.test.loss.unwrap_or(f64::NAN),
+                    e.test.accuracy() * 100.0,
+                    e.images_per_second,
+                    e.train_seconds + e.eval_seconds
+                ));
+                bar.reset();
+            }
+            TrainEvent::Finished {
+                epochs,
+                test_accuracy,
+                wall_seconds,
+            } => {
+                bar.finish_and_clear();
+                println!(
+                    "finished {epochs} epochs in {wall_seconds:.0} s: test accuracy {:.2} %  → {}",
+                    test_accuracy * 100.0,
+                    run.path.display()
+                );
+            }
+            TrainEvent::Stopped { after_epoch } => {
+                bar.finish_and_clear();
+                println!(
+                    "stopped; checkpoint after epoch {after_epoch} kept: resume with `occlab train --resume --out {}`",
+                    run.path.display()
+                );
+            }
+            TrainEvent::Failed(e) => {
+                bar.finish_and_clear();
+                eprintln!("training failed: {e}");
+            }
+            TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
+        }
+    }
+    match job.handle.join() {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => bail!("training failed: {e}"),
+        Err(_) => bail!("the training thread panicked"),
+    }
+}
+
+fn eval(
+    run_path: &Path,
+    preset: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    backend: BackendChoice,
+    json: bool,
+) -> Result<()> {
+    let data_dir = data_dir_from(data_dir.as_deref());
+    let run = RunDir::open(run_path)?;
+    let run_preset = run.preset()?;
+    let preset = match preset {
+        Some(p) => Preset::load(&p)?,
+        None => run_preset.clone(),
+    };
+    let prepared: Prepared = dataset::prepare(&preset, data_dir.as_deref())?;
+    let report = engine::evaluate_run(&run, &run_preset, &prepared, &preset, backend)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.metrics)?);
+        return Ok(());
+    }
+    println!(
+        "run {} ({}) on {} [{}]",
+        run.name(),
+        report.model,
+        preset.name,
+        report.backend
+    );
+    println!(
+        "{}",
+        occlab::metrics::format_metrics(&report.metrics, &prepared.images.class_names)
+    );
+    Ok(())
 }

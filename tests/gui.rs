@@ -133,7 +133,8 @@ fn generated_letters_load_in_the_background() {
     assert_eq!(set.num_classes(), 26);
     assert_eq!(set.len(), 26 * 5);
     harness.get_by_label("130");
-    harness.get_by_label("26");
+    // 26 classes; with one test image per class the test split shows 26 too.
+    assert!(harness.query_all_by_label("26").count() >= 1);
 }
 
 #[test]

@@ -173,7 +173,12 @@ impl Prepared {
     }
 
     /// A contact sheet of the first `rows` test sequences (training ones if there are none).
-    pub fn contact_sheet(&self, preset: &Preset, rows: usize) -> image::RgbImage {
+    pub fn contact_sheet(
+        &self,
+        preset: &Preset,
+        rows: usize,
+        tint_occluders: bool,
+    ) -> image::RgbImage {
         let mut picked: Vec<_> = self
             .sequences
             .sequences
@@ -192,7 +197,13 @@ impl Prepared {
                 .collect();
         }
         let scale = if self.images.height <= 32 { 3 } else { 1 };
-        render::contact_sheet(&self.images, &picked, &preset.occlusion, scale)
+        render::contact_sheet(
+            &self.images,
+            &picked,
+            &preset.occlusion,
+            scale,
+            tint_occluders,
+        )
     }
 }
 

@@ -3,8 +3,10 @@
 //! files; a run directory stores the exact preset it ran.
 
 use crate::data::source::DataSource;
+use crate::model::{ModelConfig, ModelKind};
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::patterns::{PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use crate::train::TrainConfig;
 use std::path::Path;
 
 /// A whole experiment description.
@@ -18,6 +20,62 @@ pub struct Preset {
     #[serde(default)]
     pub occlusion: OcclusionSpec,
     pub sequences: SequenceSpec,
+    /// The model to train (training presets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSpec>,
+    /// Training hyperparameters (training presets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainConfig>,
+}
+
+/// Which model, with its options (the `[model]` section). Image size and class count come from the
+/// data.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// "CNN", "CNN-2-S", "CNN-4-S", "CRNN", "CRNN-2-S" or "CRNN-4-S".
+    pub kind: ModelKind,
+    /// LSTM units d (paper: 256).
+    #[serde(default = "default_lstm")]
+    pub lstm_hidden: usize,
+    /// Dropout at the end of the CNN unit.
+    #[serde(default = "default_dropout")]
+    pub cnn_dropout: f64,
+    /// Dropout on the LSTM outputs.
+    #[serde(default = "default_dropout")]
+    pub lstm_dropout: f64,
+}
+
+fn default_lstm() -> usize {
+    256
+}
+fn default_dropout() -> f64 {
+    0.25
+}
+
+impl ModelSpec {
+    pub fn new(kind: ModelKind) -> Self {
+        ModelSpec {
+            kind,
+            lstm_hidden: default_lstm(),
+            cnn_dropout: default_dropout(),
+            lstm_dropout: default_dropout(),
+        }
+    }
+
+    /// The Burn model config for images of `channels`×`height`×`width` and `classes` classes.
+    pub fn config(
+        &self,
+        channels: usize,
+        height: usize,
+        width: usize,
+        classes: usize,
+    ) -> ModelConfig {
+        ModelConfig::new(self.kind, channels, height, width, classes)
+            .with_lstm_hidden(self.lstm_hidden)
+            .with_cnn_dropout(self.cnn_dropout)
+            .with_lstm_dropout(self.lstm_dropout)
+    }
 }
 
 /// Patterned sequences, or the same images in random order (the control).

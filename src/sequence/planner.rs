@@ -35,7 +35,7 @@
 use std::time::{Duration, Instant};
 
 use good_lp::solvers::{Solution, SolutionStatus, SolverModel, WithInitialSolution, WithTimeLimit};
-use good_lp::{Expression, ProblemVariables, Variable, microlp, variable};
+use good_lp::{Expression, ProblemVariables, ResolutionError, Variable, microlp, variable};
 
 /// Options of the planner (see the module docs).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -128,47 +128,34 @@ pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Resul
     let started = Instant::now();
     check(counts, available, opts)?;
     let problem = Problem::new(counts, available, opts);
-    let mut optimal = true;
+    let zeros = vec![0u32; problem.np];
 
-    // Stage 1: the largest total.
-    let lp = problem.solve_stage(Stage::Total, false, None)?;
+    // Stage 1: the largest total. The LP bound, then a rounding heuristic; branch and bound only
+    // when the heuristic falls short of the bound.
+    let lp = problem
+        .solve(Stage::Total, &zeros, false, None, None)?
+        .ok_or_else(|| PlanError::Solver("the empty plan was found infeasible".into()))?;
     let bound = (lp.objective + 1e-6).floor().max(0.0) as u32;
-    let floored = lp
-        .values
-        .iter()
-        .map(|v| (v + 1e-9).floor().max(0.0) as u32)
-        .collect();
-    let mut best = problem.greedy_fill(floored);
-    if !problem.feasible(&best) {
-        best = problem.greedy_fill(vec![0; problem.np]);
-    }
-    if sum(&best) < bound {
-        let ip = problem.solve_stage(Stage::Total, true, Some(&best))?;
-        let x = problem.repair(round(&ip.values));
-        if sum(&x) >= sum(&best) {
-            best = x;
+    let mut best = problem.heuristic(&lp.values)?;
+    let mut optimal = sum(&best) >= bound;
+    if !optimal {
+        // Every integer plan has total ≤ bound, so the cut removes none; it lets the search stop
+        // as soon as a plan reaches the bound.
+        let cut = Some(bound as f64);
+        if let Some(ip) = problem.solve(Stage::Total, &zeros, true, Some(&best), cut)? {
+            let x = problem.repair(round(&ip.values));
+            if sum(&x) > sum(&best) {
+                best = x;
+            }
+            optimal = ip.optimal || sum(&best) >= bound;
         }
-        optimal = ip.optimal || sum(&best) >= bound;
     }
 
     // Stages 2 and 3: the narrowest band of counts at that total.
     let active: Vec<usize> = (0..problem.np).filter(|&p| problem.ub[p] > 0).collect();
-    if opts.even && active.len() > 1 && sum(&best) > 0 {
-        let total = sum(&best);
-        let lo = problem.solve_stage(Stage::RaiseMin { total }, true, Some(&best))?;
-        let x = problem.repair(round(&lo.values));
-        if sum(&x) == total && min_over(&x, &active) >= min_over(&best, &active) {
-            best = x;
-        }
-        let floor = min_over(&best, &active);
-        let hi = problem.solve_stage(Stage::LowerMax { total, floor }, true, Some(&best))?;
-        let x = problem.repair(round(&hi.values));
-        if sum(&x) == total
-            && min_over(&x, &active) >= floor
-            && max_over(&x, &active) <= max_over(&best, &active)
-        {
-            best = x;
-        }
+    let total = sum(&best);
+    if opts.even && active.len() > 1 && total > 0 {
+        best = problem.even_out(best, total, &active)?;
     }
 
     let images_used = problem.usage(&best);
@@ -233,7 +220,7 @@ enum Stage {
     Total,
     /// Total fixed; maximise the smallest count of a buildable pattern.
     RaiseMin { total: u32 },
-    /// Total fixed, smallest count ≥ floor; minimise the largest count.
+    /// Total fixed, every buildable count ≥ floor; minimise the largest count.
     LowerMax { total: u32, floor: u32 },
 }
 
@@ -323,6 +310,71 @@ impl<'a> Problem<'a> {
             .all(|p| self.np as f64 * x[p] as f64 >= self.min_share * total - 1e-6)
     }
 
+    /// A good feasible plan from the LP solution `lp`. Without a balance floor: LP diving (round
+    /// down, fix as lower bounds, re-solve, until no whole sequence is left), then greedy filling.
+    /// With a floor: the LP solution rounded down and filled greedily.
+    fn heuristic(&self, lp: &[f64]) -> Result<Vec<u32>, PlanError> {
+        let zeros = vec![0u32; self.np];
+        if self.min_share > 0.0 {
+            let x = self.greedy_fill(self.round_down(lp));
+            return Ok(if self.feasible(&x) {
+                x
+            } else {
+                self.greedy_fill(zeros)
+            });
+        }
+        let mut x = self.round_down(lp);
+        if !self.feasible(&x) {
+            x = zeros;
+        }
+        let mut values = lp.to_vec();
+        for _ in 0..4 * self.np + 16 {
+            let y = self.round_down(&values);
+            if sum(&y) > sum(&x) && self.feasible(&y) && y.iter().zip(&x).all(|(a, b)| a >= b) {
+                x = y;
+            } else {
+                // No whole sequence left in the rounding: add one where the LP wants most.
+                let mut order: Vec<usize> = (0..self.np).collect();
+                order.sort_by(|&a, &b| {
+                    let fa = values[a] - x[a] as f64;
+                    let fb = values[b] - x[b] as f64;
+                    fb.total_cmp(&fa).then(a.cmp(&b))
+                });
+                let bumped = order.into_iter().find(|&p| {
+                    if values[p] - (x[p] as f64) < 1e-6 {
+                        return false;
+                    }
+                    let mut z = x.clone();
+                    z[p] += 1;
+                    self.feasible(&z)
+                });
+                match bumped {
+                    Some(p) => x[p] += 1,
+                    None => break,
+                }
+            }
+            match self.solve(Stage::Total, &x, false, None, None)? {
+                Some(r) if r.objective - (sum(&x) as f64) >= 1.0 - 1e-6 => values = r.values,
+                _ => break,
+            }
+        }
+        Ok(self.greedy_fill(x))
+    }
+
+    /// LP values rounded down (values within 1e-7 of an integer count as that integer, if the
+    /// result stays feasible).
+    fn round_down(&self, values: &[f64]) -> Vec<u32> {
+        let snapped: Vec<u32> = values
+            .iter()
+            .map(|v| (v + 1e-7).floor().max(0.0) as u32)
+            .collect();
+        if self.feasible(&snapped) {
+            snapped
+        } else {
+            values.iter().map(|v| v.floor().max(0.0) as u32).collect()
+        }
+    }
+
     /// Adds sequences one at a time, always to the pattern with the fewest so far that still
     /// fits, while the plan stays feasible.
     fn greedy_fill(&self, mut x: Vec<u32>) -> Vec<u32> {
@@ -382,19 +434,69 @@ impl<'a> Problem<'a> {
         x
     }
 
-    /// Builds and solves one stage; `integer` false gives the LP relaxation.
-    fn solve_stage(
+    /// Stages 2 and 3 on a plan `best` with the maximal `total`: raise the smallest count of the
+    /// `active` patterns, then lower the largest. Each stage: LP bound, then branch and bound
+    /// (warm-started with the current plan, cut at the bound) only if the plan misses the bound.
+    fn even_out(
+        &self,
+        mut best: Vec<u32>,
+        total: u32,
+        active: &[usize],
+    ) -> Result<Vec<u32>, PlanError> {
+        let zeros = vec![0u32; self.np];
+        let stage = Stage::RaiseMin { total };
+        if let Some(lp) = self.solve(stage, &zeros, false, None, None)? {
+            let bound = (lp.objective + 1e-6).floor();
+            if (min_over(&best, active) as f64) < bound
+                && let Some(ip) = self.solve(stage, &zeros, true, Some(&best), Some(bound))?
+            {
+                let x = self.repair(round(&ip.values));
+                if sum(&x) == total
+                    && self.feasible(&x)
+                    && min_over(&x, active) > min_over(&best, active)
+                {
+                    best = x;
+                }
+            }
+        }
+        let floor = min_over(&best, active);
+        let stage = Stage::LowerMax { total, floor };
+        if let Some(lp) = self.solve(stage, &zeros, false, None, None)? {
+            let bound = (lp.objective - 1e-6).ceil();
+            if (max_over(&best, active) as f64) > bound
+                && let Some(ip) = self.solve(stage, &zeros, true, Some(&best), Some(bound))?
+            {
+                let x = self.repair(round(&ip.values));
+                if sum(&x) == total
+                    && self.feasible(&x)
+                    && min_over(&x, active) >= floor
+                    && max_over(&x, active) < max_over(&best, active)
+                {
+                    best = x;
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// Builds and solves one stage with `lo ≤ x ≤ ub`; `integer` false gives the LP relaxation.
+    /// `start` warm-starts the search; `cut` bounds the objective (≤ for maximising, ≥ for
+    /// minimising). `None` when the stage is infeasible.
+    fn solve(
         &self,
         stage: Stage,
+        lo: &[u32],
         integer: bool,
         start: Option<&[u32]>,
-    ) -> Result<StageResult, PlanError> {
+        cut: Option<f64>,
+    ) -> Result<Option<StageResult>, PlanError> {
         let mut vars = ProblemVariables::new();
         let xs: Vec<Variable> = self
             .ub
             .iter()
-            .map(|&u| {
-                let def = variable().min(0).max(u as f64);
+            .zip(lo)
+            .map(|(&u, &l)| {
+                let def = variable().min(l.min(u) as f64).max(u as f64);
                 vars.add(if integer { def.integer() } else { def })
             })
             .collect();
@@ -405,10 +507,10 @@ impl<'a> Problem<'a> {
             _ => Some(vars.add(variable().min(0).max(i32::MAX as f64))),
         };
         let active: Vec<usize> = (0..self.np).filter(|&p| self.ub[p] > 0).collect();
-        let unsolved = match stage {
-            Stage::Total => vars.maximise(total.clone()),
-            Stage::RaiseMin { .. } => vars.maximise(aux.expect("aux")),
-            Stage::LowerMax { .. } => vars.minimise(aux.expect("aux")),
+        let unsolved = match (stage, aux) {
+            (Stage::RaiseMin { .. }, Some(a)) => vars.maximise(a),
+            (Stage::LowerMax { .. }, Some(a)) => vars.minimise(a),
+            _ => vars.maximise(total.clone()),
         };
         let mut model = unsolved.using(microlp);
         if integer {
@@ -441,35 +543,47 @@ impl<'a> Problem<'a> {
                 model = model.with(lhs.geq(self.min_share * total.clone()));
             }
         }
-        match stage {
-            Stage::Total => {}
-            Stage::RaiseMin { total: n } => {
+        match (stage, aux) {
+            (Stage::RaiseMin { total: n }, Some(a)) => {
                 model = model.with(total.clone().eq(n as f64));
                 for &p in &active {
-                    model = model.with((xs[p] - aux.expect("aux")).geq(0.0));
+                    model = model.with((xs[p] - a).geq(0.0));
+                }
+                if let Some(c) = cut {
+                    model = model.with(Expression::from(a).leq(c));
                 }
             }
-            Stage::LowerMax { total: n, floor } => {
+            (Stage::LowerMax { total: n, floor }, Some(a)) => {
                 model = model.with(total.clone().eq(n as f64));
                 for &p in &active {
                     model = model.with(Expression::from(xs[p]).geq(floor as f64));
-                    model = model.with((aux.expect("aux") - xs[p]).geq(0.0));
+                    model = model.with((a - xs[p]).geq(0.0));
+                }
+                if let Some(c) = cut {
+                    model = model.with(Expression::from(a).geq(c));
+                }
+            }
+            _ => {
+                if let Some(c) = cut {
+                    model = model.with(total.clone().leq(c));
                 }
             }
         }
-        let solution = model
-            .solve()
-            .map_err(|e| PlanError::Solver(e.to_string()))?;
+        let solution = match model.solve() {
+            Ok(s) => s,
+            Err(ResolutionError::Infeasible) => return Ok(None),
+            Err(e) => return Err(PlanError::Solver(e.to_string())),
+        };
         let values: Vec<f64> = xs.iter().map(|&v| solution.value(v)).collect();
         let objective = match aux {
             Some(a) => solution.value(a),
             None => values.iter().sum(),
         };
-        Ok(StageResult {
+        Ok(Some(StageResult {
             values,
             objective,
             optimal: matches!(solution.status(), SolutionStatus::Optimal),
-        })
+        }))
     }
 }
 
@@ -484,5 +598,46 @@ mod tests {
         let plan = plan(&counts, &[5, 2], &PlanOptions::default()).unwrap();
         assert_eq!(plan.total, 3);
         assert!(plan.optimal);
+    }
+
+    use crate::sequence::patterns::*;
+    #[test]
+    fn zz_timing() {
+        let digits = digit_symbols();
+        let letters: Vec<String> = (b'A'..=b'Z').map(|c| (c as char).to_string()).collect();
+        for t in [5usize, 6, 8, 10, 11, 15, 20, 25, 30] {
+            let lib = PatternLibrary::digits(&ProgressionOptions::with_t(t)).unwrap();
+            let c = lib.class_counts(&digits).unwrap();
+            for even in [false, true] {
+                let o = PlanOptions {
+                    even,
+                    ..Default::default()
+                };
+                let p = plan(&c, &[60; 10], &o).unwrap();
+                println!(
+                    "digits T={t} n={} even={even}: total {} bound {} opt {} {:?}",
+                    lib.len(),
+                    p.total,
+                    p.upper_bound,
+                    p.optimal,
+                    p.solve_time
+                );
+            }
+        }
+        for t in [6usize, 12, 18, 24, 30] {
+            let lib = PatternLibrary::cities_for_length(t).unwrap();
+            let c = lib.class_counts(&letters).unwrap();
+            for even in [false, true] {
+                let o = PlanOptions {
+                    even,
+                    ..Default::default()
+                };
+                let p = plan(&c, &[200; 26], &o).unwrap();
+                println!(
+                    "cities T={t} even={even}: total {} bound {} opt {} {:?}",
+                    p.total, p.upper_bound, p.optimal, p.solve_time
+                );
+            }
+        }
     }
 }

@@ -78,12 +78,15 @@ pub fn level_color(level: u8) -> [u8; 3] {
 }
 
 /// A contact sheet: one row per sequence, each image scaled ×`scale` with a bar under it in its
-/// level's colour (the bar's length grows with the level). Images are drawn occluded.
+/// level's colour (the bar's length grows with the level). Images are drawn occluded; with
+/// `tint_occluders` the hidden pixels are tinted in the level's colour so that black occluders
+/// on a black background can be seen.
 pub fn contact_sheet(
     set: &ImageSet,
     sequences: &[Sequence],
     spec: &OcclusionSpec,
     scale: u32,
+    tint_occluders: bool,
 ) -> image::RgbImage {
     let mean = set.channel_means();
     let t = sequences.iter().map(|s| s.images.len()).max().unwrap_or(0) as u32;
@@ -99,17 +102,28 @@ pub fn contact_sheet(
     );
     for (row, seq) in sequences.iter().enumerate() {
         for pos in 0..seq.images.len() {
-            let px = render_image(set, seq, pos, spec, &mean);
+            let mut px = set.image(seq.images[pos] as usize).to_vec();
+            let mask = spec.occlude_seeded(
+                &mut px,
+                (set.height, set.width, set.channels),
+                seq.levels[pos],
+                &mean,
+                image_seed(seq.occlusion_seed, pos),
+            );
             let (x0, y0) = (gap + pos as u32 * cell_w, gap + row as u32 * cell_h);
             for y in 0..h {
                 for x in 0..w {
                     let i =
                         ((y / scale) as usize * set.width + (x / scale) as usize) * set.channels;
-                    let rgb = if set.channels >= 3 {
+                    let mut rgb = if set.channels >= 3 {
                         [px[i], px[i + 1], px[i + 2]]
                     } else {
                         [px[i]; 3]
                     };
+                    if tint_occluders && mask[i / set.channels] {
+                        let c = level_color(seq.levels[pos]);
+                        rgb = [0, 1, 2].map(|k| ((rgb[k] as u16 + c[k] as u16 * 2) / 3) as u8);
+                    }
                     img.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
                 }
             }

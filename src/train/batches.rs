@@ -1,0 +1,104 @@
+//! Sequence data staged for training: occluded pixels rendered once, batches cut into `f32`
+//! `[batch, T, C, H, W]` on a separate thread so the next batch is ready when a step ends.
+
+use crate::data::ImageSet;
+use crate::occlusion::OcclusionSpec;
+use crate::sequence::builder::Sequence;
+use crate::sequence::render::render_all;
+use crossbeam_channel::{Receiver, bounded};
+use std::sync::Arc;
+
+/// Rendered sequences of one split.
+#[derive(Clone, Debug)]
+pub struct SequenceData {
+    /// `[n, T, H, W, C]` occluded pixels.
+    pub pixels: Vec<u8>,
+    /// `[n, T]` classes.
+    pub labels: Vec<u16>,
+    /// `[n, T]` occlusion levels.
+    pub levels: Vec<u8>,
+    pub n: usize,
+    pub t: usize,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+/// One batch, ready to become tensors.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Which sequences (indices into the [`SequenceData`]).
+    pub ids: Vec<usize>,
+    /// `[batch, T, C, H, W]`, pixels scaled to 0–1.
+    pub images: Vec<f32>,
+    /// `[batch, T]` classes.
+    pub targets: Vec<i64>,
+    pub shape: [usize; 5],
+}
+
+impl SequenceData {
+    /// Renders the occluded pixels of `sequences`.
+    pub fn render(set: &ImageSet, sequences: &[Sequence], spec: &OcclusionSpec) -> Self {
+        let t = sequences.first().map_or(0, |s| s.images.len());
+        SequenceData {
+            pixels: render_all(set, sequences, spec),
+            labels: sequences
+                .iter()
+                .flat_map(|s| s.labels.iter().copied())
+                .collect(),
+            levels: sequences
+                .iter()
+                .flat_map(|s| s.levels.iter().copied())
+                .collect(),
+            n: sequences.len(),
+            t,
+            height: set.height,
+            width: set.width,
+            channels: set.channels,
+        }
+    }
+
+    /// Cuts the batch of sequences `ids`: HWC bytes become CHW floats in 0–1.
+    pub fn batch(&self, ids: &[usize]) -> Batch {
+        let (t, h, w, c) = (self.t, self.height, self.width, self.channels);
+        let per_image = h * w * c;
+        let mut images = vec![0f32; ids.len() * t * per_image];
+        let mut targets = Vec::with_capacity(ids.len() * t);
+        for (b, &id) in ids.iter().enumerate() {
+            for step in 0..t {
+                let src =
+                    &self.pixels[(id * t + step) * per_image..(id * t + step + 1) * per_image];
+                let dst = &mut images[(b * t + step) * per_image..(b * t + step + 1) * per_image];
+                for ch in 0..c {
+                    for p in 0..h * w {
+                        dst[ch * h * w + p] = src[p * c + ch] as f32 * (1.0 / 255.0);
+                    }
+                }
+                targets.push(self.labels[id * t + step] as i64);
+            }
+        }
+        Batch {
+            ids: ids.to_vec(),
+            images,
+            targets,
+            shape: [ids.len(), t, c, h, w],
+        }
+    }
+}
+
+/// Cuts the batches of `order` on a background thread, at most `depth` ahead of the consumer.
+/// Dropping the receiver stops the thread.
+pub fn prefetch(data: Arc<SequenceData>, order: Vec<Vec<usize>>, depth: usize) -> Receiver<Batch> {
+    let (tx, rx) = bounded(depth.max(1));
+    std::thread::Builder::new()
+        .name("occlab-batches".into())
+        .spawn(move || {
+            for ids in order {
+                if tx.send(data.batch(&ids)).is_err() {
+                    return;
+                }
+            }
+        })
+        .expect("spawning the batch thread");
+    rx
+}

@@ -1,0 +1,560 @@
+//! The training loop and the background job around it.
+//!
+//! Determinism: the model's initial weights come from `seed`; each epoch re-seeds the device with
+//! `seed` and the epoch number (dropout masks) and shuffles the training sequences with a ChaCha8
+//! stream of the same. So a run stopped after epoch k and resumed from its checkpoint replays
+//! epochs k+1… exactly as an uninterrupted run would.
+
+use super::backend::{BackendChoice, choose_device};
+use super::batches::{Batch, SequenceData, prefetch};
+use super::{EpochRecord, StepRecord, TrainConfig};
+use crate::data::Split;
+use crate::experiment::dataset::Prepared;
+use crate::experiment::preset::Preset;
+use crate::experiment::run::{LogLine, RunDir, RunError, RunInfo};
+use crate::metrics::{ImagePrediction, Metrics};
+use crate::model::{Model, ModelConfig, sequence_cross_entropy};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the UI (or CLI) can tell a running job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    /// Stop after the current step; the last epoch checkpoint stays for `--resume`.
+    Stop,
+}
+
+/// What a job reports, in order.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    Started {
+        run: String,
+        backend: String,
+        backend_reason: String,
+        model: String,
+        parameters: usize,
+        train_sequences: usize,
+        test_sequences: usize,
+        first_epoch: usize,
+        epochs: usize,
+    },
+    Step(StepRecord),
+    Epoch(EpochRecord),
+    Checkpoint {
+        epoch: usize,
+        path: std::path::PathBuf,
+    },
+    Paused,
+    Resumed,
+    Finished {
+        epochs: usize,
+        test_accuracy: f64,
+        wall_seconds: f64,
+    },
+    Stopped {
+        after_epoch: usize,
+    },
+    Failed(String),
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainOutcome {
+    Finished { test_accuracy: f64 },
+    Stopped { after_epoch: usize },
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("backend: {0}")]
+    Backend(String),
+    #[error("the preset has no [model] section: nothing to train")]
+    NoModel,
+    #[error("no training sequences: the data and patterns give nothing to train on")]
+    NoData,
+    #[error(
+        "the loss became {value} at epoch {epoch}, step {step}: training stopped instead of going on with garbage \
+         (lower the learning rate?)"
+    )]
+    NonFinite {
+        value: f32,
+        epoch: usize,
+        step: usize,
+    },
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("reading tensor data: {0}")]
+    Tensor(String),
+}
+
+/// A training job on its own thread.
+pub struct TrainJob {
+    pub control: Sender<Control>,
+    pub events: Receiver<TrainEvent>,
+    pub handle: std::thread::JoinHandle<Result<TrainOutcome, String>>,
+}
+
+/// Starts [`train`] on a background thread. `notify` is called after every event (the GUI passes
+/// the egui context's `request_repaint`).
+pub fn train_in_background(
+    prepared: Arc<Prepared>,
+    run: RunDir,
+    backend: BackendChoice,
+    resume: bool,
+    notify: Option<Arc<dyn Fn() + Send + Sync>>,
+) -> TrainJob {
+    let (control_tx, control_rx) = unbounded();
+    let (event_tx, event_rx) = unbounded();
+    let handle = std::thread::Builder::new()
+        .name("occlab-train".into())
+        .spawn(move || {
+            let sink = EventSink {
+                tx: event_tx,
+                notify,
+            };
+            let result = train(&prepared, &run, backend, resume, &sink, &control_rx);
+            match &result {
+                Ok(_) => {}
+                Err(e) => sink.send(TrainEvent::Failed(e.to_string())),
+            }
+            result.map_err(|e| e.to_string())
+        })
+        .expect("spawning the training thread");
+    TrainJob {
+        control: control_tx,
+        events: event_rx,
+        handle,
+    }
+}
+
+/// Sends events and wakes the UI.
+pub struct EventSink {
+    pub tx: Sender<TrainEvent>,
+    pub notify: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl EventSink {
+    pub fn send(&self, event: TrainEvent) {
+        let _ = self.tx.send(event);
+        if let Some(n) = &self.notify {
+            n();
+        }
+    }
+}
+
+fn order_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut ids: Vec<usize> = (0..n).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    ids.shuffle(&mut rng);
+    ids.chunks(batch.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
+    let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
+    let y = Tensor::<2, Int>::from_data(
+        TensorData::new(batch.targets.clone(), [batch.shape[0], batch.shape[1]]),
+        device,
+    );
+    (x, y)
+}
+
+/// Row-wise argmax and softmax probability of the argmax, from `[rows, classes]` logits.
+fn argmax_rows(logits: &[f32], classes: usize) -> Vec<(u16, f32)> {
+    logits
+        .chunks(classes)
+        .map(|row| {
+            let (best, &max) = row
+                .iter()
+                .enumerate()
+                .fold((0, &f32::NEG_INFINITY), |acc, (i, v)| {
+                    if *v > *acc.1 { (i, v) } else { acc }
+                });
+            let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+            (best as u16, 1.0 / sum)
+        })
+        .collect()
+}
+
+fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
+    let data = t.into_data();
+    data.as_slice::<f32>()
+        .map(<[f32]>::to_vec)
+        .map_err(|e| TrainError::Tensor(format!("{e:?}")))
+}
+
+/// Scores `model` on `data`; `ids` gives each sequence's index in the sequence set (for the CSV).
+pub fn evaluate(
+    model: &Model,
+    data: &SequenceData,
+    ids: &[usize],
+    device: &Device,
+    batch_size: usize,
+    num_classes: usize,
+    num_levels: usize,
+) -> Result<(Metrics, Vec<ImagePrediction>), TrainError> {
+    let mut metrics = Metrics::new(num_classes, num_levels, data.t);
+    let mut preds = Vec::with_capacity(data.n * data.t);
+    let mut loss_sum = 0.0;
+    let all: Vec<usize> = (0..data.n).collect();
+    for chunk in all.chunks(batch_size.max(1)) {
+        let batch = data.batch(chunk);
+        let (x, y) = to_tensors(&batch, device);
+        let logits = model.forward(x);
+        loss_sum += sequence_cross_entropy(logits.clone(), y).into_scalar::<f32>() as f64
+            * chunk.len() as f64;
+        let values = floats(logits)?;
+        for (k, (pred, prob)) in argmax_rows(&values, num_classes).into_iter().enumerate() {
+            let (b, step) = (k / data.t, k % data.t);
+            let seq = chunk[b];
+            let p = ImagePrediction {
+                sequence: ids[seq] as u32,
+                position: step as u16,
+                level: data.levels[seq * data.t + step],
+                truth: data.labels[seq * data.t + step],
+                predicted: pred,
+                probability: prob,
+            };
+            metrics.add(&p);
+            preds.push(p);
+        }
+    }
+    metrics.loss = Some(loss_sum / data.n.max(1) as f64);
+    Ok((metrics, preds))
+}
+
+/// Waits out a pause; returns true when the job must stop.
+fn check_control(control: &Receiver<Control>, sink: &EventSink) -> bool {
+    loop {
+        match control.try_recv() {
+            Ok(Control::Stop) | Err(TryRecvError::Disconnected) => return true,
+            Ok(Control::Resume) => {}
+            Ok(Control::Pause) => {
+                sink.send(TrainEvent::Paused);
+                loop {
+                    match control.recv_timeout(Duration::from_millis(200)) {
+                        Ok(Control::Resume) => {
+                            sink.send(TrainEvent::Resumed);
+                            break;
+                        }
+                        Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return true,
+                        Ok(Control::Pause) | Err(RecvTimeoutError::Timeout) => {}
+                    }
+                }
+            }
+            Err(TryRecvError::Empty) => return false,
+        }
+    }
+}
+
+/// The model config a run's preset describes for the prepared images.
+pub fn model_config(preset: &Preset, prepared: &Prepared) -> Result<ModelConfig, TrainError> {
+    let spec = preset.model.as_ref().ok_or(TrainError::NoModel)?;
+    let im = &prepared.images;
+    Ok(spec.config(im.channels, im.height, im.width, im.num_classes()))
+}
+
+/// Loads a run's trained model (its last checkpoint) on `device`, for evaluation.
+pub fn load_model(
+    run: &RunDir,
+    config: &ModelConfig,
+    device: &Device,
+) -> Result<Model, TrainError> {
+    let path = run.model_path();
+    let record = ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
+        path: path.clone(),
+        message: format!("{e}"),
+    })?;
+    config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| TrainError::Checkpoint {
+            path,
+            message: format!("{e}"),
+        })
+}
+
+/// Trains the run's model on the prepared sequences, writing everything into the run directory.
+/// Blocks until finished, stopped or failed.
+pub fn train(
+    prepared: &Prepared,
+    run: &RunDir,
+    backend: BackendChoice,
+    resume: bool,
+    sink: &EventSink,
+    control: &Receiver<Control>,
+) -> Result<TrainOutcome, TrainError> {
+    let wall = Instant::now();
+    let preset = run.preset()?;
+    let cfg: TrainConfig = preset.train.clone().unwrap_or_default();
+    let model_cfg = model_config(&preset, prepared)?;
+    let chosen = choose_device(backend).map_err(TrainError::Backend)?;
+    let device = chosen.device.clone();
+    let ad = device.clone().autodiff();
+
+    let seqs = &prepared.sequences.sequences;
+    let train_ids: Vec<usize> = (0..seqs.len())
+        .filter(|&i| seqs[i].split == Split::Train)
+        .collect();
+    let test_ids: Vec<usize> = (0..seqs.len())
+        .filter(|&i| seqs[i].split == Split::Test)
+        .collect();
+    if train_ids.is_empty() {
+        return Err(TrainError::NoData);
+    }
+    let pick = |ids: &[usize]| ids.iter().map(|&i| seqs[i].clone()).collect::<Vec<_>>();
+    let spec = &preset.occlusion;
+    let train_data = Arc::new(SequenceData::render(
+        &prepared.images,
+        &pick(&train_ids),
+        spec,
+    ));
+    let test_data = SequenceData::render(&prepared.images, &pick(&test_ids), spec);
+    let classes = prepared.images.num_classes();
+    let levels = spec.num_levels();
+
+    ad.seed(cfg.seed);
+    let mut model = model_cfg.init(&ad);
+    let mut adam = AdamConfig::new();
+    if cfg.weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
+    }
+    let mut optim = adam.init();
+    let mut first_epoch = 1;
+    if resume && let Some(done) = run.checkpoint_epoch()? {
+        let record = ModuleRecord::load(run.model_path()).map_err(|e| TrainError::Checkpoint {
+            path: run.model_path(),
+            message: format!("{e}"),
+        })?;
+        model = model
+            .try_load_record(record)
+            .map_err(|e| TrainError::Checkpoint {
+                path: run.model_path(),
+                message: format!("{e}"),
+            })?;
+        optim = optim
+            .load(run.optimizer_path())
+            .map_err(|e| TrainError::Checkpoint {
+                path: run.optimizer_path(),
+                message: format!("{e}"),
+            })?;
+        first_epoch = done + 1;
+        run.truncate_log_after(done)?;
+    } else if resume {
+        run.truncate_log_after(0)?;
+    }
+    if !resume || first_epoch == 1 {
+        run.write_info(&RunInfo {
+            occlab_version: env!("CARGO_PKG_VERSION").into(),
+            backend: chosen.name.clone(),
+            backend_reason: chosen.reason.clone(),
+            data_dir: crate::data::source::data_dir_from(None),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })?;
+    }
+    sink.send(TrainEvent::Started {
+        run: run.name(),
+        backend: chosen.name.clone(),
+        backend_reason: chosen.reason.clone(),
+        model: model_cfg.kind.to_string(),
+        parameters: model.num_params(),
+        train_sequences: train_ids.len(),
+        test_sequences: test_ids.len(),
+        first_epoch,
+        epochs: cfg.epochs,
+    });
+
+    let steps_per_epoch = train_ids.len().div_ceil(cfg.batch_size.max(1));
+    let mut last_test = 0.0;
+    for epoch in first_epoch..=cfg.epochs {
+        ad.seed(cfg.seed.wrapping_add(epoch as u64 * 1_000_003));
+        let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch);
+        let batches = prefetch(train_data.clone(), order, 2);
+        let mut train_metrics = Metrics::new(classes, levels, train_data.t);
+        let (mut loss_sum, mut images_done) = (0.0f64, 0usize);
+        let epoch_start = Instant::now();
+        for (step, batch) in batches.iter().enumerate() {
+            if check_control(control, sink) {
+                sink.send(TrainEvent::Stopped {
+                    after_epoch: epoch - 1,
+                });
+                return Ok(TrainOutcome::Stopped {
+                    after_epoch: epoch - 1,
+                });
+            }
+            let t0 = Instant::now();
+            let (x, y) = to_tensors(&batch, &ad);
+            let logits = model.forward(x);
+            let loss = sequence_cross_entropy(logits.clone(), y);
+            let loss_value: f32 = loss.clone().into_scalar();
+            if !loss_value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    value: loss_value,
+                    epoch,
+                    step,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.learning_rate, model, grads);
+            let values = floats(logits.detach())?;
+            let t = train_data.t;
+            let mut correct = 0usize;
+            for (k, (pred, prob)) in argmax_rows(&values, classes).into_iter().enumerate() {
+                let seq = batch.ids[k / t];
+                let p = ImagePrediction {
+                    sequence: train_ids[seq] as u32,
+                    position: (k % t) as u16,
+                    level: train_data.levels[seq * t + k % t],
+                    truth: train_data.labels[seq * t + k % t],
+                    predicted: pred,
+                    probability: prob,
+                };
+                correct += (p.truth == p.predicted) as usize;
+                train_metrics.add(&p);
+            }
+            let n_images = batch.ids.len() * t;
+            loss_sum += loss_value as f64 * n_images as f64;
+            images_done += n_images;
+            let record = StepRecord {
+                epoch,
+                step,
+                steps_per_epoch,
+                global_step: (epoch - 1) * steps_per_epoch + step,
+                loss: loss_value as f64,
+                accuracy: correct as f64 / n_images as f64,
+                images_per_second: n_images as f64 / t0.elapsed().as_secs_f64(),
+            };
+            run.append(&LogLine::Step(record))?;
+            sink.send(TrainEvent::Step(record));
+        }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        train_metrics.loss = Some(loss_sum / images_done.max(1) as f64);
+
+        let eval_start = Instant::now();
+        let valid = model.valid();
+        let (test_metrics, preds) = evaluate(
+            &valid,
+            &test_data,
+            &test_ids,
+            &device,
+            cfg.eval_batch_size,
+            classes,
+            levels,
+        )?;
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
+        last_test = test_metrics.accuracy();
+
+        // Checkpoint: model and optimizer first, then the marker that says they are complete.
+        model
+            .clone()
+            .save_file(run.model_path())
+            .map_err(|e| TrainError::Checkpoint {
+                path: run.model_path(),
+                message: format!("{e}"),
+            })?;
+        optim
+            .save(run.optimizer_path())
+            .map_err(|e| TrainError::Checkpoint {
+                path: run.optimizer_path(),
+                message: format!("{e}"),
+            })?;
+        run.write_predictions(&preds)?;
+        let record = EpochRecord {
+            epoch,
+            train: train_metrics,
+            test: test_metrics,
+            train_seconds,
+            eval_seconds,
+            images_per_second: images_done as f64 / train_seconds.max(1e-9),
+        };
+        run.append(&LogLine::Epoch(record.clone()))?;
+        run.mark_checkpoint(epoch)?;
+        sink.send(TrainEvent::Epoch(record));
+        sink.send(TrainEvent::Checkpoint {
+            epoch,
+            path: run.model_path(),
+        });
+    }
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    run.append(&LogLine::Finished {
+        epochs: cfg.epochs,
+        test_accuracy: last_test,
+        wall_seconds,
+    })?;
+    sink.send(TrainEvent::Finished {
+        epochs: cfg.epochs,
+        test_accuracy: last_test,
+        wall_seconds,
+    });
+    Ok(TrainOutcome::Finished {
+        test_accuracy: last_test,
+    })
+}
+
+/// A trained run scored on some prepared sequences.
+#[derive(Clone, Debug)]
+pub struct EvalReport {
+    pub model: String,
+    pub backend: String,
+    pub metrics: Metrics,
+    pub predictions: Vec<ImagePrediction>,
+}
+
+/// Scores the trained model of `run` on the test split of `prepared` (built from `preset`, which
+/// may differ from the run's own, e.g. the random-order control). Image size and class count must
+/// match the run's.
+pub fn evaluate_run(
+    run: &RunDir,
+    run_preset: &Preset,
+    prepared: &Prepared,
+    preset: &Preset,
+    backend: BackendChoice,
+) -> Result<EvalReport, TrainError> {
+    let spec = run_preset.model.as_ref().ok_or(TrainError::NoModel)?;
+    let im = &prepared.images;
+    let config = spec.config(im.channels, im.height, im.width, im.num_classes());
+    let chosen = choose_device(backend).map_err(TrainError::Backend)?;
+    let model = load_model(run, &config, &chosen.device)?;
+    let seqs = &prepared.sequences.sequences;
+    let ids: Vec<usize> = (0..seqs.len())
+        .filter(|&i| seqs[i].split == Split::Test)
+        .collect();
+    let picked: Vec<_> = ids.iter().map(|&i| seqs[i].clone()).collect();
+    let data = SequenceData::render(im, &picked, &preset.occlusion);
+    let batch = preset.train.as_ref().map_or(64, |t| t.eval_batch_size);
+    let (metrics, predictions) = evaluate(
+        &model,
+        &data,
+        &ids,
+        &chosen.device,
+        batch,
+        im.num_classes(),
+        preset.occlusion.num_levels(),
+    )?;
+    Ok(EvalReport {
+        model: config.kind.to_string(),
+        backend: chosen.name,
+        metrics,
+        predictions,
+    })
+}
