@@ -30,7 +30,6 @@ FONTS=(
   "fonts-comic-neue|2.51-4|6f002dc90d62fde01a2b51f333c09dc6c21ffbfc6ca22d05a84cc049b083c826|usr/share/fonts/opentype/comic-neue/ComicNeue-Regular.otf|OFL-1.1|casual hand-lettering"
   "fonts-dancingscript|1.2-2|987b8182611e1f3d9e7b19a82787614470dd8c4ed894a4dedbebc2308703b216|usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf|OFL-1.1|lively cursive script"
   "fonts-kaushanscript|1.02-2.1|ead16c3fe1fd47037f5afbb5dec765290fb14bff545051a5507ea60186019414|usr/share/fonts/opentype/kaushanscript/KaushanScript-Regular.otf|OFL-1.1|quick brush script"
-  "fonts-kristi|20101220-1|03cdbe9ca6cb5ea863ad652ea94313666f275de526c3cb01e252da93019001c2|usr/share/fonts/truetype/kristi/Kristi.ttf|OFL-1.1|felt-tip cursive"
   "fonts-humor-sans|1.0-4|84bd0c40b65dc345e05396a4ffb64282c14fbbb6e7079126eeabc92bd9fe7311|usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf|OFL-1.1|handwritten capitals (no lowercase)"
   "fonts-cantarell|0.303.1-1|8fdf5687d9e2ce70456664519025a6b48fbaaadbc5b1cfbf8b09f72c2dc5f09b|usr/share/fonts/opentype/cantarell/Cantarell-Regular.otf|OFL-1.1|plain humanist sans"
 )

@@ -55,7 +55,7 @@ enum Command {
         /// Override the preset's number of epochs.
         #[arg(long)]
         epochs: Option<usize>,
-        /// Keep at most this many training sequences (test sequences in proportion).
+        /// Keep at most this many sequences of each split (train and test).
         #[arg(long)]
         limit_sequences: Option<usize>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]

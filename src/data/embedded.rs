@@ -90,13 +90,12 @@ fonts! {
     "ComicNeue-Regular" => "ComicNeue-Regular.otf",
     "DancingScript-Regular" => "DancingScript-Regular.otf",
     "KaushanScript-Regular" => "KaushanScript-Regular.otf",
-    "Kristi" => "Kristi.ttf",
     "Humor-Sans" => "Humor-Sans.ttf",
     "Cantarell-Regular" => "Cantarell-Regular.otf",
 }
 
 /// The embedded fonts of the letter generator, `(name, TrueType/OpenType bytes)`, in a fixed
-/// order: six handwriting-style fonts and one plain sans, all under the SIL Open Font License
+/// order: five handwriting-style fonts and one plain sans, all under the SIL Open Font License
 /// (licence texts in `assets/fonts/`, provenance in `assets/PROVENANCE.md`).
 pub fn embedded_fonts() -> Vec<(&'static str, &'static [u8])> {
     FONTS.to_vec()

@@ -3,7 +3,7 @@
 //!
 //! 26 classes "A"–"Z"; like EMNIST letters, each class merges the capital and the small letter
 //! (`lowercase_share` of each class is small). Each image is a glyph of one of the embedded fonts
-//! ([`embedded_fonts`]: six handwriting-style fonts and one plain sans), drawn as MNIST/EMNIST
+//! ([`embedded_fonts`]: five handwriting-style fonts and one plain sans), drawn as MNIST/EMNIST
 //! images look after loading: white ink (255) on black (0), upright, 28×28 by default.
 //!
 //! # How one image is made
@@ -90,7 +90,7 @@ impl Default for LetterConfig {
             max_shear: 0.3,
             scale_jitter: 0.15,
             max_translation: 0.6,
-            elastic_alpha: 30.0,
+            elastic_alpha: 20.0,
             elastic_sigma: 4.0,
             stroke_min: 1.8,
             stroke_max: 3.4,
@@ -393,13 +393,21 @@ impl LetterGenerator {
         let scale = box_side / (b + 2.0 * u); // output pixels per warped pixel
         let centre = [(x0 + x1) / 2.0, (y0 + y1) / 2.0];
 
+        let eps = 0.5 / scale; // half an output pixel, in warped pixels
         let render = |out: &mut [u8], shift: [f32; 2]| {
             let half = cfg.size as f32 / 2.0;
             for oy in 0..cfg.size {
                 for ox in 0..cfg.size {
                     let px = centre[0] + (ox as f32 + 0.5 - half - shift[0]) / scale;
                     let py = centre[1] + (oy as f32 + 0.5 - half - shift[1]) / scale;
-                    let d = (warped(px, py) - u) * scale; // output pixels from the edge
+                    // Distance to the edge in output pixels. The warp stretches the field
+                    // locally; dividing by its gradient turns it back into a distance, so edges
+                    // stay equally soft and strokes equally wide where the warp compresses.
+                    let d = warped(px, py);
+                    let gx = warped(px + eps, py) - d;
+                    let gy = warped(px, py + eps) - d;
+                    let gradient = ((gx * gx + gy * gy).sqrt() / eps).clamp(0.5, 2.0);
+                    let d = (d / gradient - u) * scale;
                     let coverage = (0.5 - d / softness).clamp(0.0, 1.0);
                     out[oy * cfg.size + ox] = (coverage * 255.0).round() as u8;
                 }

@@ -145,8 +145,7 @@ pub struct SequenceSpec {
     /// sequences (0 = no floor, 1 = all patterns equal; see the planner).
     #[serde(default)]
     pub min_share: f64,
-    /// Keep at most this many training sequences (and a proportional number of test sequences):
-    /// quick runs on a subset.
+    /// Keep at most this many sequences of each split (train, test): quick runs on a subset.
     #[serde(default)]
     pub limit: Option<usize>,
 }

@@ -490,7 +490,7 @@ fn setup_style(ctx: &egui::Context) {
 
 /// Where a panel's heading goes, with a one-line description under it.
 pub fn panel_heading(ui: &mut egui::Ui, panel: PanelId, description: &str) {
-    ui.heading(panel.title());
+    ui.heading(RichText::new(panel.title()).strong());
     ui.label(RichText::new(description).weak());
     ui.add_space(widgets::SECTION_GAP / 2.0);
 }

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 const SAMPLE_COLUMNS: usize = 8;
 const SAMPLE_ROWS: usize = 8;
 
+const TRAIN_COLOR: egui::Color32 = egui::Color32::from_rgb(70, 130, 200);
+const TEST_COLOR: egui::Color32 = egui::Color32::from_rgb(160, 200, 235);
+
 /// The kinds of source the panel offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SourceKind {
@@ -434,50 +437,52 @@ impl DataPanel {
         let set = &data.set;
         let train: usize = set.class_counts(Some(Split::Train)).iter().sum();
         let test: usize = set.class_counts(Some(Split::Test)).iter().sum();
-        egui::Grid::new("data_summary")
-            .num_columns(2)
-            .spacing([24.0, 6.0])
-            .show(ui, |ui| {
-                summary_row(ui, "Name", &set.name);
-                summary_row(ui, "Source", &data.source.describe());
-                summary_row(ui, "Images", &set.len().to_string());
-                summary_row(ui, "Train split", &train.to_string());
-                summary_row(ui, "Test split", &test.to_string());
-                summary_row(
-                    ui,
-                    "Image size",
-                    &format!(
-                        "{} × {} px, {}",
-                        set.height,
-                        set.width,
-                        if set.channels == 1 {
-                            "grey".to_string()
-                        } else {
-                            format!("{} channels", set.channels)
-                        }
-                    ),
-                );
-                summary_row(ui, "Classes", &set.num_classes().to_string());
-                summary_row(
-                    ui,
-                    "Loaded in",
-                    &format!("{:.2} s", data.load_time.as_secs_f64()),
-                );
-            });
-
-        widgets::section(ui, "Images per class");
-        class_chart(ui, set);
-
-        widgets::section(ui, "Samples");
         if self.samples.as_ref().map(|s| s.generation) != Some(data.generation) {
             self.samples = Some(SampleGrid {
                 generation: data.generation,
                 textures: sample_textures(ui.ctx(), set),
             });
         }
-        if let Some(grid) = &self.samples {
-            widgets::image_grid(ui, "data_samples", &grid.textures, SAMPLE_COLUMNS, 56.0);
-        }
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                egui::Grid::new("data_summary")
+                    .num_columns(2)
+                    .spacing([24.0, 6.0])
+                    .show(ui, |ui| {
+                        summary_row(ui, "Name", &set.name);
+                        summary_row(ui, "Source", &data.source.describe());
+                        summary_row(ui, "Images", &set.len().to_string());
+                        summary_row(ui, "Train split", &train.to_string());
+                        summary_row(ui, "Test split", &test.to_string());
+                        let colour = if set.channels == 1 {
+                            "grey".to_string()
+                        } else {
+                            format!("{} channels", set.channels)
+                        };
+                        summary_row(
+                            ui,
+                            "Image size",
+                            &format!("{} × {} px, {colour}", set.height, set.width),
+                        );
+                        summary_row(ui, "Classes", &set.num_classes().to_string());
+                        summary_row(
+                            ui,
+                            "Loaded in",
+                            &format!("{:.2} s", data.load_time.as_secs_f64()),
+                        );
+                    });
+            });
+            ui.add_space(40.0);
+            ui.vertical(|ui| {
+                ui.label(RichText::new("Samples").weak());
+                if let Some(grid) = &self.samples {
+                    widgets::image_grid(ui, "data_samples", &grid.textures, SAMPLE_COLUMNS, 40.0);
+                }
+            });
+        });
+
+        widgets::section(ui, "Images per class");
+        class_chart(ui, set);
     }
 }
 
@@ -495,17 +500,26 @@ fn class_chart(ui: &mut egui::Ui, set: &ImageSet) {
     let train_bars: Vec<Bar> = train
         .iter()
         .enumerate()
-        .map(|(c, &n)| Bar::new(c as f64, n as f64).name(&names[c]).width(0.7))
+        .map(|(c, &n)| {
+            Bar::new(c as f64, n as f64)
+                .name(&names[c])
+                .width(0.7)
+                .fill(TRAIN_COLOR)
+        })
         .collect();
     let test_bars: Vec<Bar> = test
         .iter()
         .enumerate()
-        .map(|(c, &n)| Bar::new(c as f64, n as f64).name(&names[c]).width(0.7))
+        .map(|(c, &n)| {
+            Bar::new(c as f64, n as f64)
+                .name(&names[c])
+                .width(0.7)
+                .fill(TEST_COLOR)
+        })
         .collect();
-    let train_chart =
-        BarChart::new("train", train_bars).color(egui::Color32::from_rgb(70, 130, 200));
+    let train_chart = BarChart::new("train", train_bars).color(TRAIN_COLOR);
     let test_chart = BarChart::new("test", test_bars)
-        .color(egui::Color32::from_rgb(150, 190, 230))
+        .color(TEST_COLOR)
         .stack_on(&[&train_chart]);
     let n = names.len();
     widgets::static_plot("class_counts", 220.0)

@@ -13,6 +13,8 @@ const PREVIEW_COLUMNS: usize = 8;
 const COVERAGE_IMAGES: usize = 500;
 /// Side of one preview image, in points.
 const PREVIEW_CELL: f32 = 64.0;
+/// Width of the "Level n" captions before the preview rows.
+const CAPTION_WIDTH: f32 = 80.0;
 /// Widest level width the spec accepts (see `OcclusionSpec::validate`).
 const MAX_WIDTH: f32 = 0.5;
 
@@ -145,12 +147,17 @@ impl OcclusionPanel {
             .weak(),
         );
         ui.add_space(8.0);
+        // Shrink the images rather than cut the rows off on narrow windows.
+        let columns = preview.rows.first().map_or(1, Vec::len).max(1) as f32;
+        let spacing = ui.spacing().item_spacing.x;
+        let cell = ((ui.available_width() - CAPTION_WIDTH - spacing * (columns + 1.0)) / columns)
+            .clamp(28.0, PREVIEW_CELL);
         for (level, row) in preview.rows.iter().enumerate() {
             let caption = RichText::new(format!("Level {level}"))
                 .size(18.0)
                 .strong()
                 .color(widgets::level_color(level));
-            widgets::image_row(ui, caption, 90.0, row, PREVIEW_CELL);
+            widgets::image_row(ui, caption, CAPTION_WIDTH, row, cell);
         }
         ui.add_space(6.0);
         let mut captions = vec!["Level 0: unoccluded".to_string()];
@@ -198,6 +205,7 @@ fn no_data_ui(ui: &mut egui::Ui, workbench: &Workbench) {
 
 /// Every field of the spec, plus reseed / reset, plus the validation message.
 fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
+    ui.spacing_mut().slider_width = 190.0;
     let spec = &mut workbench.spec;
 
     widgets::section(ui, "Occluder");
@@ -241,8 +249,12 @@ fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
     ui.add_space(4.0);
     egui::Grid::new("levels")
         .num_columns(3)
-        .spacing([12.0, 8.0])
+        .spacing([14.0, 8.0])
         .show(ui, |ui| {
+            ui.label("");
+            ui.label(RichText::new("Border width").weak());
+            ui.label(RichText::new("Weight").weak());
+            ui.end_row();
             for i in 0..spec.level_widths.len() {
                 let level = i + 1;
                 widgets::swatch(
@@ -250,26 +262,26 @@ fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
                     widgets::level_color(level),
                     RichText::new(format!("Level {level}")).strong(),
                 );
-                ui.add(
+                let width = ui.add(
                     egui::Slider::new(&mut spec.level_widths[i], 0.0..=MAX_WIDTH)
-                        .text(format!("Level {level} width"))
                         .custom_formatter(|v, _| format!("{:.1} %", v * 100.0))
                         .custom_parser(parse_percent),
                 );
-                ui.horizontal(|ui| {
-                    if let Some(weight) = spec.level_mix.get_mut(i) {
-                        let l = ui.label(format!("Level {level} weight"));
-                        ui.add(
+                widgets::accessible_name(ui, &width, &format!("Level {level} width"));
+                match spec.level_mix.get_mut(i) {
+                    Some(weight) => {
+                        let weight = ui.add(
                             egui::DragValue::new(weight)
                                 .range(0.0..=100.0)
                                 .speed(0.05)
                                 .max_decimals(2),
-                        )
-                        .labelled_by(l.id);
-                    } else {
-                        ui.label("(no weight)");
+                        );
+                        widgets::accessible_name(ui, &weight, &format!("Level {level} weight"));
                     }
-                });
+                    None => {
+                        ui.label(RichText::new("missing").weak());
+                    }
+                }
                 ui.end_row();
             }
         });
@@ -346,9 +358,10 @@ fn coverage_ui(ui: &mut egui::Ui, coverage: &[LevelCoverage], data: &LoadedData,
         ))
         .weak(),
     );
-    ui.horizontal(|ui| {
+    let chart_width = (ui.available_width() - 330.0).clamp(240.0, 480.0);
+    ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
-            ui.set_width(420.0);
+            ui.set_width(chart_width);
             coverage_chart(ui, coverage);
             ui.horizontal(|ui| {
                 widgets::swatch(ui, widgets::level_color_light(3), "left, light: all pixels");

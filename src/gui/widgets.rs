@@ -97,13 +97,25 @@ pub fn swatch(ui: &mut egui::Ui, color: Color32, text: impl Into<RichText>) {
 }
 
 /// Legend of the occlusion levels: a swatch per level with its caption (e.g. the border width).
+/// Wraps onto more lines when it does not fit.
 pub fn level_legend(ui: &mut egui::Ui, captions: &[String]) {
     ui.horizontal_wrapped(|ui| {
         for (level, caption) in captions.iter().enumerate() {
-            swatch(ui, level_color(level), caption.as_str());
+            let size = ui.text_style_height(&egui::TextStyle::Body);
+            let (rect, _) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
+            ui.painter()
+                .rect_filled(rect.shrink(1.0), 3.0, level_color(level));
+            ui.label(caption.as_str());
             ui.add_space(12.0);
         }
     });
+}
+
+/// Gives a widget the accessible name `label` (what screen readers say and kittest queries by)
+/// without drawing any text: for controls whose caption is already shown by their row or column.
+pub fn accessible_name(ui: &egui::Ui, response: &egui::Response, label: &str) {
+    ui.ctx()
+        .accesskit_node_builder(response.id, |node| node.set_label(label));
 }
 
 /// An error shown in place: red, wrapped.

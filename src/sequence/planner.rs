@@ -605,37 +605,60 @@ mod tests {
     fn zz_timing() {
         let digits = digit_symbols();
         let letters: Vec<String> = (b'A'..=b'Z').map(|c| (c as char).to_string()).collect();
-        for t in [5usize, 6, 8, 10, 11, 15, 20, 25, 30] {
+        let tr = [
+            5923u32, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949,
+        ];
+        let te = [980u32, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+        let all = [
+            6903u32, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958,
+        ];
+        for share in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let lib = PatternLibrary::digits(&ProgressionOptions::with_t(5)).unwrap();
+            let c = lib.class_counts(&digits).unwrap();
+            let o = PlanOptions {
+                min_share: share,
+                ..Default::default()
+            };
+            let p = plan(&c, &all, &o).unwrap();
+            println!(
+                "MNIST all share {share}: total {} bound {} opt {} {:?} {:?}",
+                p.total, p.upper_bound, p.optimal, p.solve_time, p.counts
+            );
+        }
+        for t in [5usize, 10, 15, 20, 25, 30] {
             let lib = PatternLibrary::digits(&ProgressionOptions::with_t(t)).unwrap();
             let c = lib.class_counts(&digits).unwrap();
-            for even in [false, true] {
-                let o = PlanOptions {
-                    even,
-                    ..Default::default()
-                };
-                let p = plan(&c, &[60; 10], &o).unwrap();
+            for (nm, av) in [
+                ("mnist-train", &tr[..]),
+                ("mnist-test", &te[..]),
+                ("mnist-all", &all[..]),
+                ("cifar-train", &[5000u32; 10][..]),
+                ("cifar-test", &[1000u32; 10][..]),
+            ] {
+                let p = plan(&c, av, &PlanOptions::default()).unwrap();
                 println!(
-                    "digits T={t} n={} even={even}: total {} bound {} opt {} {:?}",
-                    lib.len(),
-                    p.total,
-                    p.upper_bound,
-                    p.optimal,
-                    p.solve_time
+                    "digits T={t} {nm}: total {} bound {} opt {} {:?}",
+                    p.total, p.upper_bound, p.optimal, p.solve_time
                 );
             }
         }
         for t in [6usize, 12, 18, 24, 30] {
             let lib = PatternLibrary::cities_for_length(t).unwrap();
             let c = lib.class_counts(&letters).unwrap();
-            for even in [false, true] {
-                let o = PlanOptions {
-                    even,
-                    ..Default::default()
-                };
-                let p = plan(&c, &[200; 26], &o).unwrap();
+            for (nm, av) in [
+                ("train", 4800u32),
+                ("test", 800),
+                ("all", 5600),
+                ("small", 200),
+            ] {
+                let p = plan(&c, &[av; 26], &PlanOptions::default()).unwrap();
                 println!(
-                    "cities T={t} even={even}: total {} bound {} opt {} {:?}",
-                    p.total, p.upper_bound, p.optimal, p.solve_time
+                    "cities T={t} {nm}: total {} bound {} opt {} {:?} used {}",
+                    p.total,
+                    p.upper_bound,
+                    p.optimal,
+                    p.solve_time,
+                    p.images_used.iter().sum::<u32>()
                 );
             }
         }

@@ -181,12 +181,12 @@ fn argmax_rows(logits: &[f32], classes: usize) -> Vec<(u16, f32)> {
     logits
         .chunks(classes)
         .map(|row| {
-            let (best, &max) = row
-                .iter()
-                .enumerate()
-                .fold((0, &f32::NEG_INFINITY), |acc, (i, v)| {
-                    if *v > *acc.1 { (i, v) } else { acc }
-                });
+            let (best, &max) =
+                row.iter()
+                    .enumerate()
+                    .fold((0, &f32::NEG_INFINITY), |acc, (i, v)| {
+                        if *v > *acc.1 { (i, v) } else { acc }
+                    });
             let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
             (best as u16, 1.0 / sum)
         })

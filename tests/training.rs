@@ -1,0 +1,261 @@
+//! Training on real digits (the embedded MNIST subset, so these run everywhere): every model's
+//! loss falls, and a stopped-then-resumed run ends exactly like an uninterrupted one.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use occlab::data::Split;
+use occlab::data::source::DataSource;
+use occlab::experiment::dataset::{self, Prepared};
+use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
+use occlab::experiment::run::{LogLine, RunDir};
+use occlab::model::{ModelKind, sequence_cross_entropy};
+use occlab::occlusion::OcclusionSpec;
+use occlab::train::batches::SequenceData;
+use occlab::train::engine::{EventSink, train};
+use occlab::train::{BackendChoice, Control, TrainConfig, TrainEvent, TrainOutcome};
+use std::sync::{Arc, Mutex};
+
+/// Burn's CPU backend seeds one global generator: training tests take turns so that each run's
+/// dropout masks come from its own seed alone.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn preset(kind: ModelKind, limit: usize, epochs: usize) -> Preset {
+    Preset {
+        name: format!("test-{kind}"),
+        description: String::new(),
+        data: DataSource::EmbeddedDigits,
+        occlusion: OcclusionSpec::paper_default(),
+        sequences: SequenceSpec {
+            t: 5,
+            ordering: OrderingSpec::Patterned,
+            patterns: LibrarySpec::DigitProgressions {
+                steps: vec![1, 2],
+                ascending: true,
+                descending: true,
+                wrap: Default::default(),
+            },
+            seed: 3,
+            cap: None,
+            min_share: 0.0,
+            limit: Some(limit),
+        },
+        model: Some(ModelSpec {
+            lstm_hidden: 64,
+            ..ModelSpec::new(kind)
+        }),
+        train: Some(TrainConfig {
+            epochs,
+            batch_size: 8,
+            learning_rate: 1e-3,
+            seed: 11,
+            ..Default::default()
+        }),
+    }
+}
+
+#[test]
+fn every_model_reduces_its_loss_on_real_digits() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex().autodiff();
+    for kind in ModelKind::ALL {
+        let p = preset(kind, 8, 1);
+        let prepared = dataset::prepare(&p, None).unwrap();
+        let train: Vec<_> = prepared
+            .sequences
+            .sequences
+            .iter()
+            .filter(|s| s.split == Split::Train)
+            .cloned()
+            .collect();
+        assert_eq!(train.len(), 8);
+        let data = SequenceData::render(&prepared.images, &train, &p.occlusion);
+        let batch = data.batch(&(0..8).collect::<Vec<_>>());
+        let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), &device);
+        let y =
+            Tensor::<2, Int>::from_data(TensorData::new(batch.targets.clone(), [8, 5]), &device);
+        device.seed(5);
+        let config = p.model.as_ref().unwrap().config(1, 28, 28, 10);
+        let mut model = config.init(&device);
+        let mut optim = AdamConfig::new().init();
+        let mut losses = Vec::new();
+        for _ in 0..14 {
+            let loss = sequence_cross_entropy(model.forward(x.clone()), y.clone());
+            losses.push(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(2e-3, model, grads);
+        }
+        eprintln!("{kind}: loss {:?}", losses);
+        assert!(losses.iter().all(|l| l.is_finite()), "{kind}: {losses:?}");
+        // Dropout makes single steps noisy: compare the mean of the first and last three.
+        let first = losses[..3].iter().sum::<f32>() / 3.0;
+        let last = losses[losses.len() - 3..].iter().sum::<f32>() / 3.0;
+        assert!(
+            last < 0.8 * first,
+            "{kind}: loss should fall clearly over 14 steps on one batch: {losses:?}"
+        );
+    }
+}
+
+fn run_job(
+    prepared: &Prepared,
+    run: &RunDir,
+    resume: bool,
+    stop_after_epoch: Option<usize>,
+) -> TrainOutcome {
+    let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+    // Ask for a stop as soon as the chosen epoch's checkpoint is reported, like a user pressing
+    // Stop in the GUI (the job honours it before its next step).
+    let watcher = std::thread::spawn(move || {
+        for ev in ev_rx.iter() {
+            if let (TrainEvent::Checkpoint { epoch, .. }, Some(stop)) = (&ev, stop_after_epoch)
+                && *epoch == stop
+            {
+                let _ = ctl_tx.send(Control::Stop);
+            }
+        }
+    });
+    let sink = EventSink {
+        tx: ev_tx,
+        notify: None,
+    };
+    let outcome = train(prepared, run, BackendChoice::Flex, resume, &sink, &ctl_rx).unwrap();
+    drop(sink);
+    watcher.join().unwrap();
+    outcome
+}
+
+#[test]
+fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(ModelKind::Crnn, 24, 3);
+    let prepared = dataset::prepare(&p, None).unwrap();
+
+    let straight = RunDir::create(&dir.path().join("straight"), &p).unwrap();
+    assert!(matches!(
+        run_job(&prepared, &straight, false, None),
+        TrainOutcome::Finished { .. }
+    ));
+
+    let interrupted = RunDir::create(&dir.path().join("interrupted"), &p).unwrap();
+    let first = run_job(&prepared, &interrupted, false, Some(1));
+    assert_eq!(first, TrainOutcome::Stopped { after_epoch: 1 });
+    assert_eq!(interrupted.checkpoint_epoch().unwrap(), Some(1));
+    assert!(!interrupted.is_finished().unwrap());
+    let second = run_job(&prepared, &interrupted, true, None);
+    assert!(matches!(second, TrainOutcome::Finished { .. }));
+
+    let a = straight.epochs().unwrap();
+    let b = interrupted.epochs().unwrap();
+    assert_eq!(a.len(), 3);
+    assert_eq!(b.len(), 3, "the resumed run's log has each epoch once");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            x.test.confusion, y.test.confusion,
+            "epoch {}: test predictions differ",
+            x.epoch
+        );
+        assert_eq!(
+            x.train.overall, y.train.overall,
+            "epoch {}: train accuracy differs",
+            x.epoch
+        );
+        assert_eq!(
+            x.test.loss, y.test.loss,
+            "epoch {}: test loss differs",
+            x.epoch
+        );
+    }
+    let steps = |r: &RunDir| {
+        r.log()
+            .unwrap()
+            .iter()
+            .filter(|l| matches!(l, LogLine::Step(_)))
+            .count()
+    };
+    assert_eq!(steps(&straight), steps(&interrupted));
+    assert_eq!(
+        straight.predictions().unwrap(),
+        interrupted.predictions().unwrap()
+    );
+}
+
+#[test]
+fn runs_record_config_metrics_checkpoint_and_predictions() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(ModelKind::Cnn, 16, 1);
+    let prepared = Arc::new(dataset::prepare(&p, None).unwrap());
+    let run = RunDir::create(&dir.path().join("cnn"), &p).unwrap();
+    assert!(
+        RunDir::create(&dir.path().join("cnn"), &p).is_err(),
+        "an existing run is never overwritten"
+    );
+    let job = occlab::train::train_in_background(
+        prepared.clone(),
+        run.clone(),
+        BackendChoice::Flex,
+        false,
+        None,
+    );
+    let events: Vec<TrainEvent> = job.events.iter().collect();
+    assert!(job.handle.join().unwrap().is_ok());
+    assert!(matches!(events.first(), Some(TrainEvent::Started { .. })));
+    assert!(events.iter().any(|e| matches!(e, TrainEvent::Step(_))));
+    assert!(matches!(
+        events.last(),
+        Some(TrainEvent::Finished { epochs: 1, .. })
+    ));
+    assert_eq!(
+        run.preset().unwrap(),
+        p,
+        "config.toml holds the exact preset"
+    );
+    assert!(run.model_path().is_file());
+    let preds = run.predictions().unwrap();
+    assert_eq!(preds.len(), 16 * 5, "one prediction per test image");
+    let epochs = run.epochs().unwrap();
+    assert_eq!(epochs[0].test.overall.total, 80);
+    // Evaluating the saved checkpoint reproduces the recorded test predictions.
+    let report =
+        occlab::train::engine::evaluate_run(&run, &p, &prepared, &p, BackendChoice::Flex).unwrap();
+    assert_eq!(
+        report
+            .predictions
+            .iter()
+            .map(|q| q.predicted)
+            .collect::<Vec<_>>(),
+        preds.iter().map(|q| q.predicted).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = preset(ModelKind::Cnn, 16, 2);
+    p.train.as_mut().unwrap().learning_rate = 1e12;
+    let prepared = dataset::prepare(&p, None).unwrap();
+    let run = RunDir::create(&dir.path().join("nan"), &p).unwrap();
+    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
+    let err = train(
+        &prepared,
+        &run,
+        BackendChoice::Flex,
+        false,
+        &EventSink {
+            tx: ev_tx,
+            notify: None,
+        },
+        &ctl_rx,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("loss became") && err.contains("learning rate"),
+        "{err}"
+    );
+}
