@@ -3,6 +3,7 @@
 //! A headless library (data → occlusion → sequences → models → metrics → runs) with two thin
 //! front ends, the GUI (`gui`) and the CLI (`main.rs`). See `DESIGN.md` in the shared folder.
 
+pub mod bench;
 pub mod data;
 pub mod experiment;
 pub mod gui;

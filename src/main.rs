@@ -67,6 +67,23 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Print speed figures: `foundation` (load, occlude, plan, build on full MNIST) or `train`
+    /// (training images/s per model on the chosen backend).
+    Bench {
+        #[arg(value_parser = ["foundation", "train"])]
+        what: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Models for `train` (default: CRNN and CNN).
+        #[arg(long)]
+        model: Vec<String>,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Flex)]
+        backend: BackendChoice,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Score a trained run on its own test sequences or on another preset's (e.g. the random control).
     Eval {
         #[arg(long)]
@@ -145,6 +162,14 @@ fn main() -> Result<()> {
             backend,
             json,
         }) => eval(&run, preset, data_dir, backend, json),
+        Some(Command::Bench {
+            what,
+            data_dir,
+            model,
+            backend,
+            repeats,
+            json,
+        }) => bench(&what, data_dir, &model, backend, repeats, json),
     }
 }
 
@@ -304,5 +329,70 @@ fn eval(
         "{}",
         occlab::metrics::format_metrics(&report.metrics, &prepared.images.class_names)
     );
+    Ok(())
+}
+
+fn bench(
+    what: &str,
+    data_dir: Option<PathBuf>,
+    models: &[String],
+    backend: BackendChoice,
+    repeats: usize,
+    json: bool,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile = if cfg!(debug_assertions) {
+        "dev profile"
+    } else {
+        "release profile"
+    };
+    let figures = match what {
+        "foundation" => {
+            let Some(dir) = data_dir_from(data_dir.as_deref()) else {
+                bail!(
+                    "bench foundation needs the data folder with mnist/: --data-dir or OCCLAB_DATA_DIR"
+                )
+            };
+            occlab::bench::foundation(&dir, repeats)?
+        }
+        _ => {
+            let chosen = occlab::train::choose_device(backend).map_err(anyhow::Error::msg)?;
+            eprintln!("backend: {} ({})", chosen.name, chosen.reason);
+            let kinds: Vec<occlab::model::ModelKind> = if models.is_empty() {
+                vec![
+                    occlab::model::ModelKind::Crnn,
+                    occlab::model::ModelKind::Cnn,
+                ]
+            } else {
+                models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
+            };
+            kinds
+                .into_iter()
+                .map(|k| occlab::bench::train_step(k, &chosen.device, 32, 5, repeats))
+                .collect()
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!("occlab bench {what} ({profile}, {threads} threads available)");
+    for f in &figures {
+        let rate = f
+            .per_second
+            .map_or(String::new(), |r| format!("  {r:>10.0} {}", f.unit));
+        println!(
+            "  {:<52} median {:>9.1} ms  min {:>9.1} ms  (n={}){rate}",
+            f.name, f.median_ms, f.min_ms, f.repeats
+        );
+    }
+    if what == "foundation" {
+        let total: f64 = figures
+            .iter()
+            .filter(|f| !f.name.starts_with("plan digit"))
+            .map(|f| f.median_ms)
+            .sum();
+        println!("  load + occlude + plan/build together: {total:.0} ms");
+    }
     Ok(())
 }

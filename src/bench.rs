@@ -1,0 +1,150 @@
+//! Figures for `occlab bench`: the data pipeline (load, occlude, plan, build) and the training
+//! step, measured with the same library calls the workbench uses. Median of repeated runs.
+
+use crate::data::source::DataSource;
+use crate::data::{DataError, ImageSet, Split};
+use crate::model::{ModelConfig, ModelKind, sequence_cross_entropy};
+use crate::occlusion::{OcclusionSpec, image_seed};
+use crate::sequence::builder::{BuildConfig, build_patterned};
+use crate::sequence::patterns::{PatternLibrary, ProgressionOptions};
+use crate::sequence::planner::{PlanOptions, plan};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One measured figure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Figure {
+    pub name: String,
+    /// Median over the repeats.
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub repeats: usize,
+    /// Items processed per second at the median, where that means something.
+    pub per_second: Option<f64>,
+    pub unit: String,
+}
+
+fn measure(name: &str, repeats: usize, items: Option<(f64, &str)>, mut f: impl FnMut()) -> Figure {
+    let mut times: Vec<Duration> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64();
+    Figure {
+        name: name.into(),
+        median_ms: median * 1e3,
+        min_ms: times[0].as_secs_f64() * 1e3,
+        repeats: times.len(),
+        per_second: items.map(|(n, _)| n / median),
+        unit: items.map_or(String::new(), |(_, u)| u.into()),
+    }
+}
+
+/// Full MNIST load, occluding all 70,000 images, planning and building the digit sequences.
+pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataError> {
+    let source = DataSource::mnist();
+    let mut set: Option<ImageSet> = None;
+    let mut out = Vec::new();
+    let mut err = None;
+    out.push(measure(
+        "load full MNIST (4 gzipped IDX files)",
+        repeats,
+        Some((70_000.0, "images/s")),
+        || match source.load(Some(data_dir)) {
+            Ok(s) => set = Some(s),
+            Err(e) => err = Some(e),
+        },
+    ));
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let set = set.expect("loaded");
+    let spec = OcclusionSpec::paper_default();
+    let mean = set.channel_means();
+    out.push(measure(
+        "occlude 70,000 images (levels 1-5 in turn)",
+        repeats,
+        Some((set.len() as f64, "images/s")),
+        || {
+            let mut px = set.pixels.clone();
+            let n = set.image_len();
+            for (i, img) in px.chunks_mut(n).enumerate() {
+                spec.occlude_seeded(img, (28, 28, 1), (i % 5 + 1) as u8, &mean, image_seed(7, i));
+            }
+            std::hint::black_box(px);
+        },
+    ));
+    let lib = PatternLibrary::digits(&ProgressionOptions::with_t(5)).expect("digit patterns");
+    let counts = lib.class_counts(&set.class_names).expect("counts");
+    let available: Vec<u32> = set.class_counts(None).iter().map(|&c| c as u32).collect();
+    out.push(measure(
+        "plan digit sequences (integer program, 16 patterns)",
+        repeats,
+        None,
+        || {
+            std::hint::black_box(plan(&counts, &available, &PlanOptions::default()).expect("plan"));
+        },
+    ));
+    let cfg = BuildConfig {
+        t: 5,
+        seed: 1,
+        level_weights: vec![1.0; 5],
+        plan: PlanOptions::default(),
+    };
+    let mut total = 0;
+    out.push(measure(
+        "plan + build sequences per split",
+        repeats,
+        None,
+        || {
+            let (s, _) = build_patterned(&set, &lib, &cfg).expect("build");
+            total = s.len(Split::Train) + s.len(Split::Test);
+        },
+    ));
+    out.last_mut().expect("one").name = format!("plan + build {total} sequences (both splits)");
+    Ok(out)
+}
+
+/// Training throughput of one model: forward + backward + Adam on batches of `batch` sequences
+/// of `t` images, after two warm-up steps.
+pub fn train_step(
+    kind: ModelKind,
+    device: &Device,
+    batch: usize,
+    t: usize,
+    steps: usize,
+) -> Figure {
+    let ad = device.clone().autodiff();
+    ad.seed(1);
+    let model_cfg = ModelConfig::new(kind, 1, 28, 28, 10);
+    let mut model = model_cfg.init(&ad);
+    let mut optim = AdamConfig::new().init();
+    let n = batch * t;
+    let pixels: Vec<f32> = (0..n * 784)
+        .map(|i| ((i * 2_654_435_761) % 255) as f32 / 255.0)
+        .collect();
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
+    let x = Tensor::<5>::from_data(TensorData::new(pixels, [batch, t, 1, 28, 28]), &ad);
+    let y = Tensor::<2, Int>::from_data(TensorData::new(labels, [batch, t]), &ad);
+    let mut step = || {
+        let loss = sequence_cross_entropy(model.clone().forward(x.clone()), y.clone());
+        let _: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model.clone(), grads);
+        let _ = ad.sync();
+    };
+    step();
+    step();
+    measure(
+        &format!("{kind} train step, {batch}×{t} images of 28×28"),
+        steps,
+        Some((n as f64, "images/s")),
+        step,
+    )
+}
