@@ -37,6 +37,8 @@ pub struct Prepared {
     pub plans: SplitPlans,
     pub load_time: Duration,
     pub build_time: Duration,
+    /// The data folder relative paths were resolved against, if any.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Loads the preset's images and builds its sequences.
@@ -44,7 +46,9 @@ pub fn prepare(preset: &Preset, data_dir: Option<&Path>) -> Result<Prepared, Pre
     let t0 = Instant::now();
     let images = Arc::new(preset.data.load(data_dir)?);
     let load_time = t0.elapsed();
-    prepare_with(preset, images, load_time)
+    let mut prepared = prepare_with(preset, images, load_time)?;
+    prepared.data_dir = data_dir.map(Path::to_path_buf);
+    Ok(prepared)
 }
 
 /// Builds the preset's sequences on images already loaded.
@@ -82,6 +86,7 @@ pub fn prepare_with(
         plans,
         load_time,
         build_time: t1.elapsed(),
+        data_dir: None,
     })
 }
 

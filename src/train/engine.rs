@@ -365,7 +365,7 @@ pub fn train(
             occlab_version: env!("CARGO_PKG_VERSION").into(),
             backend: chosen.name.clone(),
             backend_reason: chosen.reason.clone(),
-            data_dir: crate::data::source::data_dir_from(None),
+            data_dir: prepared.data_dir.clone(),
             started_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
