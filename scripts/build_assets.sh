@@ -151,12 +151,12 @@ EOF
   done
   cat <<EOF
 
-## sha256 of every file
+## sha256 of every other file
 
 | file | bytes | sha256 |
 |---|---|---|
 EOF
-  (cd "$STAGE" && find . -type f | sed 's|^\./||' | LC_ALL=C sort) | while read -r f; do
+  (cd "$STAGE" && find . -type f ! -name PROVENANCE.md | sed 's|^\./||' | LC_ALL=C sort) | while read -r f; do
     echo "| \`$f\` | $(stat -c %s "$STAGE/$f") | \`$(sha256 "$STAGE/$f")\` |"
   done
 } >"$STAGE/PROVENANCE.md"

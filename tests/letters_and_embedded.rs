@@ -199,6 +199,7 @@ fn letter_settings_are_honoured_and_checked() {
     })
     .unwrap();
     assert_eq!((big.height, big.width, big.len()), (56, 56, 26));
+    assert!(generate_letters(&small(0, 3)).unwrap().is_empty());
 
     for bad in [
         LetterConfig {
@@ -325,24 +326,48 @@ fn letters_contact_sheet() {
     );
 }
 
-/// Generation speed; run with `cargo test --release --test letters_and_embedded -- --ignored --nocapture`.
+/// CPU seconds this process has used (Linux), to measure speed on a busy machine.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Generation speed; run with
+/// `cargo test --test letters_and_embedded -- --ignored letters_speed --nocapture`.
 #[test]
 #[ignore]
 fn letters_speed() {
-    let cfg = small(200, 5);
-    let start = std::time::Instant::now();
-    let set = generate_letters(&cfg).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{} letters in {secs:.2} s: {:.0} letters/s on {} threads",
-        set.len(),
-        set.len() as f64 / secs,
-        std::thread::available_parallelism().map_or(1, |t| t.get())
-    );
+    generate_letters(&small(1, 5)).unwrap();
+    for (name, cfg) in [
+        ("default settings", small(200, 5)),
+        (
+            "no elastic distortion",
+            LetterConfig {
+                elastic_alpha: 0.0,
+                ..small(200, 5)
+            },
+        ),
+    ] {
+        let (start, cpu) = (std::time::Instant::now(), cpu_seconds());
+        let set = generate_letters(&cfg).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let per_cpu = cpu
+            .zip(cpu_seconds())
+            .map(|(a, b)| format!(", {:.0} letters per CPU second", set.len() as f64 / (b - a)))
+            .unwrap_or_default();
+        println!(
+            "{name}: {} letters in {secs:.2} s: {:.0} letters/s on {} threads{per_cpu}",
+            set.len(),
+            set.len() as f64 / secs,
+            std::thread::available_parallelism().map_or(1, |t| t.get())
+        );
+    }
 }
 
-/// One contact sheet per font (rows: capitals, small letters, alternating) and one of the Omniglot
-/// letters, for looking at; run with `-- --ignored letters_font_sheets --nocapture`.
+/// One contact sheet per font and one of the Omniglot letters (row r: the r-th writer of each
+/// letter), for looking at; run with `-- --ignored letters_font_sheets --nocapture`.
 #[test]
 #[ignore]
 fn letters_font_sheets() {
@@ -363,7 +388,6 @@ fn letters_font_sheets() {
             &FolderOptions::default(),
         )
         .unwrap();
-        // Reorder so that row r holds the r-th writer of every letter.
         let ids: Vec<usize> = (0..8)
             .flat_map(|r| (0..26).map(move |c| c * 20 + r))
             .collect();

@@ -28,9 +28,8 @@ use super::{DataError, ImageSet, seeded_split};
 use ab_glyph::{Font, FontRef, PxScale};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// Number of classes: the letters A–Z.
 pub const NUM_LETTERS: usize = 26;
@@ -183,9 +182,8 @@ pub fn generate_letters(cfg: &LetterConfig) -> Result<ImageSet, DataError> {
         for (c, chunk) in pixels.chunks_mut(chunk_images * per).enumerate() {
             let generator = &generator;
             s.spawn(move || {
-                let mut cache = GlyphCache::default();
                 for (j, out) in chunk.chunks_exact_mut(per).enumerate() {
-                    generator.draw_into(c * chunk_images + j, &mut cache, out);
+                    generator.draw_into(c * chunk_images + j, out);
                 }
             });
         }
@@ -217,13 +215,15 @@ struct FontEntry {
 }
 
 /// Draws single letters; [`generate_letters`] uses it for whole sets, a GUI preview may use it for
-/// a few images.
+/// a few images. Each glyph is rasterised once, on first use, and kept while the generator lives.
 pub struct LetterGenerator {
     cfg: LetterConfig,
     fonts: Vec<FontEntry>,
     /// Indices into `fonts` usable for capitals / small letters.
     for_capitals: Vec<usize>,
     for_small: Vec<usize>,
+    /// Glyphs rasterised so far (shared by the threads of [`generate_letters`]).
+    glyphs: GlyphCache,
 }
 
 impl LetterGenerator {
@@ -276,6 +276,7 @@ impl LetterGenerator {
         }
         Ok(LetterGenerator {
             cfg: cfg.clone(),
+            glyphs: GlyphCache::new(fonts.len()),
             fonts,
             for_capitals,
             for_small,
@@ -285,7 +286,7 @@ impl LetterGenerator {
     /// Image `index` of the set: its label (`index % 26`) and `size²` pixels.
     pub fn image(&self, index: usize) -> (u16, Vec<u8>) {
         let mut out = vec![0u8; self.cfg.size * self.cfg.size];
-        self.draw_into(index, &mut GlyphCache::default(), &mut out);
+        self.draw_into(index, &mut out);
         ((index % NUM_LETTERS) as u16, out)
     }
 
@@ -312,11 +313,11 @@ impl LetterGenerator {
         (pool[rng.random_range(0..pool.len())], ch)
     }
 
-    fn draw_into(&self, index: usize, cache: &mut GlyphCache, out: &mut [u8]) {
+    fn draw_into(&self, index: usize, out: &mut [u8]) {
         let cfg = &self.cfg;
         let mut rng = self.rng(index);
         let (font, ch) = self.pick(&mut rng, index);
-        let glyph = cache.get(&self.fonts[font], font, ch);
+        let glyph = self.glyphs.get(&self.fonts[font], font, ch);
         let unit = cfg.size as f32 / 28.0; // output pixels per "28×28 pixel"
         let box_side = cfg.size as f32 * 20.0 / 28.0;
 
@@ -363,18 +364,35 @@ impl LetterGenerator {
             glyph.sdf.sample(sx, sy) * dist_scale
         };
 
-        // Bounding box of the warped ink (offset 0), from the interior samples of the field:
-        // each interior sample at depth |d| proves ink up to |d| away.
+        // Bounding box of the warped ink (offset 0). The field is sampled every STRIDE pixels; a
+        // sample with d < T lies inside the ink grown by T, at depth T − d, which proves that
+        // grown ink reaches T − d further out; shrinking the box by T again gives the ink's box.
+        // (T > STRIDE/2 so that no stroke slips between samples.)
+        const STRIDE: usize = 2;
+        const T: f32 = 1.5;
+        // Only where ink can be: the glyph's box through the affine map, widened by the largest
+        // elastic shift.
+        let (mut rx0, mut ry0, mut rx1, mut ry1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+        let [bx0, by0, bx1, by1] = glyph.ink_box;
+        for (qx, qy) in [(bx0, by0), (bx1, by0), (bx0, by1), (bx1, by1)] {
+            let (qx, qy) = (qx - c, qy - c);
+            let px = c + a[0][0] * qx + a[0][1] * qy;
+            let py = c + a[1][0] * qx + a[1][1] * qy;
+            (rx0, ry0, rx1, ry1) = (rx0.min(px), ry0.min(py), rx1.max(px), ry1.max(py));
+        }
+        let margin = field.max_shift * k + T + STRIDE as f32 + 1.0;
+        let lo = |v: f32| ((v - margin).floor().max(0.0) as usize).min(CANVAS);
+        let hi = |v: f32| ((v + margin).ceil().max(0.0) as usize).min(CANVAS);
         let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-        for y in 0..CANVAS {
-            for x in 0..CANVAS {
+        for y in (lo(ry0)..hi(ry1)).step_by(STRIDE) {
+            for x in (lo(rx0)..hi(rx1)).step_by(STRIDE) {
                 let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-                let d = warped(px, py);
-                if d < 0.0 {
-                    x0 = x0.min(px + d);
-                    x1 = x1.max(px - d);
-                    y0 = y0.min(py + d);
-                    y1 = y1.max(py - d);
+                let depth = T - warped(px, py);
+                if depth > 0.0 {
+                    x0 = x0.min(px - depth + T);
+                    x1 = x1.max(px + depth - T);
+                    y0 = y0.min(py - depth + T);
+                    y1 = y1.max(py + depth - T);
                 }
             }
         }
@@ -403,13 +421,23 @@ impl LetterGenerator {
                     // Distance to the edge in output pixels. The warp stretches the field
                     // locally; dividing by its gradient turns it back into a distance, so edges
                     // stay equally soft and strokes equally wide where the warp compresses.
+                    // The gradient is clamped to 0.5–2, so far from the edge the pixel is
+                    // fully ink or background whatever it is: skip computing it there.
                     let d = warped(px, py);
-                    let gx = warped(px + eps, py) - d;
-                    let gy = warped(px, py + eps) - d;
-                    let gradient = ((gx * gx + gy * gy).sqrt() / eps).clamp(0.5, 2.0);
-                    let d = (d / gradient - u) * scale;
-                    let coverage = (0.5 - d / softness).clamp(0.0, 1.0);
-                    out[oy * cfg.size + ox] = (coverage * 255.0).round() as u8;
+                    let edge = 0.5 * softness / scale;
+                    let value = if d > 0.0 && d / 2.0 - u >= edge {
+                        0
+                    } else if d < 0.0 && d / 2.0 - u <= -edge {
+                        255
+                    } else {
+                        let gx = warped(px + eps, py) - d;
+                        let gy = warped(px, py + eps) - d;
+                        let gradient = ((gx * gx + gy * gy).sqrt() / eps).clamp(0.5, 2.0);
+                        let d = (d / gradient - u) * scale;
+                        let coverage = (0.5 - d / softness).clamp(0.0, 1.0);
+                        (coverage * 255.0).round() as u8
+                    };
+                    out[oy * cfg.size + ox] = value;
                 }
             }
         };
@@ -438,18 +466,25 @@ struct Glyph {
     sdf: Field,
     /// Mean stroke width in pixels of the working resolution (2·area / perimeter).
     stroke_width: f32,
+    /// Box around every pixel with some ink: `[x0, y0, x1, y1]`, canvas coordinates.
+    ink_box: [f32; 4],
 }
 
-/// Per-thread cache of rasterised glyphs (the randomness comes after rasterising).
-#[derive(Default)]
-struct GlyphCache(HashMap<(usize, char), Arc<Glyph>>);
+/// Rasterised glyphs, each made once on first use and shared by all threads (the randomness
+/// comes after rasterising).
+struct GlyphCache(Vec<OnceLock<Glyph>>);
 
 impl GlyphCache {
-    fn get(&mut self, entry: &FontEntry, font: usize, ch: char) -> Arc<Glyph> {
-        self.0
-            .entry((font, ch))
-            .or_insert_with(|| Arc::new(rasterise(&entry.font, ch)))
-            .clone()
+    fn new(fonts: usize) -> Self {
+        GlyphCache((0..fonts * 52).map(|_| OnceLock::new()).collect())
+    }
+
+    fn get(&self, entry: &FontEntry, font: usize, ch: char) -> &Glyph {
+        let slot = match ch {
+            'A'..='Z' => ch as usize - 'A' as usize,
+            _ => 26 + (ch as usize - 'a' as usize),
+        };
+        self.0[font * 52 + slot].get_or_init(|| rasterise(&entry.font, ch))
     }
 }
 
@@ -494,9 +529,23 @@ fn rasterise(font: &FontRef<'static>, ch: char) -> Glyph {
     } else {
         1.0
     };
+    let mut ink_box = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for (i, _) in coverage.iter().enumerate().filter(|(_, c)| **c > 0.0) {
+        let (x, y) = ((i % CANVAS) as f32, (i / CANVAS) as f32);
+        ink_box = [
+            ink_box[0].min(x),
+            ink_box[1].min(y),
+            ink_box[2].max(x + 1.0),
+            ink_box[3].max(y + 1.0),
+        ];
+    }
+    if ink_box[0] > ink_box[2] {
+        ink_box = [0.0, 0.0, CANVAS as f32, CANVAS as f32];
+    }
     Glyph {
         sdf: signed_distance(&coverage),
         stroke_width,
+        ink_box,
     }
 }
 
@@ -512,7 +561,11 @@ impl Field {
         let max = (self.side - 1) as f32;
         let (fx, fy) = (x - 0.5, y - 0.5);
         let (cx, cy) = (fx.clamp(0.0, max), fy.clamp(0.0, max));
-        let outside = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+        let outside = if cx == fx && cy == fy {
+            0.0
+        } else {
+            ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt()
+        };
         let (ix, iy) = (
             (cx as usize).min(self.side - 2),
             (cy as usize).min(self.side - 2),
@@ -609,12 +662,46 @@ fn edt_1d(f: &[f32], d: &mut [f32], v: &mut [usize], z: &mut [f32]) {
     }
 }
 
+/// Separable Gaussian smoothing of a `side`×`side` grid, reflecting at the edges (like
+/// scipy.ndimage's default), times `gain`.
+fn smooth_reflect(src: &[f32], side: usize, kernel: &[f32], gain: f32) -> Vec<f32> {
+    let radius = kernel.len() / 2;
+    let reflect = |i: isize| -> usize {
+        let m = side as isize;
+        let i = if i < 0 { -i - 1 } else { i } % (2 * m);
+        (if i >= m { 2 * m - 1 - i } else { i }) as usize
+    };
+    let padded: Vec<usize> = (0..side + 2 * radius)
+        .map(|j| reflect(j as isize - radius as isize))
+        .collect();
+    let mut line = vec![0f32; padded.len()];
+    let mut pass = |input: &[f32], stride: usize, step: usize, scale: f32| -> Vec<f32> {
+        // Smooths along lines: element `x` of line `l` sits at `l * stride + x * step`.
+        let mut out = vec![0f32; side * side];
+        for l in 0..side {
+            for (slot, &x) in line.iter_mut().zip(&padded) {
+                *slot = input[l * stride + x * step];
+            }
+            for x in 0..side {
+                let window = &line[x..x + kernel.len()];
+                out[l * stride + x * step] =
+                    scale * kernel.iter().zip(window).map(|(k, v)| k * v).sum::<f32>();
+            }
+        }
+        out
+    };
+    let rows = pass(src, side, 1, 1.0);
+    pass(&rows, 1, side, gain)
+}
+
 /// Simard et al.'s elastic distortion: uniform random displacements in −1…1 per grid cell,
 /// smoothed by a Gaussian of σ cells and multiplied by α; read bilinearly between cells.
 struct ElasticField {
     side: usize,
     dx: Vec<f32>,
     dy: Vec<f32>,
+    /// Largest displacement anywhere (cells).
+    max_shift: f32,
 }
 
 impl ElasticField {
@@ -631,6 +718,7 @@ impl ElasticField {
                 side,
                 dx: vec![0.0; side * side],
                 dy: vec![0.0; side * side],
+                max_shift: 0.0,
             };
         }
         let radius = (3.0 * sigma).ceil() as isize;
@@ -639,44 +727,20 @@ impl ElasticField {
             .collect();
         let total: f32 = kernel.iter().sum();
         let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
-        let smooth = |src: &[f32]| -> Vec<f32> {
-            let at = |v: &[f32], x: isize, y: isize| -> f32 {
-                // Reflect at the edges (like scipy.ndimage's default).
-                let r = |i: isize| -> usize {
-                    let m = side as isize;
-                    let i = if i < 0 { -i - 1 } else { i };
-                    let i = i % (2 * m);
-                    (if i >= m { 2 * m - 1 - i } else { i }) as usize
-                };
-                v[r(y) * side + r(x)]
-            };
-            let mut tmp = vec![0f32; side * side];
-            for y in 0..side as isize {
-                for x in 0..side as isize {
-                    tmp[y as usize * side + x as usize] = kernel
-                        .iter()
-                        .enumerate()
-                        .map(|(j, k)| k * at(src, x + j as isize - radius, y))
-                        .sum();
-                }
-            }
-            let mut out = vec![0f32; side * side];
-            for y in 0..side as isize {
-                for x in 0..side as isize {
-                    out[y as usize * side + x as usize] = alpha
-                        * kernel
-                            .iter()
-                            .enumerate()
-                            .map(|(j, k)| k * at(&tmp, x, y + j as isize - radius))
-                            .sum::<f32>();
-                }
-            }
-            out
-        };
+        let (dx, dy) = (
+            smooth_reflect(&rx, side, &kernel, alpha),
+            smooth_reflect(&ry, side, &kernel, alpha),
+        );
+        let max_shift = dx
+            .iter()
+            .zip(&dy)
+            .map(|(x, y)| (x * x + y * y).sqrt())
+            .fold(0.0, f32::max);
         ElasticField {
             side,
-            dx: smooth(&rx),
-            dy: smooth(&ry),
+            dx,
+            dy,
+            max_shift,
         }
     }
 
