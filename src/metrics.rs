@@ -110,6 +110,36 @@ fn grow(v: &mut Vec<Tally>, i: usize) -> &mut Tally {
     &mut v[i]
 }
 
+/// A plain-text report of the metrics (the CLI prints it).
+pub fn format_metrics(m: &Metrics, class_names: &[String]) -> String {
+    let pct = |t: &Tally| {
+        t.accuracy()
+            .map_or("—".to_string(), |a| format!("{:.2} %", a * 100.0))
+    };
+    let mut s = format!(
+        "accuracy  {} of {} images",
+        pct(&m.overall),
+        m.overall.total
+    );
+    if let Some(l) = m.loss {
+        s.push_str(&format!(", loss {l:.4}"));
+    }
+    s.push_str("\nper level ");
+    for (level, t) in m.per_level.iter().enumerate().filter(|(_, t)| t.total > 0) {
+        s.push_str(&format!("  L{level}: {}", pct(t)));
+    }
+    s.push_str("\nper position");
+    for (pos, t) in m.per_position.iter().enumerate() {
+        s.push_str(&format!("  {}: {}", pos + 1, pct(t)));
+    }
+    s.push_str("\nper class ");
+    for (c, t) in m.per_class.iter().enumerate().filter(|(_, t)| t.total > 0) {
+        let name = class_names.get(c).map_or(c.to_string(), Clone::clone);
+        s.push_str(&format!("  {name}: {}", pct(t)));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,34 +207,4 @@ mod tests {
         assert_eq!(m.confusion.iter().flatten().sum::<u64>(), 4);
         assert!((m.accuracy() - 0.5).abs() < 1e-12);
     }
-}
-
-/// A plain-text report of the metrics (the CLI prints it).
-pub fn format_metrics(m: &Metrics, class_names: &[String]) -> String {
-    let pct = |t: &Tally| {
-        t.accuracy()
-            .map_or("—".to_string(), |a| format!("{:.2} %", a * 100.0))
-    };
-    let mut s = format!(
-        "accuracy  {} of {} images",
-        pct(&m.overall),
-        m.overall.total
-    );
-    if let Some(l) = m.loss {
-        s.push_str(&format!(", loss {l:.4}"));
-    }
-    s.push_str("\nper level ");
-    for (level, t) in m.per_level.iter().enumerate().filter(|(_, t)| t.total > 0) {
-        s.push_str(&format!("  L{level}: {}", pct(t)));
-    }
-    s.push_str("\nper position");
-    for (pos, t) in m.per_position.iter().enumerate() {
-        s.push_str(&format!("  {}: {}", pos + 1, pct(t)));
-    }
-    s.push_str("\nper class ");
-    for (c, t) in m.per_class.iter().enumerate().filter(|(_, t)| t.total > 0) {
-        let name = class_names.get(c).map_or(c.to_string(), Clone::clone);
-        s.push_str(&format!("  {name}: {}", pct(t)));
-    }
-    s
 }

@@ -124,7 +124,7 @@ impl OcclusionSpec {
         if self
             .level_mix
             .iter()
-            .any(|&m| !(m >= 0.0) || !m.is_finite())
+            .any(|&m| m.is_nan() || m < 0.0 || !m.is_finite())
             || self.level_mix.iter().sum::<f64>() <= 0.0
         {
             return Err(SpecError::Mix);
@@ -299,11 +299,11 @@ pub fn ink_mask(img: &[u8], h: usize, w: usize, c: usize) -> Vec<bool> {
     (0..h * w).map(|i| (lum(i) - border).abs() > 64).collect()
 }
 
-/// Derives the seed of one image of one sequence from the sequence's seed (SplitMix64 step), so that
-/// any image can be rebuilt on its own.
-pub fn image_seed(sequence_seed: u64, position: usize) -> u64 {
-    let mut z =
-        sequence_seed.wrapping_add((position as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+/// Derives the occluder seed of one image from a set's occlusion seed and the image's id (one
+/// SplitMix64 step), so that any image can be rebuilt on its own and looks the same wherever it
+/// appears.
+pub fn image_seed(set_seed: u64, image_id: usize) -> u64 {
+    let mut z = set_seed.wrapping_add((image_id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

@@ -29,17 +29,35 @@ fn class_names(source: &DataSource) -> Vec<String> {
 #[test]
 fn every_shipped_preset_parses_and_validates() {
     let mut files = Vec::new();
-    presets(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets").as_path(), &mut files);
-    assert!(files.len() >= 48 + 7, "expected the paper-a and data presets, found {}", files.len());
+    presets(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .as_path(),
+        &mut files,
+    );
+    assert!(
+        files.len() >= 48 + 7,
+        "expected the paper-a and data presets, found {}",
+        files.len()
+    );
     for f in &files {
         let p = Preset::load(f).unwrap_or_else(|e| panic!("{e}"));
-        p.occlusion.validate().unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let lib = p.library(&class_names(&p.data)).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        p.occlusion
+            .validate()
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let lib = p
+            .library(&class_names(&p.data))
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(!lib.patterns.is_empty(), "{}", f.display());
         let again = Preset::parse(&p.to_toml(), f).unwrap();
         assert_eq!(again, p, "{}: TOML round trip", f.display());
         let stem = f.file_stem().unwrap().to_string_lossy();
-        assert_eq!(p.name, stem, "{}: the preset's name is its file name", f.display());
+        assert_eq!(
+            p.name,
+            stem,
+            "{}: the preset's name is its file name",
+            f.display()
+        );
     }
 }
 
@@ -49,7 +67,10 @@ fn a_preset_error_names_the_file_and_the_problem() {
     let f = dir.path().join("broken.toml");
     std::fs::write(&f, "name = \"x\"\n[data]\nsource = \"floppy-disk\"\n").unwrap();
     let e = Preset::load(&f).unwrap_err().to_string();
-    assert!(e.contains("broken.toml") && e.contains("floppy-disk"), "{e}");
+    assert!(
+        e.contains("broken.toml") && e.contains("floppy-disk"),
+        "{e}"
+    );
     let f = dir.path().join("bad-pattern.toml");
     std::fs::write(
         &f,
@@ -63,7 +84,10 @@ fn a_preset_error_names_the_file_and_the_problem() {
 
 #[test]
 fn the_offline_demo_preset_builds_from_the_embedded_digits() {
-    let p = Preset::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/embedded-demo.toml")).unwrap();
+    let p = Preset::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/embedded-demo.toml"),
+    )
+    .unwrap();
     let prepared = dataset::prepare(&p, None).unwrap();
     let s = prepared.summary(&p);
     assert_eq!(s.images, 10_000);
@@ -71,22 +95,39 @@ fn the_offline_demo_preset_builds_from_the_embedded_digits() {
     assert!(s.plan_optimal);
     // Coverage grows with the level, for pixels and for ink.
     for w in s.coverage.windows(2) {
-        assert!(w[1].pixels_hidden > w[0].pixels_hidden && w[1].ink_hidden > w[0].ink_hidden, "{:?}", s.coverage);
+        assert!(
+            w[1].pixels_hidden > w[0].pixels_hidden && w[1].ink_hidden > w[0].ink_hidden,
+            "{:?}",
+            s.coverage
+        );
     }
 }
 
 #[test]
 fn dataset_summary_on_full_mnist_reaches_the_papers_count() {
     let Some(dir) = std::env::var_os("OCCLAB_DATA_DIR").map(PathBuf::from) else {
-        eprintln!("SKIPPED dataset_summary_on_full_mnist_reaches_the_papers_count: OCCLAB_DATA_DIR is not set");
+        eprintln!(
+            "SKIPPED dataset_summary_on_full_mnist_reaches_the_papers_count: OCCLAB_DATA_DIR is not set"
+        );
         return;
     };
-    let p = Preset::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/mnist-patterned.toml")).unwrap();
+    let p = Preset::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/mnist-patterned.toml"),
+    )
+    .unwrap();
     let prepared = dataset::prepare(&p, Some(&dir)).unwrap();
     let s = prepared.summary(&p);
     assert_eq!(s.images, 70_000);
     assert!(s.train_sequences + s.test_sequences >= 13_135, "{s}");
-    let random = Preset::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/mnist-random.toml")).unwrap();
-    let r = dataset::prepare(&random, Some(&dir)).unwrap().summary(&random);
-    assert_eq!((r.train_sequences, r.test_sequences), (s.train_sequences, s.test_sequences), "same images");
+    let random =
+        Preset::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/data/mnist-random.toml"))
+            .unwrap();
+    let r = dataset::prepare(&random, Some(&dir))
+        .unwrap()
+        .summary(&random);
+    assert_eq!(
+        (r.train_sequences, r.test_sequences),
+        (s.train_sequences, s.test_sequences),
+        "same images"
+    );
 }

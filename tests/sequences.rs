@@ -218,12 +218,23 @@ fn cities_and_concatenations_t6_to_30() {
         if k == 2 {
             assert!(lib.patterns[0].name.starts_with(&format!("{}+", names[0])));
         }
+        // A short branch-and-bound budget: plans stay valid (maybe a sequence short of optimal).
         let cfg = BuildConfig {
             t,
+            plan: PlanOptions {
+                time_limit_s: 0.5,
+                ..PlanOptions::default()
+            },
             ..BuildConfig::default()
         };
-        let (set, _) = build_patterned(&images, &lib, &cfg).unwrap();
+        let (set, plans) = build_patterned(&images, &lib, &cfg).unwrap();
         assert!(set.len(Split::Train) > 0, "T={t}");
+        for p in [&plans.train, &plans.test] {
+            assert!(
+                p.total <= p.upper_bound && p.upper_bound - p.total <= 1,
+                "T={t}: {p:?}"
+            );
+        }
         check_patterned(&images, &lib, &set);
     }
     assert!(matches!(
@@ -726,4 +737,37 @@ fn save_load_round_trip_limit_and_summary() {
         text.contains("0-1-2-3-4") && text.contains("Train"),
         "{text}"
     );
+}
+
+#[test]
+fn the_random_control_hides_each_image_exactly_as_the_patterned_set_does() {
+    use occlab::sequence::render::render_image;
+    let images = occlab::data::embedded::embedded_digits().unwrap();
+    let lib = PatternLibrary::digits(&ProgressionOptions::with_t(5)).unwrap();
+    let cfg = BuildConfig {
+        t: 5,
+        seed: 9,
+        ..BuildConfig::default()
+    };
+    let (patterned, _) = build_patterned(&images, &lib, &cfg).unwrap();
+    let control = random_control(&images, &patterned, 9);
+    let spec = occlab::occlusion::OcclusionSpec::paper_default();
+    let mean = images.channel_means();
+    let mut pixels = std::collections::HashMap::new();
+    for s in &patterned.sequences {
+        for pos in 0..s.images.len() {
+            pixels.insert(s.images[pos], render_image(&images, s, pos, &spec, &mean));
+        }
+    }
+    let mut checked = 0;
+    for s in &control.sequences {
+        for pos in 0..s.images.len() {
+            assert_eq!(
+                pixels[&s.images[pos]],
+                render_image(&images, s, pos, &spec, &mean)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, pixels.len());
 }

@@ -1,7 +1,6 @@
 //! Training on real digits (the embedded MNIST subset, so these run everywhere): every model's
 //! loss falls, and a stopped-then-resumed run ends exactly like an uninterrupted one.
 
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use occlab::data::Split;

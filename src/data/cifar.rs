@@ -31,7 +31,7 @@ pub fn parse_batch(
     if bytes.is_empty() {
         return Err(DataError::format(origin, "empty file: no CIFAR-10 records"));
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             origin,
             format!(

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 /// A data source. Relative paths are resolved against the data folder (`--data-dir` or
 /// `OCCLAB_DATA_DIR`); absolute paths are used as they are.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "source", rename_all = "kebab-case")]
 pub enum DataSource {
     /// The ~10,000 real MNIST digits embedded in the binary (works offline, no files).
+    #[default]
     EmbeddedDigits,
     /// A folder with the four MNIST-style IDX files (MNIST, Fashion-MNIST), raw or gzipped.
     Idx {
@@ -41,12 +42,6 @@ pub enum DataSource {
 
 fn default_idx_name() -> String {
     "MNIST".into()
-}
-
-impl Default for DataSource {
-    fn default() -> Self {
-        DataSource::EmbeddedDigits
-    }
 }
 
 impl DataSource {

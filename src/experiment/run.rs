@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LogLine {
     Step(StepRecord),
-    Epoch(EpochRecord),
+    Epoch(Box<EpochRecord>),
     Finished {
         epochs: usize,
         test_accuracy: f64,
@@ -210,7 +210,7 @@ impl RunDir {
             .into_iter()
             .filter_map(|l| {
                 if let LogLine::Epoch(e) = l {
-                    Some(e)
+                    Some(*e)
                 } else {
                     None
                 }

@@ -13,7 +13,8 @@
 //! into random order and cut into sequences of the same length, per split.
 //!
 //! A [`SequenceSet`] holds only ids, labels and levels; pixels come from the [`ImageSet`] and the
-//! occluder from each sequence's `occlusion_seed` (see `crate::occlusion::image_seed`).
+//! occluder from the set's `occlusion_seed` and the image's id (see `crate::occlusion::image_seed`),
+//! so an image is hidden the same way in the patterned set and in its random control.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,8 @@ pub struct Sequence {
     pub pattern: Option<u32>,
     /// The split all its images belong to.
     pub split: Split,
-    /// Seeds the occluder placement of this sequence.
+    /// Seeds the occluders of this sequence's images, together with each image's id. The builder
+    /// gives every sequence of a set (and of its random control) the same value.
     pub occlusion_seed: u64,
 }
 
@@ -508,7 +510,12 @@ pub fn random_control(images: &ImageSet, patterned: &SequenceSet, seed: u64) -> 
             "random_control: the image set is not the one the sequences were built from"
         );
         items.shuffle(&mut stream(seed, split, Stream::Control));
-        let mut occ = stream(seed, split, Stream::Occluders);
+        // The control keeps the patterned set's occluder seed: occluders are keyed by image id,
+        // so every image is hidden exactly as in the patterned condition.
+        let occlusion_seed = patterned
+            .sequences
+            .first()
+            .map_or(seed, |s| s.occlusion_seed);
         for chunk in items.chunks(patterned.t.max(1)) {
             out.sequences.push(Sequence {
                 images: chunk.iter().map(|c| c.0).collect(),
@@ -516,7 +523,7 @@ pub fn random_control(images: &ImageSet, patterned: &SequenceSet, seed: u64) -> 
                 levels: chunk.iter().map(|c| c.2).collect(),
                 pattern: None,
                 split,
-                occlusion_seed: occ.random(),
+                occlusion_seed,
             });
         }
     }
@@ -634,7 +641,8 @@ fn deal(
     };
     levels.shuffle(&mut stream(cfg.seed, split, Stream::Levels));
 
-    let mut occ = stream(cfg.seed, split, Stream::Occluders);
+    // One occluder seed for the whole set: with the image id it fixes each image's occluder.
+    let occlusion_seed: u64 = stream(cfg.seed, Split::Train, Stream::Occluders).random();
     order
         .iter()
         .enumerate()
@@ -655,7 +663,7 @@ fn deal(
                 levels: levels[j * cfg.t..(j + 1) * cfg.t].to_vec(),
                 pattern: Some(p),
                 split,
-                occlusion_seed: occ.random(),
+                occlusion_seed,
             }
         })
         .collect()

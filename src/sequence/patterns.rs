@@ -29,7 +29,8 @@
 //!   `0-1-…-9-0-1-…`.
 //!
 //! Duplicates (a descending step-1 cycle equals an ascending step-9 cycle) are dropped, keeping
-//! the first. Patterns are ordered by step, then ascending before descending, then by start.
+//! the first. Patterns are ordered by step, then ascending (by start) before descending (from the
+//! highest start down).
 //!
 //! # Text format
 //! One pattern per line; `#` starts a comment; blank lines are skipped. Symbols are separated by
@@ -309,7 +310,7 @@ impl PatternLibrary {
     /// City names for sequence length `t`: the default list for T = 6, and for T = 6k its
     /// [`concatenated`](Self::concatenated) k-name chains (T = 12: two cities, … T = 30: five).
     pub fn cities_for_length(t: usize) -> Result<Self, PatternError> {
-        if t == 0 || t % CITY_NAME_LEN != 0 {
+        if t == 0 || !t.is_multiple_of(CITY_NAME_LEN) {
             return Err(PatternError::CityLength {
                 t,
                 name_len: CITY_NAME_LEN,

@@ -20,17 +20,32 @@
 //!
 //! **Evening out** (`even`, on by default): the largest total usually has many optimal plans,
 //! and a solver's vertex solution tends to give everything to a few patterns. With `even`, the
-//! total is fixed at its maximum and two more integer programs pick, among all plans with that
-//! total, the one whose counts lie in the narrowest band: first the smallest count (over
-//! buildable patterns) is made as large as possible, then the largest count as small as possible.
-//! The total never drops for evenness.
+//! total is fixed at its maximum and two more stages pick, among the plans with that total, one
+//! whose counts lie in a narrow band: first the smallest count (over buildable patterns) is made
+//! as large as possible, then the largest count as small as possible. The total never drops for
+//! evenness. Note that evenness cannot beat the images: for MNIST at T = 5 the largest total
+//! needs the middle step-1 patterns (`1-2-3-4-5` … `4-5-6-7-8`) at 0, so the smallest count is 0
+//! and only the other patterns are evened out; use `min_share` to trade total for variety.
 //!
-//! **Proof of optimality.** The LP relaxation gives an upper bound ⌊LP⌋ on the total. Its
-//! solution, rounded down and filled up greedily, is a feasible plan; when it reaches ⌊LP⌋ it is
-//! optimal and no branch-and-bound runs. Otherwise the integer program runs (warm-started with the
-//! greedy plan) and [`Plan::optimal`] says whether the solver proved optimality within
-//! [`PlanOptions::time_limit_s`]. Every plan returned is checked against the constraints in
-//! integer arithmetic.
+//! # How it is solved, and how optimality is proven
+//! 1. **Total.** The LP relaxation bounds the total by ⌊LP⌋. *LP diving* (round the LP solution
+//!    down, fix it as a lower bound, re-solve, add single sequences where the LP wants them when
+//!    rounding gains nothing, fill greedily) gives a feasible plan; when it reaches ⌊LP⌋ it is
+//!    optimal and no branch and bound runs. Otherwise microlp's branch and bound runs,
+//!    warm-started with that plan and with the cut Σx ≤ ⌊LP⌋ (which removes no integer plan but
+//!    lets the search stop once it is reached), for at most [`PlanOptions::time_limit_s`].
+//!    [`Plan::optimal`] says whether the total is proven maximal; [`Plan::upper_bound`] is ⌊LP⌋.
+//! 2. **Smallest count** m. Its LP bound; a binary search over m, each step diving with every
+//!    buildable count ≥ m and checking that the total is still reached; branch and bound (cut at
+//!    the bound, [`PlanOptions::even_time_limit_s`]) only if the search ends below the bound.
+//! 3. **Largest count** M, likewise (a binary search over the cap M).
+//!
+//! With a balance floor the diving heuristics are replaced by rounding plus greedy filling, and
+//! stages 2 and 3 are left to branch and bound. Every plan returned is checked against the
+//! constraints in exact integer arithmetic. Stages 2 and 3 are best-effort within their time
+//! limit (the band may be a count wider than the best possible); stage 1 is exact whenever
+//! `optimal` is true. Everything is deterministic (no randomness; microlp and good_lp iterate in
+//! a fixed order).
 
 use std::time::{Duration, Instant};
 
@@ -48,18 +63,21 @@ pub struct PlanOptions {
     pub min_share: f64,
     /// Among the plans with the largest total, pick the one with the narrowest band of counts.
     pub even: bool,
-    /// Time limit of each integer-program stage, in seconds.
+    /// Time limit of the branch and bound for the total (stage 1), in seconds.
     pub time_limit_s: f64,
+    /// Time limit of the branch and bound of each evening-out stage, in seconds.
+    pub even_time_limit_s: f64,
 }
 
 impl Default for PlanOptions {
-    /// No cap, no floor, evening out on, 10 s per stage.
+    /// No cap, no floor, evening out on; 5 s for the total, 0.5 s per evening-out stage.
     fn default() -> Self {
         PlanOptions {
             cap: None,
             min_share: 0.0,
             even: true,
-            time_limit_s: 10.0,
+            time_limit_s: 5.0,
+            even_time_limit_s: 0.5,
         }
     }
 }
@@ -129,11 +147,12 @@ pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Resul
     check(counts, available, opts)?;
     let problem = Problem::new(counts, available, opts);
     let zeros = vec![0u32; problem.np];
+    let ub = problem.ub.clone();
 
     // Stage 1: the largest total. The LP bound, then a rounding heuristic; branch and bound only
     // when the heuristic falls short of the bound.
     let lp = problem
-        .solve(Stage::Total, &zeros, false, None, None)?
+        .solve(Stage::Total, &zeros, &ub, false, None, None)?
         .ok_or_else(|| PlanError::Solver("the empty plan was found infeasible".into()))?;
     let bound = (lp.objective + 1e-6).floor().max(0.0) as u32;
     let mut best = problem.heuristic(&lp.values)?;
@@ -142,9 +161,9 @@ pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Resul
         // Every integer plan has total ≤ bound, so the cut removes none; it lets the search stop
         // as soon as a plan reaches the bound.
         let cut = Some(bound as f64);
-        if let Some(ip) = problem.solve(Stage::Total, &zeros, true, Some(&best), cut)? {
+        if let Some(ip) = problem.solve(Stage::Total, &zeros, &ub, true, Some(&best), cut)? {
             let x = problem.repair(round(&ip.values));
-            if sum(&x) > sum(&best) {
+            if sum(&x) > sum(&best) && problem.feasible(&x) {
                 best = x;
             }
             optimal = ip.optimal || sum(&best) >= bound;
@@ -153,9 +172,8 @@ pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Resul
 
     // Stages 2 and 3: the narrowest band of counts at that total.
     let active: Vec<usize> = (0..problem.np).filter(|&p| problem.ub[p] > 0).collect();
-    let total = sum(&best);
-    if opts.even && active.len() > 1 && total > 0 {
-        best = problem.even_out(best, total, &active)?;
+    if opts.even && active.len() > 1 && sum(&best) > 0 {
+        best = problem.even_out(best, &active)?;
     }
 
     let images_used = problem.usage(&best);
@@ -176,11 +194,12 @@ fn check(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Result<(
             opts.min_share
         )));
     }
-    if !(opts.time_limit_s > 0.0 && opts.time_limit_s.is_finite()) {
-        return Err(PlanError::Options(format!(
-            "time limit {} s is not a positive number",
-            opts.time_limit_s
-        )));
+    for limit in [opts.time_limit_s, opts.even_time_limit_s] {
+        if !(limit > 0.0 && limit.is_finite()) {
+            return Err(PlanError::Options(format!(
+                "time limit {limit} s is not a positive number"
+            )));
+        }
     }
     for (p, row) in counts.iter().enumerate() {
         if row.len() != available.len() {
@@ -237,6 +256,7 @@ struct Problem<'a> {
     available: &'a [u32],
     min_share: f64,
     time_limit_s: f64,
+    even_time_limit_s: f64,
     np: usize,
     /// Upper bound per pattern: the cap and what each class allows on its own.
     ub: Vec<u32>,
@@ -264,6 +284,7 @@ impl<'a> Problem<'a> {
             available,
             min_share: opts.min_share,
             time_limit_s: opts.time_limit_s,
+            even_time_limit_s: opts.even_time_limit_s,
             np: counts.len(),
             ub,
         }
@@ -271,31 +292,35 @@ impl<'a> Problem<'a> {
 
     /// Images used per class by plan `x`.
     fn usage(&self, x: &[u32]) -> Vec<u32> {
-        let mut used = vec![0u64; self.available.len()];
-        for (row, &n) in self.counts.iter().zip(x) {
-            for (u, &c) in used.iter_mut().zip(row) {
-                *u += c as u64 * n as u64;
-            }
-        }
-        used.into_iter()
+        self.usage64(x)
+            .into_iter()
             .map(|u| u.min(u32::MAX as u64) as u32)
             .collect()
     }
 
-    /// Whether `x` meets every constraint, in exact integer arithmetic.
-    fn feasible(&self, x: &[u32]) -> bool {
+    fn usage64(&self, x: &[u32]) -> Vec<u64> {
         let mut used = vec![0u64; self.available.len()];
         for (row, &n) in self.counts.iter().zip(x) {
             for (u, &c) in used.iter_mut().zip(row) {
                 *u += c as u64 * n as u64;
             }
         }
-        let fits = used
+        used
+    }
+
+    /// Whether `x` fits the images and `lo ≤ x ≤ hi`, in exact integer arithmetic.
+    fn fits(&self, x: &[u32], lo: &[u32], hi: &[u32]) -> bool {
+        let images = self
+            .usage64(x)
             .iter()
             .zip(self.available)
             .all(|(&u, &a)| u <= a as u64);
-        let bounded = x.iter().zip(&self.ub).all(|(v, u)| v <= u);
-        fits && bounded && self.floor_ok(x)
+        images && (0..self.np).all(|p| lo[p] <= x[p] && x[p] <= hi[p])
+    }
+
+    /// Whether `x` meets every constraint of the problem.
+    fn feasible(&self, x: &[u32]) -> bool {
+        self.fits(x, &vec![0; self.np], &self.ub) && self.floor_ok(x)
     }
 
     /// The balance floor P·x_p ≥ min_share·Σx for every buildable pattern (tolerance for the
@@ -310,30 +335,51 @@ impl<'a> Problem<'a> {
             .all(|p| self.np as f64 * x[p] as f64 >= self.min_share * total - 1e-6)
     }
 
-    /// A good feasible plan from the LP solution `lp`. Without a balance floor: LP diving (round
-    /// down, fix as lower bounds, re-solve, until no whole sequence is left), then greedy filling.
-    /// With a floor: the LP solution rounded down and filled greedily.
+    /// A good feasible plan from the stage-1 LP solution `lp`: [`dive`](Self::dive) without a
+    /// balance floor; with one, the LP solution rounded down and filled greedily.
     fn heuristic(&self, lp: &[f64]) -> Result<Vec<u32>, PlanError> {
         let zeros = vec![0u32; self.np];
         if self.min_share > 0.0 {
-            let x = self.greedy_fill(self.round_down(lp));
+            let x = self.greedy_fill(self.round_down(lp, &zeros, &self.ub), &self.ub);
             return Ok(if self.feasible(&x) {
                 x
             } else {
-                self.greedy_fill(zeros)
+                self.greedy_fill(zeros, &self.ub)
             });
         }
-        let mut x = self.round_down(lp);
-        if !self.feasible(&x) {
-            x = zeros;
+        Ok(self
+            .dive(&zeros, &self.ub, Some(lp.to_vec()))?
+            .unwrap_or(zeros))
+    }
+
+    /// LP diving for the largest total within `lo ≤ x ≤ hi` (no balance floor): round the LP
+    /// solution down, fix it as the new lower bound, re-solve, and repeat until the LP has no whole
+    /// sequence left (adding single sequences where the LP wants them most when rounding gains
+    /// nothing); then fill greedily. `first` is the LP solution at `lo`, if already known.
+    /// `None` when `lo` itself does not fit.
+    fn dive(
+        &self,
+        lo: &[u32],
+        hi: &[u32],
+        first: Option<Vec<f64>>,
+    ) -> Result<Option<Vec<u32>>, PlanError> {
+        if !self.fits(lo, lo, hi) {
+            return Ok(None);
         }
-        let mut values = lp.to_vec();
+        let mut values = match first {
+            Some(v) => v,
+            None => match self.solve(Stage::Total, lo, hi, false, None, None)? {
+                Some(r) => r.values,
+                None => return Ok(None),
+            },
+        };
+        let mut x = lo.to_vec();
         for _ in 0..4 * self.np + 16 {
-            let y = self.round_down(&values);
-            if sum(&y) > sum(&x) && self.feasible(&y) && y.iter().zip(&x).all(|(a, b)| a >= b) {
+            let y = self.round_down(&values, &x, hi);
+            if sum(&y) > sum(&x) && self.fits(&y, lo, hi) {
                 x = y;
             } else {
-                // No whole sequence left in the rounding: add one where the LP wants most.
+                // Rounding gains nothing: add one sequence where the LP wants most.
                 let mut order: Vec<usize> = (0..self.np).collect();
                 order.sort_by(|&a, &b| {
                     let fa = values[a] - x[a] as f64;
@@ -346,51 +392,55 @@ impl<'a> Problem<'a> {
                     }
                     let mut z = x.clone();
                     z[p] += 1;
-                    self.feasible(&z)
+                    self.fits(&z, lo, hi)
                 });
                 match bumped {
                     Some(p) => x[p] += 1,
                     None => break,
                 }
             }
-            match self.solve(Stage::Total, &x, false, None, None)? {
+            match self.solve(Stage::Total, &x, hi, false, None, None)? {
                 Some(r) if r.objective - (sum(&x) as f64) >= 1.0 - 1e-6 => values = r.values,
                 _ => break,
             }
         }
-        Ok(self.greedy_fill(x))
+        Ok(Some(self.greedy_fill(x, hi)))
     }
 
-    /// LP values rounded down (values within 1e-7 of an integer count as that integer, if the
-    /// result stays feasible).
-    fn round_down(&self, values: &[f64]) -> Vec<u32> {
+    /// LP values rounded down and clamped to `lo..=hi` (values within 1e-7 of an integer count as
+    /// that integer when the result still fits).
+    fn round_down(&self, values: &[f64], lo: &[u32], hi: &[u32]) -> Vec<u32> {
+        let clamp = |v: f64, p: usize| (v.max(0.0) as u32).clamp(lo[p], hi[p].max(lo[p]));
         let snapped: Vec<u32> = values
             .iter()
-            .map(|v| (v + 1e-7).floor().max(0.0) as u32)
+            .enumerate()
+            .map(|(p, v)| clamp((v + 1e-7).floor(), p))
             .collect();
-        if self.feasible(&snapped) {
+        if self.fits(&snapped, lo, hi) {
             snapped
         } else {
-            values.iter().map(|v| v.floor().max(0.0) as u32).collect()
+            values
+                .iter()
+                .enumerate()
+                .map(|(p, v)| clamp(v.floor(), p))
+                .collect()
         }
     }
 
     /// Adds sequences one at a time, always to the pattern with the fewest so far that still
-    /// fits, while the plan stays feasible.
-    fn greedy_fill(&self, mut x: Vec<u32>) -> Vec<u32> {
-        if !self.feasible(&x) {
-            return x;
-        }
+    /// fits (images, `hi`, balance floor).
+    fn greedy_fill(&self, mut x: Vec<u32>, hi: &[u32]) -> Vec<u32> {
         let mut rem: Vec<i64> = self.available.iter().map(|&a| a as i64).collect();
-        for (row, &n) in self.counts.iter().zip(&x) {
-            for (r, &c) in rem.iter_mut().zip(row) {
-                *r -= c as i64 * n as i64;
-            }
+        for (r, u) in rem.iter_mut().zip(self.usage64(&x)) {
+            *r -= u as i64;
+        }
+        if rem.iter().any(|&r| r < 0) || !self.floor_ok(&x) {
+            return x;
         }
         let mut blocked = vec![false; self.np];
         loop {
             let pick = (0..self.np)
-                .filter(|&p| !blocked[p] && x[p] < self.ub[p])
+                .filter(|&p| !blocked[p] && x[p] < hi[p])
                 .min_by_key(|&p| (x[p], p));
             let Some(p) = pick else { break };
             let fits = self.counts[p]
@@ -414,15 +464,16 @@ impl<'a> Problem<'a> {
         x
     }
 
-    /// Makes a solver's rounded answer feasible (it always is, up to floating-point noise):
-    /// removes sequences of the largest pattern touching an over-used class.
+    /// Makes a solver's rounded answer fit (it always does, up to floating-point noise): removes
+    /// sequences of the largest pattern touching an over-used class.
     fn repair(&self, mut x: Vec<u32>) -> Vec<u32> {
         for (v, &u) in x.iter_mut().zip(&self.ub) {
             *v = (*v).min(u);
         }
         loop {
-            let used = self.usage(&x);
-            let Some(k) = (0..self.available.len()).find(|&k| used[k] > self.available[k]) else {
+            let used = self.usage64(&x);
+            let Some(k) = (0..self.available.len()).find(|&k| used[k] > self.available[k] as u64)
+            else {
                 break;
             };
             let p = (0..self.np)
@@ -434,69 +485,165 @@ impl<'a> Problem<'a> {
         x
     }
 
-    /// Stages 2 and 3 on a plan `best` with the maximal `total`: raise the smallest count of the
-    /// `active` patterns, then lower the largest. Each stage: LP bound, then branch and bound
-    /// (warm-started with the current plan, cut at the bound) only if the plan misses the bound.
-    fn even_out(
-        &self,
-        mut best: Vec<u32>,
-        total: u32,
-        active: &[usize],
-    ) -> Result<Vec<u32>, PlanError> {
-        let zeros = vec![0u32; self.np];
-        let stage = Stage::RaiseMin { total };
-        if let Some(lp) = self.solve(stage, &zeros, false, None, None)? {
-            let bound = (lp.objective + 1e-6).floor();
-            if (min_over(&best, active) as f64) < bound
-                && let Some(ip) = self.solve(stage, &zeros, true, Some(&best), Some(bound))?
+    /// Removes sequences from the largest counts above `lo` until the total is `total`.
+    fn trim(&self, mut x: Vec<u32>, total: u32, lo: &[u32]) -> Vec<u32> {
+        while sum(&x) > total {
+            let Some(p) = (0..self.np)
+                .filter(|&p| x[p] > lo[p])
+                .max_by_key(|&p| (x[p], std::cmp::Reverse(p)))
+            else {
+                break;
+            };
+            x[p] -= 1;
+        }
+        x
+    }
+
+    /// Evening out: [`narrow_band`](Self::narrow_band), then patterns that use exactly the same
+    /// images (a progression and its reverse) share their combined count evenly (lower indices
+    /// get the remainder). Sharing keeps the total and every constraint, and never widens the band.
+    fn even_out(&self, best: Vec<u32>, active: &[usize]) -> Result<Vec<u32>, PlanError> {
+        let mut x = self.narrow_band(best, active)?;
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for p in 0..self.np {
+            match groups
+                .iter_mut()
+                .find(|g| self.counts[g[0]] == self.counts[p])
             {
-                let x = self.repair(round(&ip.values));
-                if sum(&x) == total
-                    && self.feasible(&x)
-                    && min_over(&x, active) > min_over(&best, active)
-                {
-                    best = x;
+                Some(g) => g.push(p),
+                None => groups.push(vec![p]),
+            }
+        }
+        for g in groups.iter().filter(|g| g.len() > 1) {
+            let n = g.len() as u32;
+            let s: u32 = g.iter().map(|&p| x[p]).sum();
+            let mut y = x.clone();
+            for (i, &p) in g.iter().enumerate() {
+                y[p] = s / n + u32::from((i as u32) < s % n);
+            }
+            if self.feasible(&y) {
+                x = y;
+            }
+        }
+        Ok(x)
+    }
+
+    /// Stages 2 and 3 on a plan `best` with the largest total: raise the smallest count of the
+    /// `active` patterns, then lower the largest, keeping the total.
+    fn narrow_band(&self, mut best: Vec<u32>, active: &[usize]) -> Result<Vec<u32>, PlanError> {
+        let total = sum(&best);
+        let zeros = vec![0u32; self.np];
+        let at = |value: u32| -> Vec<u32> {
+            let mut v = vec![0u32; self.np];
+            for &p in active {
+                v[p] = value;
+            }
+            v
+        };
+
+        // Stage 2: the largest smallest count m. The LP bounds m; without a balance floor, a
+        // binary search over m with the diving heuristic (lower bounds m) finds a good m fast.
+        let stage = Stage::RaiseMin { total };
+        let Some(lp) = self.solve(stage, &zeros, &self.ub, false, None, None)? else {
+            return Ok(best);
+        };
+        let m_bound = (lp.objective + 1e-6).floor().max(0.0) as u32;
+        if self.min_share == 0.0 {
+            let (mut lo_m, mut hi_m) = (min_over(&best, active), m_bound);
+            while lo_m < hi_m {
+                let mid = lo_m + (hi_m - lo_m).div_ceil(2);
+                let lo = at(mid);
+                match self.dive(&lo, &self.ub, None)? {
+                    Some(x) if sum(&x) >= total => {
+                        best = self.trim(x, total, &lo);
+                        lo_m = mid;
+                    }
+                    _ => hi_m = mid - 1,
                 }
             }
         }
+        if min_over(&best, active) < m_bound
+            && let Some(ip) = self.solve(
+                stage,
+                &zeros,
+                &self.ub,
+                true,
+                Some(&best),
+                Some(m_bound as f64),
+            )?
+        {
+            let x = self.repair(round(&ip.values));
+            if sum(&x) == total
+                && self.feasible(&x)
+                && min_over(&x, active) > min_over(&best, active)
+            {
+                best = x;
+            }
+        }
+
+        // Stage 3: the smallest largest count M, every count staying ≥ m.
         let floor = min_over(&best, active);
         let stage = Stage::LowerMax { total, floor };
-        if let Some(lp) = self.solve(stage, &zeros, false, None, None)? {
-            let bound = (lp.objective - 1e-6).ceil();
-            if (max_over(&best, active) as f64) > bound
-                && let Some(ip) = self.solve(stage, &zeros, true, Some(&best), Some(bound))?
-            {
-                let x = self.repair(round(&ip.values));
-                if sum(&x) == total
-                    && self.feasible(&x)
-                    && min_over(&x, active) >= floor
-                    && max_over(&x, active) < max_over(&best, active)
-                {
-                    best = x;
+        let Some(lp) = self.solve(stage, &zeros, &self.ub, false, None, None)? else {
+            return Ok(best);
+        };
+        let big_bound = (lp.objective - 1e-6).ceil().max(0.0) as u32;
+        if self.min_share == 0.0 {
+            let lo = at(floor);
+            let (mut lo_m, mut hi_m) = (big_bound, max_over(&best, active));
+            while lo_m < hi_m {
+                let mid = lo_m + (hi_m - lo_m) / 2;
+                let hi: Vec<u32> = self.ub.iter().map(|&u| u.min(mid)).collect();
+                match self.dive(&lo, &hi, None)? {
+                    Some(x) if sum(&x) >= total => {
+                        best = self.trim(x, total, &lo);
+                        hi_m = mid;
+                    }
+                    _ => lo_m = mid + 1,
                 }
+            }
+        }
+        if max_over(&best, active) > big_bound
+            && let Some(ip) = self.solve(
+                stage,
+                &zeros,
+                &self.ub,
+                true,
+                Some(&best),
+                Some(big_bound as f64),
+            )?
+        {
+            let x = self.repair(round(&ip.values));
+            if sum(&x) == total
+                && self.feasible(&x)
+                && min_over(&x, active) >= floor
+                && max_over(&x, active) < max_over(&best, active)
+            {
+                best = x;
             }
         }
         Ok(best)
     }
 
-    /// Builds and solves one stage with `lo ≤ x ≤ ub`; `integer` false gives the LP relaxation.
-    /// `start` warm-starts the search; `cut` bounds the objective (≤ for maximising, ≥ for
+    /// Builds and solves one stage with `lo ≤ x ≤ hi`; `integer` false gives the LP relaxation.
+    /// `start` warm-starts the search; `cut` bounds the objective (≤ when maximising, ≥ when
     /// minimising). `None` when the stage is infeasible.
     fn solve(
         &self,
         stage: Stage,
         lo: &[u32],
+        hi: &[u32],
         integer: bool,
         start: Option<&[u32]>,
         cut: Option<f64>,
     ) -> Result<Option<StageResult>, PlanError> {
+        if (0..self.np).any(|p| lo[p] > hi[p]) {
+            return Ok(None);
+        }
         let mut vars = ProblemVariables::new();
-        let xs: Vec<Variable> = self
-            .ub
-            .iter()
-            .zip(lo)
-            .map(|(&u, &l)| {
-                let def = variable().min(l.min(u) as f64).max(u as f64);
+        let xs: Vec<Variable> = (0..self.np)
+            .map(|p| {
+                let def = variable().min(lo[p] as f64).max(hi[p] as f64);
                 vars.add(if integer { def.integer() } else { def })
             })
             .collect();
@@ -514,7 +661,11 @@ impl<'a> Problem<'a> {
         };
         let mut model = unsolved.using(microlp);
         if integer {
-            model = model.with_time_limit(self.time_limit_s);
+            let limit = match stage {
+                Stage::Total => self.time_limit_s,
+                _ => self.even_time_limit_s,
+            };
+            model = model.with_time_limit(limit);
         }
         if let Some(x) = start.filter(|_| integer) {
             let mut init: Vec<(Variable, f64)> =
@@ -598,69 +749,5 @@ mod tests {
         let plan = plan(&counts, &[5, 2], &PlanOptions::default()).unwrap();
         assert_eq!(plan.total, 3);
         assert!(plan.optimal);
-    }
-
-    use crate::sequence::patterns::*;
-    #[test]
-    fn zz_timing() {
-        let digits = digit_symbols();
-        let letters: Vec<String> = (b'A'..=b'Z').map(|c| (c as char).to_string()).collect();
-        let tr = [
-            5923u32, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949,
-        ];
-        let te = [980u32, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
-        let all = [
-            6903u32, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958,
-        ];
-        for share in [0.0, 0.25, 0.5, 0.75, 1.0] {
-            let lib = PatternLibrary::digits(&ProgressionOptions::with_t(5)).unwrap();
-            let c = lib.class_counts(&digits).unwrap();
-            let o = PlanOptions {
-                min_share: share,
-                ..Default::default()
-            };
-            let p = plan(&c, &all, &o).unwrap();
-            println!(
-                "MNIST all share {share}: total {} bound {} opt {} {:?} {:?}",
-                p.total, p.upper_bound, p.optimal, p.solve_time, p.counts
-            );
-        }
-        for t in [5usize, 10, 15, 20, 25, 30] {
-            let lib = PatternLibrary::digits(&ProgressionOptions::with_t(t)).unwrap();
-            let c = lib.class_counts(&digits).unwrap();
-            for (nm, av) in [
-                ("mnist-train", &tr[..]),
-                ("mnist-test", &te[..]),
-                ("mnist-all", &all[..]),
-                ("cifar-train", &[5000u32; 10][..]),
-                ("cifar-test", &[1000u32; 10][..]),
-            ] {
-                let p = plan(&c, av, &PlanOptions::default()).unwrap();
-                println!(
-                    "digits T={t} {nm}: total {} bound {} opt {} {:?}",
-                    p.total, p.upper_bound, p.optimal, p.solve_time
-                );
-            }
-        }
-        for t in [6usize, 12, 18, 24, 30] {
-            let lib = PatternLibrary::cities_for_length(t).unwrap();
-            let c = lib.class_counts(&letters).unwrap();
-            for (nm, av) in [
-                ("train", 4800u32),
-                ("test", 800),
-                ("all", 5600),
-                ("small", 200),
-            ] {
-                let p = plan(&c, &[av; 26], &PlanOptions::default()).unwrap();
-                println!(
-                    "cities T={t} {nm}: total {} bound {} opt {} {:?} used {}",
-                    p.total,
-                    p.upper_bound,
-                    p.optimal,
-                    p.solve_time,
-                    p.images_used.iter().sum::<u32>()
-                );
-            }
-        }
     }
 }

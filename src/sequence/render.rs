@@ -1,7 +1,8 @@
 //! Turns sequences into occluded pixels, and sequence sets into contact sheets.
 //!
-//! Occluders are drawn from each sequence's `occlusion_seed` and the image's position, so the same
-//! sequence always shows the same occluders, whoever renders it (training, GUI, quiz, sheet).
+//! Occluders are drawn from the sequence's `occlusion_seed` and the image's id, so an image always
+//! shows the same occluder, whoever renders it (training, GUI, quiz, sheet) and in whichever
+//! condition (patterned or random order).
 
 use super::builder::Sequence;
 use crate::data::ImageSet;
@@ -21,7 +22,7 @@ pub fn render_image(
         (set.height, set.width, set.channels),
         seq.levels[position],
         mean,
-        image_seed(seq.occlusion_seed, position),
+        image_seed(seq.occlusion_seed, seq.images[position] as usize),
     );
     px
 }
@@ -52,7 +53,7 @@ pub fn render_all(set: &ImageSet, sequences: &[Sequence], spec: &OcclusionSpec) 
                             (set.height, set.width, set.channels),
                             seq.levels[pos],
                             mean,
-                            image_seed(seq.occlusion_seed, pos),
+                            image_seed(seq.occlusion_seed, seq.images[pos] as usize),
                         );
                     }
                 }
@@ -108,7 +109,7 @@ pub fn contact_sheet(
                 (set.height, set.width, set.channels),
                 seq.levels[pos],
                 &mean,
-                image_seed(seq.occlusion_seed, pos),
+                image_seed(seq.occlusion_seed, seq.images[pos] as usize),
             );
             let (x0, y0) = (gap + pos as u32 * cell_w, gap + row as u32 * cell_h);
             for y in 0..h {

@@ -487,7 +487,7 @@ pub fn train(
             eval_seconds,
             images_per_second: images_done as f64 / train_seconds.max(1e-9),
         };
-        run.append(&LogLine::Epoch(record.clone()))?;
+        run.append(&LogLine::Epoch(Box::new(record.clone())))?;
         run.mark_checkpoint(epoch)?;
         sink.send(TrainEvent::Epoch(record));
         sink.send(TrainEvent::Checkpoint {
