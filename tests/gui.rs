@@ -286,6 +286,42 @@ fn a_missing_folder_shows_the_error_in_place() {
     );
 }
 
+#[test]
+fn a_running_load_can_be_cancelled() {
+    let mut harness = harness();
+    open_panel(&mut harness, PanelId::Data);
+    harness.get_by_label("Generated letters").click();
+    harness.run();
+    harness
+        .get_by_label("Letters per class")
+        .set_value_accesskit(300.0);
+    harness.run();
+    harness.get_by_role_and_label(Role::Button, "Load").click();
+    harness.step();
+    harness.step();
+    assert!(harness.state().is_loading());
+    // The panel and the status bar both say so.
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("Loading generated letters")
+            .count(),
+        2
+    );
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.step();
+    harness.step();
+    assert!(!harness.state().is_loading());
+    harness.run();
+    let data = harness.state().workbench.data.as_ref().unwrap();
+    assert_eq!(data.set.len(), 10_000, "the digits stay in use");
+    assert_eq!(
+        harness.state().session().source,
+        occlab::data::source::DataSource::EmbeddedDigits
+    );
+}
+
 #[derive(Default)]
 struct MemoryStorage(HashMap<String, String>);
 

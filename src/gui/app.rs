@@ -228,11 +228,23 @@ impl Workbench {
                 self.load_error = None;
             }
             Err(message) => {
+                // Remember the data set still in use, not the one that failed.
+                if let Some(data) = &self.data {
+                    self.requested = data.source.clone();
+                }
                 self.load_error = Some(LoadFailure {
                     source: pending.source,
                     message,
                 })
             }
+        }
+    }
+
+    /// Abandons the running load (its thread finishes on its own; the result is dropped).
+    pub fn cancel_load(&mut self) {
+        self.loading = None;
+        if let Some(data) = &self.data {
+            self.requested = data.source.clone();
         }
     }
 

@@ -12,7 +12,11 @@ const PREVIEW_COLUMNS: usize = 8;
 /// Images the coverage is measured on.
 const COVERAGE_IMAGES: usize = 500;
 /// Side of one preview image, in points.
-const PREVIEW_CELL: f32 = 64.0;
+const PREVIEW_CELL: f32 = 54.0;
+/// Width of the controls column when the preview stands beside it.
+const CONTROLS_WIDTH: f32 = 450.0;
+/// Narrowest preview column beside the controls.
+const PREVIEW_MIN_WIDTH: f32 = 520.0;
 /// Width of the "Level n" captions before the preview rows.
 const CAPTION_WIDTH: f32 = 80.0;
 /// Widest level width the spec accepts (see `OcclusionSpec::validate`).
@@ -42,45 +46,47 @@ pub struct OcclusionPanel {
 
 impl OcclusionPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
-        egui::Panel::left("occlusion_controls")
-            .resizable(true)
-            .default_size(470.0)
-            .min_size(380.0)
-            .frame(egui::Frame::NONE.inner_margin(egui::Margin {
-                left: 0,
-                right: 16,
-                top: 0,
-                bottom: 0,
-            }))
+        egui::ScrollArea::vertical()
+            .id_salt("occlusion_scroll")
+            .auto_shrink([false, false])
             .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("occlusion_controls_scroll")
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| {
-                        panel_heading(
-                            ui,
-                            PanelId::Occlusion,
-                            "How the images are hidden, level by level.",
-                        );
-                        controls_ui(ui, workbench);
+                panel_heading(
+                    ui,
+                    PanelId::Occlusion,
+                    "How the images are hidden, level by level.",
+                );
+                // Controls beside the preview on wide screens, above it on narrow ones (projector).
+                if ui.available_width() >= CONTROLS_WIDTH + 24.0 + PREVIEW_MIN_WIDTH {
+                    ui.horizontal_top(|ui| {
+                        ui.vertical(|ui| {
+                            ui.set_width(CONTROLS_WIDTH);
+                            controls_ui(ui, workbench);
+                        });
+                        ui.add_space(24.0);
+                        ui.vertical(|ui| {
+                            ui.set_width(ui.available_width());
+                            self.preview_area_ui(ui, workbench);
+                        });
                     });
+                } else {
+                    controls_ui(ui, workbench);
+                    self.preview_area_ui(ui, workbench);
+                }
             });
-        egui::CentralPanel::no_frame().show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("occlusion_preview_scroll")
-                .auto_shrink([false, false])
-                .show(ui, |ui| {
-                    ui.add_space(4.0);
-                    match &workbench.data {
-                        Some(data) => {
-                            let data = data.clone();
-                            self.refresh(ui.ctx(), workbench, &data);
-                            self.preview_ui(ui, workbench, &data);
-                        }
-                        None => no_data_ui(ui, workbench),
-                    }
-                });
-        });
+    }
+
+    fn preview_area_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+        match &workbench.data {
+            Some(data) => {
+                let data = data.clone();
+                self.refresh(ui.ctx(), workbench, &data);
+                self.preview_ui(ui, workbench, &data);
+            }
+            None => {
+                widgets::section(ui, "Preview");
+                no_data_ui(ui, workbench);
+            }
+        }
     }
 
     /// Redraws the preview textures and remeasures coverage when the spec, seed or data changed.
@@ -136,7 +142,7 @@ impl OcclusionPanel {
         let Some(preview) = &self.preview else {
             return;
         };
-        ui.label(RichText::new("Preview").size(22.0).strong());
+        widgets::section(ui, "Preview");
         ui.label(
             RichText::new(format!(
                 "{} — the same {} images at every level, occluder seed {}",
@@ -365,7 +371,11 @@ fn coverage_ui(ui: &mut egui::Ui, coverage: &[LevelCoverage], data: &LoadedData,
             coverage_chart(ui, coverage);
             ui.horizontal(|ui| {
                 widgets::swatch(ui, widgets::level_color_light(3), "left, light: all pixels");
-                widgets::swatch(ui, widgets::level_color(3), "right, solid: ink (strokes)");
+                widgets::swatch(
+                    ui,
+                    widgets::level_color(3),
+                    "right, solid: ink (foreground)",
+                );
             });
         });
         ui.add_space(16.0);
@@ -408,7 +418,7 @@ fn coverage_chart(ui: &mut egui::Ui, coverage: &[LevelCoverage]) {
         })
         .collect();
     let levels = coverage.len();
-    widgets::static_plot("coverage_chart", 220.0)
+    widgets::static_plot("coverage_chart", 150.0)
         .include_y(0.0)
         .include_y(100.0)
         .include_x(0.4)

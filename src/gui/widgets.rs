@@ -97,18 +97,35 @@ pub fn swatch(ui: &mut egui::Ui, color: Color32, text: impl Into<RichText>) {
 }
 
 /// Legend of the occlusion levels: a swatch per level with its caption (e.g. the border width).
-/// Wraps onto more lines when it does not fit.
+/// Wraps onto more lines when it does not fit, never between a swatch and its caption.
 pub fn level_legend(ui: &mut egui::Ui, captions: &[String]) {
     ui.horizontal_wrapped(|ui| {
         for (level, caption) in captions.iter().enumerate() {
-            let size = ui.text_style_height(&egui::TextStyle::Body);
-            let (rect, _) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
-            ui.painter()
-                .rect_filled(rect.shrink(1.0), 3.0, level_color(level));
-            ui.label(caption.as_str());
+            legend_item(ui, level_color(level), caption);
             ui.add_space(12.0);
         }
     });
+}
+
+/// A swatch and its caption as one widget.
+fn legend_item(ui: &mut egui::Ui, color: Color32, caption: &str) -> egui::Response {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let text_color = ui.visuals().text_color();
+    let galley = ui
+        .painter()
+        .layout_no_wrap(caption.to_owned(), font, text_color);
+    let side = galley.size().y;
+    let gap = 6.0;
+    let size = Vec2::new(side + gap + galley.size().x, side);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let swatch = egui::Rect::from_min_size(rect.min, Vec2::splat(side));
+        ui.painter().rect_filled(swatch.shrink(2.0), 3.0, color);
+        ui.painter()
+            .galley(rect.min + Vec2::new(side + gap, 0.0), galley, text_color);
+    }
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, caption));
+    response
 }
 
 /// Gives a widget the accessible name `label` (what screen readers say and kittest queries by)

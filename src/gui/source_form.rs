@@ -1,0 +1,475 @@
+//! The data-source form of the Data panel: which kind of source, its path and options, the
+//! folder dialog, and the Load / Cancel buttons with their messages.
+
+use super::app::Workbench;
+use super::widgets;
+use crate::data::folder::{Fit, FolderOptions, Polarity};
+use crate::data::idx::IdxLayout;
+use crate::data::letters::LetterConfig;
+use crate::data::source::DataSource;
+use crossbeam_channel::Receiver;
+use egui::RichText;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The kinds of source the form offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SourceKind {
+    Embedded,
+    Letters,
+    Idx,
+    Cifar10,
+    Folder,
+}
+
+impl SourceKind {
+    const ALL: [SourceKind; 5] = [
+        SourceKind::Embedded,
+        SourceKind::Letters,
+        SourceKind::Idx,
+        SourceKind::Cifar10,
+        SourceKind::Folder,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            SourceKind::Embedded => "Embedded digits",
+            SourceKind::Letters => "Generated letters",
+            SourceKind::Idx => "IDX folder (MNIST-style)",
+            SourceKind::Cifar10 => "CIFAR-10 folder",
+            SourceKind::Folder => "Image folder",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            SourceKind::Embedded => "10,000 real MNIST digits built into occlab: no files needed.",
+            SourceKind::Letters => "EMNIST-like handwritten letters A–Z, generated from a seed.",
+            SourceKind::Idx => {
+                "A folder with the four IDX files of MNIST, Fashion-MNIST or EMNIST (raw or .gz)."
+            }
+            SourceKind::Cifar10 => {
+                "A folder with the CIFAR-10 binary batches (data_batch_1.bin …)."
+            }
+            SourceKind::Folder => "A folder with one sub-folder of PNG/JPEG images per class.",
+        }
+    }
+
+    fn needs_path(self) -> bool {
+        matches!(
+            self,
+            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder
+        )
+    }
+}
+
+/// The source being edited in the form (not yet loaded).
+#[derive(Clone, Debug)]
+struct SourceDraft {
+    kind: SourceKind,
+    path: String,
+    letters: LetterConfig,
+    idx_name: String,
+    idx_prefix: String,
+    idx_layout: IdxLayout,
+    folder: FolderOptions,
+}
+
+impl SourceDraft {
+    fn from_source(source: &DataSource) -> Self {
+        let mut draft = SourceDraft {
+            kind: SourceKind::Embedded,
+            path: String::new(),
+            letters: LetterConfig::default(),
+            idx_name: "MNIST".into(),
+            idx_prefix: String::new(),
+            idx_layout: IdxLayout::Standard,
+            folder: FolderOptions::default(),
+        };
+        match source {
+            DataSource::EmbeddedDigits => {}
+            DataSource::Letters { config } => {
+                draft.kind = SourceKind::Letters;
+                draft.letters = config.clone();
+            }
+            DataSource::Idx {
+                path,
+                prefix,
+                layout,
+                name,
+            } => {
+                draft.kind = SourceKind::Idx;
+                draft.path = path.display().to_string();
+                draft.idx_prefix = prefix.clone().unwrap_or_default();
+                draft.idx_layout = *layout;
+                draft.idx_name = name.clone();
+            }
+            DataSource::Cifar10 { path } => {
+                draft.kind = SourceKind::Cifar10;
+                draft.path = path.display().to_string();
+            }
+            DataSource::Folder { path, options } => {
+                draft.kind = SourceKind::Folder;
+                draft.path = path.display().to_string();
+                draft.folder = options.clone();
+            }
+        }
+        draft
+    }
+
+    /// The source the form describes, or what is missing.
+    fn to_source(&self) -> Result<DataSource, String> {
+        let path = PathBuf::from(self.path.trim());
+        if self.kind.needs_path() && self.path.trim().is_empty() {
+            return Err("Type a folder path or choose one with “Browse…”.".into());
+        }
+        Ok(match self.kind {
+            SourceKind::Embedded => DataSource::EmbeddedDigits,
+            SourceKind::Letters => DataSource::Letters {
+                config: self.letters.clone(),
+            },
+            SourceKind::Idx => DataSource::Idx {
+                path,
+                prefix: Some(self.idx_prefix.trim().to_string()).filter(|p| !p.is_empty()),
+                layout: self.idx_layout,
+                name: if self.idx_name.trim().is_empty() {
+                    "MNIST".into()
+                } else {
+                    self.idx_name.trim().into()
+                },
+            },
+            SourceKind::Cifar10 => DataSource::Cifar10 { path },
+            SourceKind::Folder => DataSource::Folder {
+                path,
+                options: self.folder.clone(),
+            },
+        })
+    }
+}
+
+/// The form: a draft source, edited until Load turns it into a [`DataSource`] to load.
+pub struct SourceForm {
+    draft: SourceDraft,
+    /// Problem with the form itself (e.g. no path), shown under the Load button.
+    form_error: Option<String>,
+    /// A folder dialog running on its own thread, and when it was opened.
+    browse: Option<(Receiver<Option<PathBuf>>, Instant)>,
+}
+
+impl SourceForm {
+    /// A form showing `source` (the one in use).
+    pub fn new(source: &DataSource) -> Self {
+        SourceForm {
+            draft: SourceDraft::from_source(source),
+            form_error: None,
+            browse: None,
+        }
+    }
+
+    /// The form; Load starts a background load on `workbench`.
+    pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
+        self.poll_browse();
+        self.source_ui(ui, workbench);
+    }
+
+    fn poll_browse(&mut self) {
+        if let Some((rx, opened)) = &self.browse
+            && let Ok(picked) = rx.try_recv()
+        {
+            let quick = opened.elapsed() < Duration::from_millis(300);
+            self.browse = None;
+            match picked {
+                Some(path) => {
+                    self.draft.path = path.display().to_string();
+                    self.form_error = None;
+                }
+                // rfd answers `None` both for "cancelled" and for "no dialog could be shown"
+                // (no xdg-desktop-portal); an answer faster than a person can cancel is the latter.
+                None if quick => {
+                    self.form_error = Some(
+                        "No folder dialog is available here (it needs xdg-desktop-portal): type the path instead."
+                            .into(),
+                    )
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn source_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
+        widgets::section(ui, "Source");
+        ui.horizontal_wrapped(|ui| {
+            for kind in SourceKind::ALL {
+                ui.selectable_value(&mut self.draft.kind, kind, kind.title());
+            }
+        });
+        ui.label(RichText::new(self.draft.kind.help()).weak());
+        ui.add_space(6.0);
+
+        match self.draft.kind {
+            SourceKind::Embedded => {}
+            SourceKind::Letters => {
+                egui::Grid::new("letters_form")
+                    .num_columns(2)
+                    .spacing([16.0, 8.0])
+                    .show(ui, |ui| {
+                        let l = ui.label("Letters per class");
+                        ui.add(
+                            egui::DragValue::new(&mut self.draft.letters.per_class)
+                                .range(1..=10_000),
+                        )
+                        .labelled_by(l.id);
+                        ui.end_row();
+                        let l = ui.label("Letters seed");
+                        ui.add(egui::DragValue::new(&mut self.draft.letters.seed))
+                            .labelled_by(l.id);
+                        ui.end_row();
+                    });
+            }
+            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder => {
+                self.path_ui(ui, workbench);
+            }
+        }
+        match self.draft.kind {
+            SourceKind::Idx => self.idx_ui(ui),
+            SourceKind::Folder => self.folder_ui(ui),
+            _ => {}
+        }
+
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let loading = workbench.is_loading();
+            let load = ui.add_enabled(
+                !loading,
+                egui::Button::new(RichText::new("Load").size(18.0).strong()),
+            );
+            if load.clicked() {
+                match self.draft.to_source() {
+                    Ok(source) => {
+                        self.form_error = None;
+                        workbench.start_load(source, ui.ctx());
+                    }
+                    Err(e) => self.form_error = Some(e),
+                }
+            }
+            if let Some(source) = workbench.loading() {
+                ui.spinner();
+                let secs = workbench.loading_for().unwrap_or_default().as_secs_f32();
+                ui.label(format!("Loading {}… ({secs:.1} s)", source.describe()));
+                if ui.button("Cancel").clicked() {
+                    workbench.cancel_load();
+                }
+            }
+        });
+        if let Some(e) = &self.form_error {
+            widgets::error_text(ui, e.clone());
+        }
+        if let Some(failure) = &workbench.load_error {
+            widgets::error_text(
+                ui,
+                format!(
+                    "Could not load {}: {}",
+                    failure.source.describe(),
+                    failure.message
+                ),
+            );
+        }
+    }
+
+    fn path_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+        ui.horizontal(|ui| {
+            let l = ui.label("Folder path");
+            ui.add(egui::TextEdit::singleline(&mut self.draft.path).desired_width(520.0))
+                .labelled_by(l.id);
+            let browsing = self.browse.is_some();
+            if ui
+                .add_enabled(!browsing, egui::Button::new("Browse…"))
+                .clicked()
+            {
+                self.browse = Some((
+                    spawn_folder_dialog(ui.ctx(), &self.draft.path, workbench),
+                    Instant::now(),
+                ));
+            }
+            if browsing {
+                ui.spinner();
+            }
+        });
+        let note = match &workbench.data_dir {
+            Some(dir) => format!(
+                "Relative paths are read from the data folder {}.",
+                dir.display()
+            ),
+            None => {
+                "Relative paths need a data folder (--data-dir or OCCLAB_DATA_DIR); none is set."
+                    .into()
+            }
+        };
+        ui.label(RichText::new(note).weak());
+    }
+
+    fn idx_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Grid::new("idx_form")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                let l = ui.label("Data set name");
+                ui.add(egui::TextEdit::singleline(&mut self.draft.idx_name).desired_width(200.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("File-name prefix");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.draft.idx_prefix)
+                        .hint_text("none (MNIST names); e.g. emnist-letters")
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Layout");
+                egui::ComboBox::from_id_salt("idx_layout")
+                    .selected_text(layout_title(self.draft.idx_layout))
+                    .show_ui(ui, |ui| {
+                        for layout in [
+                            IdxLayout::Standard,
+                            IdxLayout::EmnistTransposed,
+                            IdxLayout::EmnistLetters,
+                        ] {
+                            ui.selectable_value(
+                                &mut self.draft.idx_layout,
+                                layout,
+                                layout_title(layout),
+                            );
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+            });
+    }
+
+    fn folder_ui(&mut self, ui: &mut egui::Ui) {
+        let o = &mut self.draft.folder;
+        egui::Grid::new("folder_form")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                ui.label("Image size");
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut o.height)
+                            .range(4..=512)
+                            .suffix(" px high"),
+                    )
+                    .on_hover_text("Image height");
+                    ui.label("×");
+                    ui.add(
+                        egui::DragValue::new(&mut o.width)
+                            .range(4..=512)
+                            .suffix(" px wide"),
+                    )
+                    .on_hover_text("Image width");
+                });
+                ui.end_row();
+                ui.label("Colour");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut o.channels, 1, "Grey");
+                    ui.radio_value(&mut o.channels, 3, "RGB");
+                });
+                ui.end_row();
+                let l = ui.label("Brightness");
+                egui::ComboBox::from_id_salt("folder_polarity")
+                    .selected_text(polarity_title(o.polarity))
+                    .show_ui(ui, |ui| {
+                        for p in [Polarity::DarkBackground, Polarity::Keep, Polarity::Invert] {
+                            ui.selectable_value(&mut o.polarity, p, polarity_title(p));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                ui.label("Fit");
+                ui.horizontal(|ui| {
+                    let ink = matches!(o.fit, Fit::InkBox { .. });
+                    if ui.radio(!ink, "Resize whole image").clicked() {
+                        o.fit = Fit::Resize;
+                    }
+                    if ui.radio(ink, "Crop to ink, centre (MNIST-style)").clicked() && !ink {
+                        o.fit = Fit::InkBox { margin: 4 };
+                    }
+                    if let Fit::InkBox { margin } = &mut o.fit {
+                        ui.add(
+                            egui::DragValue::new(margin)
+                                .range(0..=64)
+                                .prefix("margin ")
+                                .suffix(" px"),
+                        )
+                        .on_hover_text("Ink box margin");
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Test share");
+                ui.add(egui::Slider::new(&mut o.test_fraction, 0.0..=0.9).fixed_decimals(2))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Split seed");
+                ui.add(egui::DragValue::new(&mut o.seed)).labelled_by(l.id);
+                ui.end_row();
+            });
+    }
+}
+
+/// Opens the native folder dialog on its own thread (so the UI keeps drawing); the chosen folder
+/// (or `None` when cancelled) arrives on the returned channel.
+fn spawn_folder_dialog(
+    ctx: &egui::Context,
+    current: &str,
+    workbench: &Workbench,
+) -> Receiver<Option<PathBuf>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let start = {
+        let p = PathBuf::from(current.trim());
+        if p.is_absolute() && p.is_dir() {
+            Some(p)
+        } else if let Some(dir) = &workbench.data_dir {
+            Some(dir.join(p))
+                .filter(|d| d.is_dir())
+                .or(Some(dir.clone()))
+        } else {
+            None
+        }
+    };
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("occlab-browse".into())
+        .spawn({
+            let tx = tx.clone();
+            move || {
+                let mut dialog = rfd::FileDialog::new().set_title("Choose a data folder");
+                if let Some(dir) = start {
+                    dialog = dialog.set_directory(dir);
+                }
+                let _ = tx.send(dialog.pick_folder());
+                ctx.request_repaint();
+            }
+        });
+    if spawned.is_err() {
+        let _ = tx.send(None);
+    }
+    rx
+}
+
+fn layout_title(layout: IdxLayout) -> &'static str {
+    match layout {
+        IdxLayout::Standard => "Standard (MNIST, Fashion-MNIST)",
+        IdxLayout::EmnistTransposed => "EMNIST (transposed images)",
+        IdxLayout::EmnistLetters => "EMNIST letters (labels 1–26)",
+    }
+}
+
+fn polarity_title(p: Polarity) -> &'static str {
+    match p {
+        Polarity::DarkBackground => "Light ink on dark (invert bright backgrounds)",
+        Polarity::Keep => "Keep as is",
+        Polarity::Invert => "Invert all",
+    }
+}
