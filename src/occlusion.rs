@@ -103,6 +103,27 @@ impl OcclusionSpec {
         self.level_widths.len()
     }
 
+    /// Largest level width accepted by [`validate`](Self::validate).
+    pub const MAX_WIDTH: f32 = 0.5;
+
+    /// Adds a level after the last one, 5 % of the side wider (capped), drawn as often as level 1.
+    pub fn push_level(&mut self) {
+        let next = self
+            .level_widths
+            .last()
+            .map_or(0.04, |w| (w + 0.05).min(Self::MAX_WIDTH));
+        self.level_widths.push(next);
+        self.level_mix.resize(self.level_widths.len(), 1.0);
+    }
+
+    /// Removes the last level (and its weight); the last remaining level stays.
+    pub fn pop_level(&mut self) {
+        if self.level_widths.len() > 1 {
+            self.level_widths.pop();
+            self.level_mix.truncate(self.level_widths.len());
+        }
+    }
+
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.level_widths.is_empty() {
             return Err(SpecError::NoLevels);
@@ -307,4 +328,98 @@ pub fn image_seed(set_seed: u64, image_id: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_can_be_added_and_removed_with_their_weights() {
+        let mut spec = OcclusionSpec::paper_default();
+        spec.push_level();
+        assert_eq!(spec.num_levels(), 6);
+        assert_eq!(spec.level_mix.len(), 6);
+        assert!((spec.level_widths[5] - 0.31).abs() < 1e-6);
+        spec.validate().unwrap();
+        for _ in 0..10 {
+            spec.pop_level();
+        }
+        assert_eq!((spec.level_widths.len(), spec.level_mix.len()), (1, 1));
+    }
+
+    #[test]
+    fn masks_grow_with_the_level_and_are_reproducible() {
+        let spec = OcclusionSpec::paper_default();
+        let hidden = |level| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            (0..200)
+                .map(|_| {
+                    spec.mask(28, 28, level, &mut rng)
+                        .iter()
+                        .filter(|m| **m)
+                        .count()
+                })
+                .sum::<usize>()
+        };
+        let counts: Vec<usize> = (0..=5).map(hidden).collect();
+        assert_eq!(counts[0], 0, "level 0 hides nothing");
+        assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
+        let mut a = vec![200u8; 784];
+        let mut b = a.clone();
+        spec.occlude_seeded(&mut a, (28, 28, 1), 4, &[0], 99);
+        spec.occlude_seeded(&mut b, (28, 28, 1), 4, &[0], 99);
+        assert_eq!(a, b);
+        assert!(a.contains(&0) && a.contains(&200));
+    }
+
+    #[test]
+    fn invalid_specs_are_named() {
+        let mut spec = OcclusionSpec::paper_default();
+        spec.level_mix.pop();
+        assert_eq!(
+            spec.validate(),
+            Err(SpecError::MixLength { levels: 5, mix: 4 })
+        );
+        let spec = OcclusionSpec {
+            box_min: 0.9,
+            box_max: 0.5,
+            ..OcclusionSpec::paper_default()
+        };
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("0 < min ≤ max ≤ 1")
+        );
+        let spec = OcclusionSpec {
+            level_mix: vec![0.0; 5],
+            ..OcclusionSpec::paper_default()
+        };
+        assert_eq!(spec.validate(), Err(SpecError::Mix));
+    }
+
+    #[test]
+    fn every_shape_and_fill_hides_pixels() {
+        for shape in [Shape::Frame, Shape::Block, Shape::Bars] {
+            for fill in [Fill::Black, Fill::Noise, Fill::Mean] {
+                let spec = OcclusionSpec {
+                    shape,
+                    fill,
+                    ..OcclusionSpec::paper_default()
+                };
+                let mut px = vec![255u8; 32 * 32 * 3];
+                let mask = spec.occlude_seeded(&mut px, (32, 32, 3), 5, &[10, 20, 30], 1);
+                let hidden = mask.iter().filter(|m| **m).count();
+                assert!(hidden > 50, "{shape:?}/{fill:?}: {hidden}");
+                let i = mask.iter().position(|m| *m).unwrap();
+                if fill == Fill::Mean {
+                    assert_eq!(&px[i * 3..i * 3 + 3], &[10, 20, 30]);
+                }
+                if fill == Fill::Black {
+                    assert_eq!(&px[i * 3..i * 3 + 3], &[0, 0, 0]);
+                }
+            }
+        }
+    }
 }

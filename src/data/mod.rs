@@ -151,6 +151,34 @@ impl ImageSet {
         }
         counts
     }
+    /// Number of images in a split.
+    pub fn split_len(&self, split: Split) -> usize {
+        self.splits.iter().filter(|&&s| s == split).count()
+    }
+
+    /// `count` image indices for a sample grid, cycling through the classes (first image of each
+    /// class, then the second, …) so that a grid shows every class even when the set is sorted by
+    /// class. Deterministic.
+    pub fn sample_ids(&self, count: usize) -> Vec<usize> {
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.num_classes()];
+        for (i, &l) in self.labels.iter().enumerate() {
+            by_class[l as usize].push(i);
+        }
+        let mut out = Vec::with_capacity(count.min(self.len()));
+        let mut round = 0;
+        while out.len() < count.min(self.len()) {
+            for ids in &by_class {
+                if let Some(&i) = ids.get(round)
+                    && out.len() < count
+                {
+                    out.push(i);
+                }
+            }
+            round += 1;
+        }
+        out
+    }
+
     /// Indices of the images in a split.
     pub fn indices(&self, split: Split) -> Vec<usize> {
         (0..self.len())
@@ -249,4 +277,29 @@ pub fn seeded_split(
         }
     }
     splits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_ids_cycle_through_the_classes() {
+        let labels = vec![0, 0, 0, 1, 1, 2];
+        let set = ImageSet::new(
+            "t",
+            1,
+            1,
+            1,
+            vec![0; 6],
+            labels,
+            vec![Split::Train; 6],
+            vec!["a".into(), "b".into(), "c".into()],
+            Path::new("t"),
+        )
+        .unwrap();
+        assert_eq!(set.sample_ids(4), vec![0, 3, 5, 1]);
+        assert_eq!(set.sample_ids(100).len(), 6);
+        assert_eq!(set.split_len(Split::Train), 6);
+    }
 }

@@ -67,8 +67,7 @@ impl DataPanel {
             return;
         };
         let set = &data.set;
-        let train: usize = set.class_counts(Some(Split::Train)).iter().sum();
-        let test: usize = set.class_counts(Some(Split::Test)).iter().sum();
+        let (train, test) = (set.split_len(Split::Train), set.split_len(Split::Test));
         if self.samples.as_ref().map(|s| s.generation) != Some(data.generation) {
             self.samples = Some(SampleGrid {
                 generation: data.generation,
@@ -214,12 +213,12 @@ fn class_chart(ui: &mut egui::Ui, set: &ImageSet) {
         });
 }
 
-/// Up to 8×8 images spread evenly over the set, as textures.
+/// Up to 8×8 sample images, cycling through the classes, as textures.
 fn sample_textures(ctx: &egui::Context, set: &ImageSet) -> Vec<TextureHandle> {
-    let count = (SAMPLE_COLUMNS * SAMPLE_ROWS).min(set.len());
-    (0..count)
-        .map(|k| {
-            let i = k * set.len() / count.max(1);
+    set.sample_ids(SAMPLE_COLUMNS * SAMPLE_ROWS)
+        .into_iter()
+        .enumerate()
+        .map(|(k, i)| {
             let image = widgets::to_color_image(set.image(i), set.height, set.width, set.channels);
             widgets::load_nearest(ctx, &format!("data-sample-{k}"), image)
         })

@@ -20,7 +20,7 @@ const PREVIEW_MIN_WIDTH: f32 = 520.0;
 /// Width of the "Level n" captions before the preview rows.
 const CAPTION_WIDTH: f32 = 80.0;
 /// Widest level width the spec accepts (see `OcclusionSpec::validate`).
-const MAX_WIDTH: f32 = 0.5;
+const MAX_WIDTH: f32 = OcclusionSpec::MAX_WIDTH;
 
 /// What a preview was drawn from: it is redrawn only when this changes.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +102,7 @@ impl OcclusionPanel {
         let set = &data.set;
         let spec = &key.spec;
         let count = PREVIEW_COLUMNS.min(set.len());
-        let ids: Vec<usize> = (0..count).map(|k| k * set.len() / count.max(1)).collect();
+        let ids = set.sample_ids(count);
         let dims = (set.height, set.width, set.channels);
         let rows = (0..=spec.num_levels())
             .map(|level| {
@@ -293,12 +293,7 @@ fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
         });
     ui.horizontal(|ui| {
         if ui.button("Add level").clicked() {
-            let next = spec
-                .level_widths
-                .last()
-                .map_or(0.04, |w| (w + 0.05).min(MAX_WIDTH));
-            spec.level_widths.push(next);
-            spec.level_mix.resize(spec.level_widths.len(), 1.0);
+            spec.push_level();
         }
         if ui
             .add_enabled(
@@ -307,8 +302,7 @@ fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
             )
             .clicked()
         {
-            spec.level_widths.pop();
-            spec.level_mix.truncate(spec.level_widths.len());
+            spec.pop_level();
         }
     });
 

@@ -65,18 +65,8 @@ pub fn image_row(
 /// Level 0 is neutral grey; levels 1.. run from yellow through orange and red to purple, so the
 /// severity reads as "warmer = more hidden". More than eight levels reuse the last colours.
 pub fn level_color(level: usize) -> Color32 {
-    const PALETTE: [Color32; 9] = [
-        Color32::from_rgb(150, 150, 150), // 0: unoccluded
-        Color32::from_rgb(240, 215, 60),  // 1
-        Color32::from_rgb(245, 165, 45),  // 2
-        Color32::from_rgb(235, 110, 45),  // 3
-        Color32::from_rgb(215, 60, 60),   // 4
-        Color32::from_rgb(180, 50, 120),  // 5
-        Color32::from_rgb(130, 60, 170),  // 6
-        Color32::from_rgb(85, 75, 190),   // 7
-        Color32::from_rgb(50, 90, 170),   // 8
-    ];
-    PALETTE[level.min(PALETTE.len() - 1)]
+    let [r, g, b] = crate::sequence::render::level_color(level.min(u8::MAX as usize) as u8);
+    Color32::from_rgb(r, g, b)
 }
 
 /// A lighter shade of a level colour (the "pixels hidden" bars beside the solid "ink hidden" ones).

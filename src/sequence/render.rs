@@ -63,17 +63,19 @@ pub fn render_all(set: &ImageSet, sequences: &[Sequence], spec: &OcclusionSpec) 
     out
 }
 
-/// One colour per occlusion level (level 0 = grey), shared by the sheet, plots and the GUI legend.
+/// One colour per occlusion level (level 0 = grey, then yellow → orange → red → purple → blue as
+/// severity grows), shared by the contact sheets, the plots and the GUI legend.
 pub fn level_color(level: u8) -> [u8; 3] {
-    const PALETTE: [[u8; 3]; 8] = [
+    const PALETTE: [[u8; 3]; 9] = [
         [150, 150, 150],
-        [80, 180, 80],
-        [190, 200, 60],
-        [240, 160, 40],
-        [230, 90, 40],
-        [200, 30, 60],
-        [150, 40, 160],
-        [60, 80, 200],
+        [240, 215, 60],
+        [245, 165, 45],
+        [235, 110, 45],
+        [215, 60, 60],
+        [180, 50, 120],
+        [130, 60, 170],
+        [85, 75, 190],
+        [50, 90, 170],
     ];
     PALETTE[(level as usize).min(PALETTE.len() - 1)]
 }
