@@ -258,3 +258,23 @@ fn a_diverging_run_stops_with_a_clear_message() {
         "{err}"
     );
 }
+
+#[test]
+fn backend_choice_never_panics_and_reports_why() {
+    // Whatever this machine has (no GPU, a software Vulkan, a real GPU), `auto` gives a device that
+    // computes, with a reason; `wgpu` either works or says why not.
+    let auto = occlab::train::choose_device(BackendChoice::Auto).unwrap();
+    assert!(!auto.reason.is_empty());
+    let sum: f32 = Tensor::<1>::ones([3], &auto.device).sum().into_scalar();
+    assert_eq!(sum, 3.0);
+    match occlab::train::choose_device(BackendChoice::Wgpu) {
+        Ok(w) => assert!(w.name.starts_with("wgpu")),
+        Err(e) => assert!(e.contains("WGPU"), "{e}"),
+    }
+    assert_eq!(
+        occlab::train::choose_device(BackendChoice::Flex)
+            .unwrap()
+            .name,
+        "flex (CPU)"
+    );
+}

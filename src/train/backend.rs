@@ -1,7 +1,7 @@
 //! Which Burn device trains: WGPU where an adapter works, else Burn's pure-Rust CPU backend `flex`.
 //! Burn 0.22 dispatches at run time, so the choice is a value, not a type parameter.
 
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::{Device, Tensor};
 
 /// What the user asked for.
 #[derive(
@@ -35,30 +35,25 @@ pub struct ChosenBackend {
     pub reason: String,
 }
 
-/// Probes WGPU by running one tiny operation; adapter lookup failures surface as panics inside
-/// the runtime, so they are caught here and turned into a reason. Returns the device and the
-/// adapter's name.
-fn probe_wgpu() -> Result<(Device, String), String> {
+/// Opens the WGPU device through Burn's fallible initialiser (a missing adapter is an error, not a
+/// panic), runs one tiny operation to check it, and returns it with the adapter's name and whether
+/// it is a physical GPU (software rasterizers such as llvmpipe/lavapipe report none).
+fn probe_wgpu() -> Result<(Device, String, bool), String> {
     std::thread::spawn(|| {
         std::panic::catch_unwind(|| {
-            let device = Device::wgpu(DeviceKind::DefaultDevice);
-            let t = Tensor::<1>::ones([4], &device);
-            let sum: f32 = t.sum().into_scalar();
+            let device = Device::wgpu_options().init().map_err(|e| e.to_string())?;
+            let sum: f32 = Tensor::<1>::ones([4], &device).sum().into_scalar();
             if sum != 4.0 {
                 return Err("the WGPU adapter computed a wrong result".to_string());
             }
-            let name = device
-                .identity()
-                .map(|i| i.name.to_string())
-                .unwrap_or_else(|| "unknown adapter".into());
-            Ok((device, name))
+            let identity = device.identity();
+            let name = identity
+                .as_ref()
+                .map_or_else(|| "unknown adapter".into(), |i| i.name.to_string());
+            let physical = identity.is_some_and(|i| i.physical.is_some());
+            Ok((device, name, physical))
         })
-        .map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the WGPU runtime failed to start".into())
-        })?
+        .map_err(|_| "the WGPU runtime panicked while starting".to_string())?
     })
     .join()
     .map_err(|_| "the WGPU probe thread failed".to_string())?
@@ -74,17 +69,17 @@ pub fn choose_device(choice: BackendChoice) -> Result<ChosenBackend, String> {
     match choice {
         BackendChoice::Flex => Ok(flex("asked for flex".into())),
         BackendChoice::Wgpu => probe_wgpu()
-            .map(|(device, adapter)| ChosenBackend {
+            .map(|(device, adapter, _)| ChosenBackend {
                 device,
                 name: format!("wgpu ({adapter})"),
                 reason: "asked for wgpu".into(),
             })
             .map_err(|e| format!("WGPU is not usable here: {e}")),
         BackendChoice::Auto => Ok(match probe_wgpu() {
-            Ok((_, adapter)) if is_software(&adapter) => flex(format!(
+            Ok((_, adapter, physical)) if !physical || is_software(&adapter) => flex(format!(
                 "the only WGPU adapter is a software renderer ({adapter}); flex is faster on the CPU"
             )),
-            Ok((device, adapter)) => ChosenBackend {
+            Ok((device, adapter, _)) => ChosenBackend {
                 device,
                 name: format!("wgpu ({adapter})"),
                 reason: "WGPU adapter found".into(),
