@@ -22,7 +22,9 @@ fn pipeline(c: &mut Criterion) {
     let source = DataSource::mnist();
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10);
-    g.bench_function("load full MNIST", |b| b.iter(|| black_box(source.load(Some(&dir)).unwrap())));
+    g.bench_function("load full MNIST", |b| {
+        b.iter(|| black_box(source.load(Some(&dir)).unwrap()))
+    });
     let set = source.load(Some(&dir)).unwrap();
     let spec = OcclusionSpec::paper_default();
     let mean = set.channel_means();
@@ -41,8 +43,14 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("plan digit sequences", |b| {
         b.iter(|| black_box(plan(&counts, &available, &PlanOptions::default()).unwrap()))
     });
-    let cfg = BuildConfig { t: 5, seed: 1, ..BuildConfig::default() };
-    g.bench_function("plan + build sequences", |b| b.iter(|| black_box(build_patterned(&set, &lib, &cfg).unwrap())));
+    let cfg = BuildConfig {
+        t: 5,
+        seed: 1,
+        ..BuildConfig::default()
+    };
+    g.bench_function("plan + build sequences", |b| {
+        b.iter(|| black_box(build_patterned(&set, &lib, &cfg).unwrap()))
+    });
     g.finish();
 }
 

@@ -3,3 +3,4 @@
 pub mod dataset;
 pub mod preset;
 pub mod run;
+pub mod tables;

@@ -8,6 +8,9 @@
 
 use super::data_panel::DataPanel;
 use super::occlusion_panel::OcclusionPanel;
+use super::patterns_panel::PatternsPanel;
+use super::results_panel::ResultsPanel;
+use super::train_panel::TrainPanel;
 use super::widgets;
 use crate::data::ImageSet;
 use crate::data::source::DataSource;
@@ -32,7 +35,13 @@ pub enum PanelId {
 }
 
 /// The panels the side bar lists, in order. Only panels that exist are listed.
-pub const LISTED_PANELS: &[PanelId] = &[PanelId::Data, PanelId::Occlusion];
+pub const LISTED_PANELS: &[PanelId] = &[
+    PanelId::Data,
+    PanelId::Occlusion,
+    PanelId::Patterns,
+    PanelId::Train,
+    PanelId::Results,
+];
 
 impl PanelId {
     pub const ALL: [PanelId; 7] = [
@@ -290,6 +299,12 @@ pub struct OcclabApp {
     zoom: f32,
     data_panel: DataPanel,
     occlusion_panel: OcclusionPanel,
+    /// The Patterns panel (public so tests can read its build).
+    pub patterns_panel: PatternsPanel,
+    /// The Results panel.
+    pub results_panel: ResultsPanel,
+    /// The Train panel (public so tests can fill in its form).
+    pub train_panel: TrainPanel,
 }
 
 impl OcclabApp {
@@ -336,6 +351,9 @@ impl OcclabApp {
             zoom,
             data_panel: DataPanel::new(&session.source),
             occlusion_panel: OcclusionPanel::default(),
+            patterns_panel: PatternsPanel::default(),
+            results_panel: ResultsPanel::default(),
+            train_panel: TrainPanel::default(),
         }
     }
 
@@ -436,12 +454,11 @@ impl OcclabApp {
         match self.panel {
             PanelId::Data => self.data_panel.ui(ui, &mut self.workbench),
             PanelId::Occlusion => self.occlusion_panel.ui(ui, &mut self.workbench),
+            PanelId::Patterns => self.patterns_panel.ui(ui, &mut self.workbench),
+            PanelId::Results => self.results_panel.ui(ui, &mut self.workbench),
+            PanelId::Train => self.train_panel.ui(ui, &mut self.workbench),
             // Not built yet, hence not listed; `set_panel` never selects them.
-            PanelId::Patterns
-            | PanelId::Train
-            | PanelId::Results
-            | PanelId::Quiz
-            | PanelId::Present => {}
+            PanelId::Quiz | PanelId::Present => {}
         }
     }
 }
@@ -449,6 +466,8 @@ impl OcclabApp {
 impl eframe::App for OcclabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.workbench.poll_load();
+        // Training jobs report whichever panel is shown; the queue moves on in the background.
+        self.train_panel.poll(ui.ctx());
         egui::Panel::bottom("status_bar")
             .frame(
                 egui::Frame::side_top_panel(ui.style())

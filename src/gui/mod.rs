@@ -3,7 +3,8 @@
 //!
 //! * [`app`]: [`OcclabApp`] (navigation, status bar, persistence), [`Workbench`] (state shared by
 //!   the panels: data set, occlusion spec, preview seed, background load).
-//! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`].
+//! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`],
+//!   [`patterns_panel`], [`results_panel`], [`train_panel`].
 //! * [`widgets`]: image grids, level colours and legend.
 //!
 //! Start-up panel: set `OCCLAB_START_PANEL=occlusion` (or `data`) to open a panel first.
@@ -11,7 +12,10 @@
 pub mod app;
 pub mod data_panel;
 pub mod occlusion_panel;
+pub mod patterns_panel;
+pub mod results_panel;
 pub mod source_form;
+pub mod train_panel;
 pub mod widgets;
 
 pub use app::{LISTED_PANELS, OcclabApp, PanelId, Session, Workbench};

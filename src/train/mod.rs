@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod batches;
 pub mod engine;
+pub mod series;
 
 pub use backend::{BackendChoice, ChosenBackend, choose_device};
 pub use engine::{Control, TrainEvent, TrainJob, TrainOutcome, train, train_in_background};

@@ -1,0 +1,696 @@
+//! Results tables built from the runs on disk, beside paper A's published numbers.
+//!
+//! [`scan`] reads every run under a runs root ([`summarize`]: its preset's model, data and
+//! ordering, T, and the last epoch's test metrics). [`table`] arranges them in the shape of
+//! paper A's Table 1 (patterned sequences) or Table 2 (random order): rows are the six models,
+//! columns MNIST / EMNIST (our generated letters stand in) / CIFAR-10, each cell our accuracy
+//! (with the run it came from) and the published one. [`table_by_t`] is Table 3: the CRNN with
+//! patterns by sequence length. [`to_csv`] exports a table.
+//!
+//! A run's epochs are read from `metrics.jsonl`; a folder without one may hold them as
+//! `epochs.jsonl` (the same JSON lines: the summaries committed under `docs/runs/`).
+
+use super::preset::{OrderingSpec, Preset};
+use super::run::{LogLine, RunDir, RunError, list_runs};
+use crate::data::source::DataSource;
+use crate::metrics::{ImagePrediction, Metrics};
+use crate::model::ModelKind;
+use crate::train::EpochRecord;
+use std::path::{Path, PathBuf};
+
+/// A column of paper A's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dataset {
+    Mnist,
+    Emnist,
+    Cifar10,
+}
+
+impl Dataset {
+    /// The three, in the paper's column order.
+    pub const ALL: [Dataset; 3] = [Dataset::Mnist, Dataset::Emnist, Dataset::Cifar10];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Dataset::Mnist => "MNIST",
+            Dataset::Emnist => "EMNIST",
+            Dataset::Cifar10 => "CIFAR-10",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Dataset::Mnist => 0,
+            Dataset::Emnist => 1,
+            Dataset::Cifar10 => 2,
+        }
+    }
+
+    /// The column a data source belongs to: MNIST (embedded or IDX files), EMNIST (IDX files with
+    /// an `emnist` prefix or name, or the generated letters that stand in for them), CIFAR-10.
+    /// Other sources (folders, other IDX sets) have no column.
+    pub fn of(source: &DataSource) -> Option<Dataset> {
+        match source {
+            DataSource::EmbeddedDigits => Some(Dataset::Mnist),
+            DataSource::Idx { prefix, name, .. } => {
+                let emnist = prefix
+                    .as_deref()
+                    .is_some_and(|p| p.to_ascii_lowercase().contains("emnist"))
+                    || name.to_ascii_lowercase().contains("emnist");
+                if emnist {
+                    Some(Dataset::Emnist)
+                } else if name.eq_ignore_ascii_case("mnist") {
+                    Some(Dataset::Mnist)
+                } else {
+                    None
+                }
+            }
+            DataSource::Letters { .. } => Some(Dataset::Emnist),
+            DataSource::Cifar10 { .. } => Some(Dataset::Cifar10),
+            DataSource::Folder { .. } => None,
+        }
+    }
+
+    /// Sequence length of Tables 1 and 2 (5; 6 for the letters' city names).
+    pub fn paper_t(self) -> usize {
+        match self {
+            Dataset::Emnist => 6,
+            Dataset::Mnist | Dataset::Cifar10 => 5,
+        }
+    }
+
+    /// The sequence lengths of Table 3.
+    pub fn table3_lengths(self) -> [usize; 5] {
+        match self {
+            Dataset::Emnist => [6, 12, 18, 24, 30],
+            Dataset::Mnist | Dataset::Cifar10 => [5, 10, 15, 20, 25],
+        }
+    }
+}
+
+/// Which of paper A's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    /// Table 1: with regular patterns.
+    Patterned,
+    /// Table 2: without patterns (random order).
+    Random,
+    /// Table 3: CRNN with patterns, by sequence length.
+    ByLength,
+}
+
+impl TableKind {
+    pub const ALL: [TableKind; 3] = [TableKind::Patterned, TableKind::Random, TableKind::ByLength];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            TableKind::Patterned => "Table 1 — with regular patterns",
+            TableKind::Random => "Table 2 — without patterns (random order)",
+            TableKind::ByLength => "Table 3 — CRNN with patterns, by sequence length",
+        }
+    }
+
+    /// A short name for file names: `table1-patterned`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            TableKind::Patterned => "table1-patterned",
+            TableKind::Random => "table2-random",
+            TableKind::ByLength => "table3-by-length",
+        }
+    }
+}
+
+/// Paper A, Table 1 (test accuracy in %, patterned): rows in [`ModelKind::ALL`] order
+/// (CNN-2-S, CNN-4-S, CNN, CRNN-2-S, CRNN-4-S, CRNN), columns MNIST, EMNIST, CIFAR-10.
+pub const PAPER_TABLE1: [[f64; 3]; 6] = [
+    [86.22, 86.01, 44.39],
+    [88.02, 87.26, 42.12],
+    [89.44, 88.90, 54.99],
+    [98.27, 97.95, 89.11],
+    [98.15, 97.90, 90.18],
+    [98.33, 98.14, 90.36],
+];
+
+/// Paper A, Table 2 (random order), same layout as [`PAPER_TABLE1`].
+pub const PAPER_TABLE2: [[f64; 3]; 6] = [
+    [86.37, 86.10, 44.21],
+    [88.28, 87.81, 41.40],
+    [89.37, 89.22, 53.88],
+    [86.68, 86.66, 45.64],
+    [88.15, 88.16, 48.21],
+    [87.89, 87.81, 50.62],
+];
+
+/// Paper A, Table 3: CRNN with patterns, rows MNIST, EMNIST, CIFAR-10, columns the five lengths
+/// of [`Dataset::table3_lengths`].
+pub const PAPER_TABLE3: [[f64; 5]; 3] = [
+    [98.33, 98.11, 98.23, 98.10, 98.06],
+    [98.14, 97.83, 97.76, 97.78, 97.62],
+    [90.36, 88.29, 88.11, 88.19, 87.93],
+];
+
+/// The published accuracy (%) of `model` on `dataset` in Table 1 or 2.
+pub fn published(kind: TableKind, model: ModelKind, dataset: Dataset) -> Option<f64> {
+    let row = ModelKind::ALL.iter().position(|&m| m == model)?;
+    match kind {
+        TableKind::Patterned => Some(PAPER_TABLE1[row][dataset.index()]),
+        TableKind::Random => Some(PAPER_TABLE2[row][dataset.index()]),
+        TableKind::ByLength => None,
+    }
+}
+
+/// The published CRNN accuracy (%) with patterns of length `t` on `dataset` (Table 3).
+pub fn published_by_length(dataset: Dataset, t: usize) -> Option<f64> {
+    let col = dataset.table3_lengths().iter().position(|&x| x == t)?;
+    Some(PAPER_TABLE3[dataset.index()][col])
+}
+
+/// What the tables need to know about one run.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub name: String,
+    pub path: PathBuf,
+    pub model: Option<ModelKind>,
+    pub data: DataSource,
+    pub dataset: Option<Dataset>,
+    pub ordering: OrderingSpec,
+    pub t: usize,
+    /// Epochs logged.
+    pub epochs: usize,
+    /// The last epoch's record (its `test` metrics give the accuracy and the confusion matrix).
+    pub last: Option<EpochRecord>,
+}
+
+impl RunSummary {
+    /// Test accuracy of the last epoch, in %.
+    pub fn test_accuracy_percent(&self) -> Option<f64> {
+        self.last.as_ref().map(|e| e.test.accuracy() * 100.0)
+    }
+
+    /// The run directory.
+    pub fn run(&self) -> RunDir {
+        RunDir {
+            path: self.path.clone(),
+        }
+    }
+
+    /// Class names for the confusion matrix: the data set's, where the source tells them.
+    pub fn class_names(&self) -> Vec<String> {
+        let n = self
+            .last
+            .as_ref()
+            .map_or(0, |e| e.test.confusion.len().max(e.test.per_class.len()));
+        class_names_for(&self.data, n)
+    }
+}
+
+/// Class names of a data source without loading it: digits for MNIST, CIFAR-10's names, letters
+/// A… for EMNIST and the generated letters, else the class numbers.
+pub fn class_names_for(source: &DataSource, n: usize) -> Vec<String> {
+    match Dataset::of(source) {
+        Some(Dataset::Mnist) if n <= 10 => (0..n).map(|i| i.to_string()).collect(),
+        Some(Dataset::Cifar10) if n <= 10 => crate::data::cifar::CIFAR10_CLASSES[..n]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        Some(Dataset::Emnist) if n <= 26 => (0..n)
+            .map(|i| ((b'A' + i as u8) as char).to_string())
+            .collect(),
+        _ => (0..n).map(|i| i.to_string()).collect(),
+    }
+}
+
+/// The epoch records of a run: `metrics.jsonl`, or else `epochs.jsonl` (see the module docs).
+pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
+    let epochs = run.epochs()?;
+    if !epochs.is_empty() {
+        return Ok(epochs);
+    }
+    let p = run.path.join("epochs.jsonl");
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<LogLine>(line) {
+            Ok(LogLine::Epoch(e)) => out.push(*e),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(RunError::Format {
+                    path: p,
+                    message: format!("line {}: {e}", i + 1),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one run's preset and last epoch.
+pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
+    let preset: Preset = run.preset()?;
+    let epochs = read_epochs(run)?;
+    Ok(RunSummary {
+        name: run.name(),
+        path: run.path.clone(),
+        model: preset.model.as_ref().map(|m| m.kind),
+        dataset: Dataset::of(&preset.data),
+        data: preset.data,
+        ordering: preset.sequences.ordering,
+        t: preset.sequences.t,
+        epochs: epochs.len(),
+        last: epochs.into_iter().last(),
+    })
+}
+
+/// Every run under `root`, summarised; runs that cannot be read are reported as messages
+/// (naming the file) instead.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    pub root: PathBuf,
+    pub runs: Vec<RunSummary>,
+    pub errors: Vec<String>,
+}
+
+impl Scan {
+    pub fn run(&self, name: &str) -> Option<&RunSummary> {
+        self.runs.iter().find(|r| r.name == name)
+    }
+}
+
+/// Summarises every run directly under `root` (see [`list_runs`]).
+pub fn scan(root: &Path) -> Scan {
+    let mut out = Scan {
+        root: root.to_path_buf(),
+        ..Scan::default()
+    };
+    for run in list_runs(root) {
+        match summarize(&run) {
+            Ok(s) => out.runs.push(s),
+            Err(e) => out.errors.push(e.to_string()),
+        }
+    }
+    out
+}
+
+/// Our result in a cell: the run it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ours {
+    pub run: String,
+    /// Test accuracy of the last epoch, %.
+    pub accuracy: f64,
+    pub epochs: usize,
+}
+
+/// One cell: ours (if a run matches) and the published number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub ours: Option<Ours>,
+    pub paper: Option<f64>,
+    /// What the cell stands for when the column header does not say it all (Table 3: `T = 10`).
+    pub note: Option<String>,
+}
+
+/// A results table in the paper's shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultsTable {
+    pub kind: TableKind,
+    pub title: String,
+    pub row_labels: Vec<String>,
+    pub column_labels: Vec<String>,
+    /// `cells[row][column]`.
+    pub cells: Vec<Vec<Cell>>,
+}
+
+/// The run that fills a cell: among the matches, the one with the most epochs, then the last name.
+fn best<'a>(mut matches: impl Iterator<Item = &'a RunSummary>) -> Option<Ours> {
+    let first = matches.next()?;
+    let chosen = matches.fold(first, |a, b| {
+        if (b.epochs, &b.name) >= (a.epochs, &a.name) {
+            b
+        } else {
+            a
+        }
+    });
+    Some(Ours {
+        run: chosen.name.clone(),
+        accuracy: chosen.test_accuracy_percent()?,
+        epochs: chosen.epochs,
+    })
+}
+
+/// Table 1, 2 or 3 from the summarised runs (see the module docs). A run fills a cell of Table 1
+/// or 2 when its model, data set and ordering match and T is the paper's (5; EMNIST 6).
+pub fn table(runs: &[RunSummary], kind: TableKind) -> ResultsTable {
+    if kind == TableKind::ByLength {
+        return table_by_length(runs);
+    }
+    let ordering = match kind {
+        TableKind::Random => OrderingSpec::Random,
+        _ => OrderingSpec::Patterned,
+    };
+    let done = runs.iter().filter(|r| r.last.is_some());
+    let done: Vec<&RunSummary> = done.collect();
+    let cells = ModelKind::ALL
+        .iter()
+        .map(|&model| {
+            Dataset::ALL
+                .iter()
+                .map(|&dataset| Cell {
+                    ours: best(done.iter().copied().filter(|r| {
+                        r.model == Some(model)
+                            && r.dataset == Some(dataset)
+                            && r.ordering == ordering
+                            && r.t == dataset.paper_t()
+                    })),
+                    paper: published(kind, model, dataset),
+                    note: None,
+                })
+                .collect()
+        })
+        .collect();
+    ResultsTable {
+        kind,
+        title: kind.title().into(),
+        row_labels: ModelKind::ALL
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect(),
+        column_labels: Dataset::ALL.iter().map(|d| d.title().to_string()).collect(),
+        cells,
+    }
+}
+
+/// Table 3: rows MNIST, EMNIST, CIFAR-10; columns the five sequence lengths (EMNIST's are
+/// 6, 12, … where the others have 5, 10, …).
+pub fn table_by_length(runs: &[RunSummary]) -> ResultsTable {
+    let cells = Dataset::ALL
+        .iter()
+        .map(|&dataset| {
+            dataset
+                .table3_lengths()
+                .iter()
+                .map(|&t| Cell {
+                    ours: best(runs.iter().filter(|r| {
+                        r.last.is_some()
+                            && r.model == Some(ModelKind::Crnn)
+                            && r.dataset == Some(dataset)
+                            && r.ordering == OrderingSpec::Patterned
+                            && r.t == t
+                    })),
+                    paper: published_by_length(dataset, t),
+                    note: Some(format!("T = {t}")),
+                })
+                .collect()
+        })
+        .collect();
+    ResultsTable {
+        kind: TableKind::ByLength,
+        title: TableKind::ByLength.title().into(),
+        row_labels: Dataset::ALL.iter().map(|d| d.title().to_string()).collect(),
+        column_labels: (1..=5)
+            .map(|k| format!("T = {} / {}", 5 * k, 6 * k))
+            .collect(),
+        cells,
+    }
+}
+
+/// The table as CSV: per column `ours`, `paper`, `run`, `epochs` (empty where unknown).
+pub fn to_csv(table: &ResultsTable) -> String {
+    let mut out = String::from(if table.kind == TableKind::ByLength {
+        "data set"
+    } else {
+        "model"
+    });
+    for c in &table.column_labels {
+        for field in ["ours", "paper", "run", "epochs"] {
+            out.push_str(&format!(",{} {field}", csv_field(c)));
+        }
+    }
+    out.push('\n');
+    for (label, row) in table.row_labels.iter().zip(&table.cells) {
+        out.push_str(&csv_field(label));
+        for cell in row {
+            let ours = cell.ours.as_ref();
+            out.push_str(&format!(
+                ",{},{},{},{}",
+                ours.map(|o| format!("{:.2}", o.accuracy))
+                    .unwrap_or_default(),
+                cell.paper.map(|p| format!("{p:.2}")).unwrap_or_default(),
+                ours.map(|o| csv_field(&o.run)).unwrap_or_default(),
+                ours.map(|o| o.epochs.to_string()).unwrap_or_default(),
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Where a table's CSV goes by default: beside the runs root, `<root>-table1-patterned.csv`.
+pub fn default_csv_path(root: &Path, kind: TableKind) -> PathBuf {
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "runs".into());
+    root.with_file_name(format!("{name}-{}.csv", kind.slug()))
+}
+
+/// Writes [`to_csv`] of `table` to `path`.
+pub fn write_csv(table: &ResultsTable, path: &Path) -> Result<(), RunError> {
+    std::fs::write(path, to_csv(table)).map_err(|source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Each row of a confusion matrix as shares of the row's total (0 for an empty row): the colour
+/// scale of the matrix view.
+pub fn confusion_shares(m: &Metrics) -> Vec<Vec<f64>> {
+    m.confusion
+        .iter()
+        .map(|row| {
+            let total: u64 = row.iter().sum();
+            row.iter()
+                .map(|&c| {
+                    if total == 0 {
+                        0.0
+                    } else {
+                        c as f64 / total as f64
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The test images of class `truth` predicted as `predicted`, most confident first.
+pub fn misclassified(
+    preds: &[ImagePrediction],
+    truth: u16,
+    predicted: u16,
+) -> Vec<ImagePrediction> {
+    let mut out: Vec<ImagePrediction> = preds
+        .iter()
+        .filter(|p| p.truth == truth && p.predicted == predicted)
+        .copied()
+        .collect();
+    out.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::preset::ModelSpec;
+
+    fn preset(model: ModelKind, ordering: OrderingSpec, t: usize) -> Preset {
+        let mut p = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
+        p.model = Some(ModelSpec::new(model));
+        p.sequences.ordering = ordering;
+        p.sequences.t = t;
+        p
+    }
+
+    fn epoch(n: usize, correct: u16) -> EpochRecord {
+        let preds: Vec<ImagePrediction> = (0..10u16)
+            .map(|i| ImagePrediction {
+                sequence: 0,
+                position: i % 5,
+                level: 1,
+                truth: i,
+                predicted: if i < correct { i } else { (i + 1) % 10 },
+                probability: 0.5,
+            })
+            .collect();
+        let m = Metrics::from_predictions(&preds, 10, 5, 5);
+        EpochRecord {
+            epoch: n,
+            train: m.clone(),
+            test: m,
+            train_seconds: 1.0,
+            eval_seconds: 0.1,
+            images_per_second: 100.0,
+        }
+    }
+
+    fn make_run(root: &Path, name: &str, p: &Preset, epochs: &[u16]) {
+        let run = RunDir::create(&root.join(name), p).unwrap();
+        for (i, &c) in epochs.iter().enumerate() {
+            run.append(&LogLine::Epoch(Box::new(epoch(i + 1, c))))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn runs_fill_the_matching_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        make_run(
+            root,
+            "cnn-pat",
+            &preset(ModelKind::Cnn, OrderingSpec::Patterned, 5),
+            &[5, 7],
+        );
+        make_run(
+            root,
+            "crnn-rand",
+            &preset(ModelKind::Crnn, OrderingSpec::Random, 5),
+            &[6],
+        );
+        make_run(
+            root,
+            "crnn-t10",
+            &preset(ModelKind::Crnn, OrderingSpec::Patterned, 10),
+            &[9],
+        );
+        // Not a run: ignored. A run without epochs: no cell.
+        std::fs::create_dir_all(root.join("junk")).unwrap();
+        make_run(
+            root,
+            "empty",
+            &preset(ModelKind::Cnn2S, OrderingSpec::Patterned, 5),
+            &[],
+        );
+        let s = scan(root);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.runs.len(), 4);
+
+        let t1 = table(&s.runs, TableKind::Patterned);
+        assert_eq!(t1.row_labels[2], "CNN");
+        let cnn = &t1.cells[2][0];
+        let ours = cnn.ours.as_ref().unwrap();
+        assert_eq!(ours.run, "cnn-pat");
+        assert_eq!(ours.epochs, 2);
+        assert!((ours.accuracy - 70.0).abs() < 1e-9);
+        assert_eq!(cnn.paper, Some(89.44));
+        assert!(t1.cells[0][0].ours.is_none());
+        assert!(t1.cells[5][0].ours.is_none(), "random run not in Table 1");
+
+        let t2 = table(&s.runs, TableKind::Random);
+        assert_eq!(t2.cells[5][0].ours.as_ref().unwrap().run, "crnn-rand");
+        assert_eq!(t2.cells[5][0].paper, Some(87.89));
+
+        let t3 = table(&s.runs, TableKind::ByLength);
+        assert_eq!(t3.cells[0][1].ours.as_ref().unwrap().run, "crnn-t10");
+        assert_eq!(t3.cells[0][1].paper, Some(98.11));
+        assert_eq!(t3.cells[1][4].paper, Some(97.62));
+
+        let csv = to_csv(&t1);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 7);
+        assert!(lines[0].starts_with("model,MNIST ours,MNIST paper,MNIST run,MNIST epochs"));
+        assert!(
+            lines[3].starts_with("CNN,70.00,89.44,cnn-pat,2,,88.90,,"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    #[test]
+    fn published_numbers_match_the_paper() {
+        assert_eq!(
+            published(TableKind::Patterned, ModelKind::Crnn, Dataset::Cifar10),
+            Some(90.36)
+        );
+        assert_eq!(
+            published(TableKind::Random, ModelKind::Cnn4S, Dataset::Emnist),
+            Some(87.81)
+        );
+        assert_eq!(published_by_length(Dataset::Emnist, 18), Some(97.76));
+        assert_eq!(published_by_length(Dataset::Mnist, 6), None);
+        // Table 3 at the shortest length is Table 1's CRNN.
+        for d in Dataset::ALL {
+            assert_eq!(
+                published_by_length(d, d.paper_t()),
+                published(TableKind::Patterned, ModelKind::Crnn, d)
+            );
+        }
+    }
+
+    #[test]
+    fn committed_summaries_read_from_epochs_jsonl() {
+        let s = scan(Path::new("docs/runs"));
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        let cnn = s.run("a1-mnist-patterned-cnn").unwrap();
+        assert_eq!(cnn.dataset, Some(Dataset::Mnist));
+        assert_eq!(cnn.model, Some(ModelKind::Cnn));
+        assert!(cnn.epochs >= 1);
+        let t1 = table(&s.runs, TableKind::Patterned);
+        assert_eq!(
+            t1.cells[2][0].ours.as_ref().unwrap().run,
+            "a1-mnist-patterned-cnn"
+        );
+    }
+
+    #[test]
+    fn confusion_and_misclassified() {
+        let m = epoch(1, 8).test;
+        let shares = confusion_shares(&m);
+        assert_eq!(shares[8][9], 1.0);
+        assert_eq!(shares[0][0], 1.0);
+        let preds = [
+            ImagePrediction {
+                sequence: 1,
+                position: 0,
+                level: 2,
+                truth: 3,
+                predicted: 5,
+                probability: 0.4,
+            },
+            ImagePrediction {
+                sequence: 2,
+                position: 1,
+                level: 4,
+                truth: 3,
+                predicted: 5,
+                probability: 0.9,
+            },
+            ImagePrediction {
+                sequence: 3,
+                position: 1,
+                level: 4,
+                truth: 3,
+                predicted: 3,
+                probability: 0.9,
+            },
+        ];
+        let wrong = misclassified(&preds, 3, 5);
+        assert_eq!(wrong.len(), 2);
+        assert_eq!(wrong[0].sequence, 2);
+        assert_eq!(
+            default_csv_path(Path::new("/x/runs"), TableKind::Random),
+            PathBuf::from("/x/runs-table2-random.csv")
+        );
+    }
+}

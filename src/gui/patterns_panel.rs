@@ -1,0 +1,692 @@
+//! Patterns panel: choose a pattern library (digit progressions, city names, label progressions or
+//! the user's own list), validate it against the data set, build the patterned sequences on a
+//! background thread, and show the planner's result, sample sequence strips and the random-order
+//! control beside them.
+
+use super::app::{LoadedData, PanelId, Workbench, panel_heading};
+use super::widgets;
+use crate::data::{ImageSet, Split};
+use crate::occlusion::OcclusionSpec;
+use crate::sequence::builder::{
+    BuildConfig, SPLITS, SequenceSet, SplitPlans, build_patterned, random_control,
+};
+use crate::sequence::patterns::{PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use crate::sequence::render::render_image;
+use crossbeam_channel::{Receiver, TryRecvError};
+use egui::{Color32, RichText, Stroke, StrokeKind, TextureHandle, Vec2};
+use egui_plot::{Bar, BarChart};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sample sequences shown per condition.
+const STRIP_COUNT: usize = 6;
+/// Steps offered as check boxes.
+const STEPS: [usize; 4] = [1, 2, 3, 4];
+/// Longest sequence the T field accepts.
+const MAX_T: usize = 30;
+/// Width of the controls column.
+const CONTROLS_WIDTH: f32 = 430.0;
+
+/// Where the patterns come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LibraryChoice {
+    Digits,
+    Cities,
+    Labels,
+    Custom,
+}
+
+impl LibraryChoice {
+    pub const ALL: [LibraryChoice; 4] = [
+        LibraryChoice::Digits,
+        LibraryChoice::Cities,
+        LibraryChoice::Labels,
+        LibraryChoice::Custom,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            LibraryChoice::Digits => "Digit progressions",
+            LibraryChoice::Cities => "City names",
+            LibraryChoice::Labels => "Label progressions",
+            LibraryChoice::Custom => "Custom",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            LibraryChoice::Digits => "Arithmetic progressions over 0–9 (MNIST).",
+            LibraryChoice::Cities => {
+                "Six-letter city names (letters); T = 6, 12, 18 … chains names."
+            }
+            LibraryChoice::Labels => {
+                "Progressions over the data set's own classes, named by class (CIFAR-10)."
+            }
+            LibraryChoice::Custom => {
+                "Your own patterns, one per line: 0-1-2-3-4, BOSTON, cat,dog,cat,dog,cat."
+            }
+        }
+    }
+}
+
+/// A finished build: the planner's result and both conditions.
+pub struct BuiltSequences {
+    /// Distinguishes builds (texture cache key).
+    pub id: u64,
+    /// The data set generation it was built from.
+    pub generation: u64,
+    pub library: PatternLibrary,
+    pub set: SequenceSet,
+    pub plans: SplitPlans,
+    /// The random-order control of `set`.
+    pub control: SequenceSet,
+    /// Share of the split's images the plan uses: train, test.
+    pub share: [f64; 2],
+    /// Wall time of the whole build (planning, dealing, control).
+    pub build_time: Duration,
+}
+
+struct PendingBuild {
+    rx: Receiver<Result<BuiltSequences, String>>,
+    started: Instant,
+}
+
+/// One rendered sequence: caption and (texture, level) per position.
+type Strip = (String, Vec<(TextureHandle, u8)>);
+
+struct Strips {
+    key: (u64, u64, OcclusionSpec),
+    patterned: Vec<Strip>,
+    random: Vec<Strip>,
+}
+
+/// The Patterns panel.
+pub struct PatternsPanel {
+    pub choice: LibraryChoice,
+    pub t: usize,
+    pub seed: u64,
+    steps: [bool; 4],
+    ascending: bool,
+    descending: bool,
+    wrap: Wrap,
+    /// The custom list, one pattern per line.
+    pub custom: String,
+    new_pattern: String,
+    pending: Option<PendingBuild>,
+    built: Option<BuiltSequences>,
+    build_error: Option<String>,
+    strips: Option<Strips>,
+    next_id: u64,
+    /// Whether the first build (started on its own when the panel is first shown) has started.
+    started_once: bool,
+}
+
+impl Default for PatternsPanel {
+    fn default() -> Self {
+        PatternsPanel {
+            choice: LibraryChoice::Digits,
+            t: 5,
+            seed: 1,
+            steps: [true, true, false, false],
+            ascending: true,
+            descending: true,
+            wrap: Wrap::Auto,
+            custom: "0-1-2-3-4\n1-3-5-7-9\n9-8-7-6-5\n".into(),
+            new_pattern: String::new(),
+            pending: None,
+            built: None,
+            build_error: None,
+            strips: None,
+            next_id: 0,
+            started_once: false,
+        }
+    }
+}
+
+impl PatternsPanel {
+    /// The last finished build, if any.
+    pub fn built(&self) -> Option<&BuiltSequences> {
+        self.built.as_ref()
+    }
+
+    pub fn is_building(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn options(&self) -> ProgressionOptions {
+        ProgressionOptions {
+            t: self.t,
+            steps: STEPS
+                .iter()
+                .zip(self.steps)
+                .filter(|(_, on)| *on)
+                .map(|(s, _)| *s)
+                .collect(),
+            ascending: self.ascending,
+            descending: self.descending,
+            wrap: self.wrap,
+        }
+    }
+
+    /// The chosen library, checked against the data set's classes and T.
+    pub fn library(&self, class_names: &[String]) -> Result<PatternLibrary, PatternError> {
+        let lib = match self.choice {
+            LibraryChoice::Digits => PatternLibrary::digits(&self.options())?,
+            LibraryChoice::Cities => PatternLibrary::cities_for_length(self.t)?,
+            LibraryChoice::Labels => PatternLibrary::label_progressions(
+                format!("label progressions T={}", self.t),
+                class_names,
+                &self.options(),
+            )?,
+            LibraryChoice::Custom => PatternLibrary::parse("custom", &self.custom)?,
+        };
+        lib.validate(class_names, self.t)?;
+        Ok(lib)
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
+        self.poll();
+        egui::ScrollArea::vertical()
+            .id_salt("patterns_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                panel_heading(
+                    ui,
+                    PanelId::Patterns,
+                    "Which regular orders the sequences follow, and how many of each the images allow.",
+                );
+                let Some(data) = workbench.data.clone() else {
+                    if workbench.is_loading() {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Loading the data set…");
+                        });
+                    } else {
+                        ui.label("No data set loaded: choose one on the Data panel.");
+                    }
+                    return;
+                };
+                ui.horizontal_top(|ui| {
+                    ui.vertical(|ui| {
+                        ui.set_width(CONTROLS_WIDTH);
+                        self.controls_ui(ui, workbench, &data);
+                    });
+                    ui.add_space(24.0);
+                    ui.vertical(|ui| {
+                        ui.set_width(ui.available_width());
+                        self.result_ui(ui);
+                    });
+                });
+                self.strips_ui(ui, workbench, &data);
+            });
+    }
+
+    /// Takes a finished build's result, if one has arrived.
+    fn poll(&mut self) {
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        let result = match pending.rx.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                Err("the build thread stopped without a result".into())
+            }
+        };
+        self.pending = None;
+        match result {
+            Ok(built) => {
+                self.built = Some(built);
+                self.build_error = None;
+            }
+            Err(e) => self.build_error = Some(e),
+        }
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench, data: &LoadedData) {
+        widgets::section(ui, "Library");
+        ui.horizontal_wrapped(|ui| {
+            for choice in LibraryChoice::ALL {
+                ui.selectable_value(&mut self.choice, choice, choice.title());
+            }
+        });
+        ui.label(RichText::new(self.choice.hint()).weak());
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.label("T");
+            let t = ui.add(egui::DragValue::new(&mut self.t).range(1..=MAX_T));
+            widgets::accessible_name(ui, &t, "Sequence length T");
+            ui.add_space(16.0);
+            ui.label("Seed");
+            let seed = ui.add(egui::DragValue::new(&mut self.seed));
+            widgets::accessible_name(ui, &seed, "Build seed");
+        });
+        match self.choice {
+            LibraryChoice::Digits | LibraryChoice::Labels => self.progression_ui(ui),
+            LibraryChoice::Custom => self.custom_ui(ui),
+            LibraryChoice::Cities => {}
+        }
+
+        let library = self.library(&data.set.class_names);
+        // The first time the panel is shown, build the default library right away (10 ms for the
+        // embedded digits): the plan is what the panel is for.
+        if !self.started_once && self.pending.is_none() && self.built.is_none() {
+            self.started_once = true;
+            if let Ok(lib) = &library {
+                self.start_build(ui.ctx(), workbench, data, lib.clone());
+            }
+        }
+        ui.add_space(8.0);
+        match &library {
+            Ok(lib) => {
+                ui.label(format!("{} patterns of length {}", lib.len(), self.t));
+            }
+            Err(e) => widgets::error_text(ui, format!("Invalid patterns: {e}")),
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let can_build = library.is_ok() && self.pending.is_none();
+            if ui
+                .add_enabled(can_build, egui::Button::new("Build sequences"))
+                .clicked()
+                && let Ok(lib) = library
+            {
+                self.start_build(ui.ctx(), workbench, data, lib);
+            }
+            if let Some(p) = &self.pending {
+                ui.spinner();
+                ui.label(format!(
+                    "Planning… {:.1} s",
+                    p.started.elapsed().as_secs_f64()
+                ));
+            }
+        });
+        if let Some(e) = &self.build_error {
+            widgets::error_text(ui, format!("Build failed: {e}"));
+        }
+    }
+
+    fn progression_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Steps");
+            for (on, step) in self.steps.iter_mut().zip(STEPS) {
+                ui.checkbox(on, step.to_string());
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.ascending, "Ascending");
+            ui.checkbox(&mut self.descending, "Descending");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Wrap");
+            for (wrap, title) in [
+                (Wrap::Auto, "Auto"),
+                (Wrap::Never, "Never"),
+                (Wrap::Always, "Always"),
+            ] {
+                ui.selectable_value(&mut self.wrap, wrap, title);
+            }
+        });
+    }
+
+    fn custom_ui(&mut self, ui: &mut egui::Ui) {
+        // The list, one row per line: edit in place or delete.
+        let mut lines: Vec<String> = self.custom.lines().map(str::to_string).collect();
+        let mut changed = false;
+        let mut delete = None;
+        egui::ScrollArea::vertical()
+            .id_salt("custom_patterns")
+            .max_height(220.0)
+            .show(ui, |ui| {
+                for (i, line) in lines.iter_mut().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(format!("{:>2}", i + 1)).monospace().weak());
+                        let edit = ui.add(
+                            egui::TextEdit::singleline(line)
+                                .desired_width(CONTROLS_WIDTH - 130.0)
+                                .font(egui::TextStyle::Monospace),
+                        );
+                        widgets::accessible_name(ui, &edit, &format!("Pattern {}", i + 1));
+                        changed |= edit.changed();
+                        if ui
+                            .small_button("Delete")
+                            .on_hover_text("Delete this pattern")
+                            .clicked()
+                        {
+                            delete = Some(i);
+                        }
+                    });
+                }
+            });
+        if let Some(i) = delete {
+            lines.remove(i);
+            changed = true;
+        }
+        ui.horizontal(|ui| {
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.new_pattern)
+                    .hint_text("new pattern, e.g. 2-4-6-8-0")
+                    .desired_width(CONTROLS_WIDTH - 140.0)
+                    .font(egui::TextStyle::Monospace),
+            );
+            widgets::accessible_name(ui, &edit, "New pattern");
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Add pattern").clicked() || enter) && !self.new_pattern.trim().is_empty()
+            {
+                lines.retain(|l| !l.trim().is_empty());
+                lines.push(self.new_pattern.trim().to_string());
+                self.new_pattern.clear();
+                changed = true;
+            }
+        });
+        if changed {
+            self.custom = lines.join("\n");
+        }
+        egui::CollapsingHeader::new("Edit as text (one pattern per line, # comments)")
+            .id_salt("custom_as_text")
+            .show(ui, |ui| {
+                let edit = ui.add(
+                    egui::TextEdit::multiline(&mut self.custom)
+                        .desired_rows(6)
+                        .desired_width(CONTROLS_WIDTH - 20.0)
+                        .font(egui::TextStyle::Monospace),
+                );
+                widgets::accessible_name(ui, &edit, "Custom patterns");
+            });
+    }
+
+    fn start_build(
+        &mut self,
+        ctx: &egui::Context,
+        workbench: &Workbench,
+        data: &LoadedData,
+        library: PatternLibrary,
+    ) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let images: Arc<ImageSet> = data.set.clone();
+        let generation = data.generation;
+        let cfg = BuildConfig {
+            t: self.t,
+            seed: self.seed,
+            level_weights: workbench.spec.level_mix.clone(),
+            ..BuildConfig::default()
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("occlab-patterns".into())
+            .spawn(move || {
+                let result = build(id, generation, &images, library, &cfg);
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => {
+                self.pending = Some(PendingBuild {
+                    rx,
+                    started: Instant::now(),
+                });
+                self.build_error = None;
+            }
+            Err(e) => self.build_error = Some(format!("cannot start the build thread: {e}")),
+        }
+    }
+
+    fn result_ui(&mut self, ui: &mut egui::Ui) {
+        widgets::section(ui, "Plan");
+        let Some(b) = &self.built else {
+            ui.label(RichText::new("Build to see how many sequences of each pattern fit.").weak());
+            return;
+        };
+        let train = &b.plans.train;
+        let test = &b.plans.test;
+        ui.label(
+            RichText::new(format!(
+                "Total: {} sequences ({} train, {} test)",
+                train.total + test.total,
+                train.total,
+                test.total
+            ))
+            .size(20.0)
+            .strong(),
+        );
+        ui.label(format!(
+            "Images used: {:.1} % of train, {:.1} % of test",
+            b.share[0] * 100.0,
+            b.share[1] * 100.0
+        ));
+        let optimal = |p: &crate::sequence::planner::Plan| {
+            if p.optimal {
+                "proven optimal".to_string()
+            } else {
+                format!("not proven optimal (bound {})", p.upper_bound)
+            }
+        };
+        ui.label(format!(
+            "Plan: train {}, test {}; solved in {:.0} ms + {:.0} ms (build {:.0} ms)",
+            optimal(train),
+            optimal(test),
+            train.solve_time.as_secs_f64() * 1000.0,
+            test.solve_time.as_secs_f64() * 1000.0,
+            b.build_time.as_secs_f64() * 1000.0
+        ));
+        ui.label(RichText::new(format!("{} · seed {}", b.library.name, b.set.seed)).weak());
+        ui.add_space(8.0);
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(360.0);
+                egui::ScrollArea::vertical()
+                    .id_salt("plan_table")
+                    .max_height(260.0)
+                    .show(ui, |ui| {
+                        egui::Grid::new("plan_grid")
+                            .striped(true)
+                            .num_columns(3)
+                            .show(ui, |ui| {
+                                ui.label(RichText::new("pattern").strong());
+                                ui.label(RichText::new("train").strong());
+                                ui.label(RichText::new("test").strong());
+                                ui.end_row();
+                                for (i, name) in b.set.pattern_names.iter().enumerate() {
+                                    ui.label(RichText::new(name).monospace());
+                                    ui.label(train.counts[i].to_string());
+                                    ui.label(test.counts[i].to_string());
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            });
+            ui.add_space(12.0);
+            ui.vertical(|ui| {
+                ui.set_width(ui.available_width().max(240.0));
+                plan_chart(ui, b);
+                ui.horizontal(|ui| {
+                    widgets::swatch(ui, TRAIN_COLOR, "train");
+                    widgets::swatch(ui, TEST_COLOR, "test");
+                });
+            });
+        });
+    }
+
+    fn strips_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench, data: &LoadedData) {
+        let Some(b) = &self.built else {
+            return;
+        };
+        widgets::section(ui, "Sample sequences (test split)");
+        if b.generation != data.generation {
+            ui.label(
+                RichText::new("Built from an earlier data set: build again to see samples.").weak(),
+            );
+            return;
+        }
+        let key = (b.id, data.generation, workbench.spec.clone());
+        if self.strips.as_ref().is_none_or(|s| s.key != key) {
+            let patterned = render_strips(ui.ctx(), "pat", b, &b.set, data, &workbench.spec);
+            let random = render_strips(ui.ctx(), "rnd", b, &b.control, data, &workbench.spec);
+            self.strips = Some(Strips {
+                key,
+                patterned,
+                random,
+            });
+        }
+        let strips = self.strips.as_ref().expect("rendered above");
+        let captions: Vec<String> = std::iter::once("unoccluded".to_string())
+            .chain((1..=workbench.spec.num_levels()).map(|l| format!("level {l}")))
+            .collect();
+        widgets::level_legend(ui, &captions);
+        let t = b.set.t.max(1) as f32;
+        let half = (ui.available_width() - 40.0) / 2.0;
+        let caption_width = 130.0;
+        let cell = ((half - caption_width) / t - 8.0).clamp(10.0, 48.0);
+        ui.horizontal_top(|ui| {
+            for (title, list) in [
+                ("With patterns", &strips.patterned),
+                ("Random order (control)", &strips.random),
+            ] {
+                ui.vertical(|ui| {
+                    ui.set_width(half);
+                    ui.label(RichText::new(title).strong());
+                    for (caption, images) in list {
+                        strip_ui(ui, caption, caption_width, images, cell);
+                    }
+                });
+                ui.add_space(20.0);
+            }
+        });
+    }
+}
+
+const TRAIN_COLOR: Color32 = Color32::from_rgb(70, 130, 200);
+const TEST_COLOR: Color32 = Color32::from_rgb(150, 195, 235);
+
+/// Builds the patterned set, its plans and its random control (on the build thread).
+fn build(
+    id: u64,
+    generation: u64,
+    images: &ImageSet,
+    library: PatternLibrary,
+    cfg: &BuildConfig,
+) -> Result<BuiltSequences, String> {
+    let started = Instant::now();
+    let (set, plans) = build_patterned(images, &library, cfg).map_err(|e| e.to_string())?;
+    let control = random_control(images, &set, cfg.seed.wrapping_add(1));
+    let mut share = [0.0; 2];
+    for (k, split) in SPLITS.into_iter().enumerate() {
+        let available: Vec<u32> = images
+            .class_counts(Some(split))
+            .iter()
+            .map(|&c| c.min(u32::MAX as usize) as u32)
+            .collect();
+        share[k] = plans.get(split).images_share(&available);
+    }
+    Ok(BuiltSequences {
+        id,
+        generation,
+        library,
+        set,
+        plans,
+        control,
+        share,
+        build_time: started.elapsed(),
+    })
+}
+
+/// Sequences per pattern: train and test bars side by side.
+fn plan_chart(ui: &mut egui::Ui, b: &BuiltSequences) {
+    let names = b.set.pattern_names.clone();
+    let bars = |counts: &[u32], offset: f64, color: Color32, split: &str| -> Vec<Bar> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                Bar::new(i as f64 + offset, c as f64)
+                    .width(0.38)
+                    .fill(color)
+                    .name(format!("{} {split}", names[i]))
+            })
+            .collect()
+    };
+    let train = bars(&b.plans.train.counts, -0.2, TRAIN_COLOR, "train");
+    let test = bars(&b.plans.test.counts, 0.2, TEST_COLOR, "test");
+    let n = names.len();
+    let label_names = names.clone();
+    widgets::static_plot("plan_chart", 220.0)
+        .include_y(0.0)
+        .include_x(-0.6)
+        .include_x(n as f64 - 0.4)
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() > 1e-6 || i < 0.0 || n > 24 {
+                return String::new();
+            }
+            label_names.get(i as usize).cloned().unwrap_or_default()
+        })
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("train", train));
+            plot.bar_chart(BarChart::new("test", test));
+        });
+}
+
+/// The first [`STRIP_COUNT`] test sequences of `set`, rendered with `spec`.
+fn render_strips(
+    ctx: &egui::Context,
+    tag: &str,
+    b: &BuiltSequences,
+    set: &SequenceSet,
+    data: &LoadedData,
+    spec: &OcclusionSpec,
+) -> Vec<Strip> {
+    let images = &data.set;
+    set.sequences_in(Split::Test)
+        .take(STRIP_COUNT)
+        .enumerate()
+        .map(|(k, seq)| {
+            let caption = match seq.pattern {
+                Some(p) => set.pattern_names[p as usize].clone(),
+                None => seq
+                    .labels
+                    .iter()
+                    .map(|&l| set.class_names[l as usize].as_str())
+                    .collect::<Vec<_>>()
+                    .join("-"),
+            };
+            let textures = (0..seq.images.len())
+                .map(|pos| {
+                    let px = render_image(images, seq, pos, spec, &data.channel_means);
+                    let image =
+                        widgets::to_color_image(&px, images.height, images.width, images.channels);
+                    let name = format!("patterns-{tag}-{}-{k}-{pos}", b.id);
+                    (widgets::load_nearest(ctx, &name, image), seq.levels[pos])
+                })
+                .collect();
+            (caption, textures)
+        })
+        .collect()
+}
+
+/// One sequence in a row, each image framed in its level's colour.
+fn strip_ui(
+    ui: &mut egui::Ui,
+    caption: &str,
+    caption_width: f32,
+    images: &[(TextureHandle, u8)],
+    cell: f32,
+) {
+    ui.horizontal(|ui| {
+        ui.add_sized(
+            [caption_width, cell],
+            egui::Label::new(RichText::new(caption).monospace()).truncate(),
+        );
+        for (tex, level) in images {
+            let r = ui.add(egui::Image::new(tex).fit_to_exact_size(Vec2::splat(cell)));
+            ui.painter().rect_stroke(
+                r.rect,
+                2.0,
+                Stroke::new(3.0, widgets::level_color(*level as usize)),
+                StrokeKind::Outside,
+            );
+            ui.add_space(2.0);
+        }
+    });
+}

@@ -1,0 +1,471 @@
+//! Results panel: paper A's Tables 1–3 filled with the runs found under a runs folder, our number
+//! beside the published one; a run's confusion matrix, and the misclassified test images of a
+//! (truth, predicted) pair. Everything shown comes from [`crate::experiment::tables`].
+
+use super::app::{PanelId, Workbench, panel_heading};
+use super::widgets;
+use crate::experiment::tables::{self, ResultsTable, RunSummary, Scan, TableKind};
+use crate::metrics::ImagePrediction;
+use egui::{Color32, RichText, Vec2};
+use std::path::{Path, PathBuf};
+
+/// Most misclassified images listed.
+const MAX_LISTED: usize = 200;
+/// Side of a confusion-matrix cell, in points.
+const MATRIX_CELL: Vec2 = Vec2::new(36.0, 24.0);
+/// Narrowest tables column beside the details.
+const TABLES_WIDTH: f32 = 700.0;
+/// Width of the details column (run, confusion matrix, images) beside the tables.
+const DETAILS_WIDTH: f32 = 500.0;
+
+/// The Results panel.
+pub struct ResultsPanel {
+    /// The folder whose sub-folders are runs.
+    pub runs_root: String,
+    scan: Option<Scan>,
+    tables: Vec<ResultsTable>,
+    /// The run whose details are shown.
+    selected: Option<String>,
+    /// The (truth, predicted) cell of its confusion matrix whose images are listed.
+    pair: Option<(u16, u16)>,
+    /// Per-image predictions of the selected run (loaded when a matrix cell is clicked).
+    predictions: Option<(String, Result<Vec<ImagePrediction>, String>)>,
+    /// The last CSV export: the file written, or the error.
+    export: Option<Result<PathBuf, String>>,
+}
+
+impl Default for ResultsPanel {
+    fn default() -> Self {
+        ResultsPanel {
+            runs_root: "runs".into(),
+            scan: None,
+            tables: Vec::new(),
+            selected: None,
+            pair: None,
+            predictions: None,
+            export: None,
+        }
+    }
+}
+
+impl ResultsPanel {
+    /// A panel reading the runs under `root`.
+    pub fn with_root(root: impl Into<String>) -> Self {
+        ResultsPanel {
+            runs_root: root.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The run whose confusion matrix is shown.
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// Rereads the runs folder.
+    pub fn refresh(&mut self) {
+        let scan = tables::scan(Path::new(self.runs_root.trim()));
+        self.tables = TableKind::ALL
+            .iter()
+            .map(|&k| tables::table(&scan.runs, k))
+            .collect();
+        if self
+            .selected
+            .as_deref()
+            .is_some_and(|name| scan.run(name).is_none())
+        {
+            self.selected = None;
+            self.pair = None;
+        }
+        self.predictions = None;
+        self.scan = Some(scan);
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, _workbench: &mut Workbench) {
+        if self.scan.is_none() {
+            self.refresh();
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("results_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                panel_heading(
+                    ui,
+                    PanelId::Results,
+                    "Our runs beside paper A's published test accuracies (%).",
+                );
+                self.root_ui(ui);
+                let width = ui.available_width();
+                if width >= TABLES_WIDTH + 24.0 + DETAILS_WIDTH {
+                    ui.horizontal_top(|ui| {
+                        ui.vertical(|ui| {
+                            ui.set_width(width - 24.0 - DETAILS_WIDTH);
+                            self.tables_ui(ui);
+                        });
+                        ui.add_space(24.0);
+                        ui.vertical(|ui| {
+                            ui.set_width(DETAILS_WIDTH);
+                            self.details_ui(ui);
+                        });
+                    });
+                } else {
+                    self.tables_ui(ui);
+                    self.details_ui(ui);
+                }
+            });
+    }
+
+    fn root_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Runs folder");
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.runs_root)
+                    .desired_width(420.0)
+                    .font(egui::TextStyle::Monospace),
+            );
+            widgets::accessible_name(ui, &edit, "Runs folder");
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Refresh").clicked() || enter {
+                self.refresh();
+            }
+        });
+        if let Some(scan) = &self.scan {
+            let complete = scan.runs.iter().filter(|r| r.last.is_some()).count();
+            ui.label(
+                RichText::new(format!(
+                    "{} runs in {} ({complete} with test results)",
+                    scan.runs.len(),
+                    scan.root.display()
+                ))
+                .weak(),
+            );
+            for e in &scan.errors {
+                widgets::error_text(ui, e.as_str());
+            }
+        }
+        match &self.export {
+            Some(Ok(path)) => {
+                ui.label(format!("Wrote {}", path.display()));
+            }
+            Some(Err(e)) => widgets::error_text(ui, format!("Export failed: {e}")),
+            None => {}
+        }
+    }
+
+    fn tables_ui(&mut self, ui: &mut egui::Ui) {
+        let mut clicked = None;
+        let mut export = None;
+        for (k, table) in self.tables.iter().enumerate() {
+            ui.add_space(widgets::SECTION_GAP);
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&table.title).size(19.0).strong());
+                if ui
+                    .small_button("Export CSV")
+                    .on_hover_text(format!(
+                        "Write {}",
+                        tables::default_csv_path(Path::new(self.runs_root.trim()), table.kind)
+                            .display()
+                    ))
+                    .clicked()
+                {
+                    export = Some(k);
+                }
+            });
+            if let Some(name) = table_grid(ui, table, self.selected.as_deref()) {
+                clicked = Some(name);
+            }
+        }
+        ui.add_space(6.0);
+        ui.label(
+            RichText::new(
+                "Each cell: ours (last epoch's test accuracy; the run and its epochs below) | \
+                 paper. EMNIST: our generated letters stand in. Click our number for details.",
+            )
+            .weak(),
+        );
+        if let Some(name) = clicked {
+            if self.selected.as_deref() != Some(name.as_str()) {
+                self.pair = None;
+            }
+            self.selected = Some(name);
+        }
+        if let Some(k) = export {
+            let table = &self.tables[k];
+            let path = tables::default_csv_path(Path::new(self.runs_root.trim()), table.kind);
+            self.export = Some(
+                tables::write_csv(table, &path)
+                    .map(|_| path)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+    }
+
+    fn details_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(run) = self
+            .selected
+            .as_deref()
+            .and_then(|name| self.scan.as_ref()?.run(name))
+            .cloned()
+        else {
+            widgets::section(ui, "Run");
+            ui.label(RichText::new("Click one of our numbers to see its run.").weak());
+            return;
+        };
+        widgets::section(ui, &format!("Run {}", run.name));
+        run_facts_ui(ui, &run);
+        let Some(last) = &run.last else {
+            return;
+        };
+        let names = run.class_names();
+        ui.add_space(8.0);
+        ui.label(
+            RichText::new(format!(
+                "Confusion matrix of {} (epoch {}, test split)",
+                run.name, last.epoch
+            ))
+            .strong(),
+        );
+        ui.label(
+            RichText::new("Rows: truth; columns: predicted. Click a cell for its images.").weak(),
+        );
+        if let Some(pair) = confusion_ui(ui, &last.test, &names, self.pair) {
+            self.pair = Some(pair);
+            if self
+                .predictions
+                .as_ref()
+                .is_none_or(|(n, _)| n != &run.name)
+            {
+                self.predictions = Some((
+                    run.name.clone(),
+                    run.run().predictions().map_err(|e| e.to_string()),
+                ));
+            }
+        }
+        if let Some((truth, predicted)) = self.pair {
+            self.misclassified_ui(ui, &run, &names, truth, predicted);
+        }
+    }
+
+    fn misclassified_ui(
+        &self,
+        ui: &mut egui::Ui,
+        run: &RunSummary,
+        names: &[String],
+        truth: u16,
+        predicted: u16,
+    ) {
+        let name = |c: u16| names.get(c as usize).cloned().unwrap_or(c.to_string());
+        ui.add_space(8.0);
+        let what = if truth == predicted {
+            format!("Class {} recognised", name(truth))
+        } else {
+            format!("Class {} predicted as {}", name(truth), name(predicted))
+        };
+        ui.label(RichText::new(what).strong());
+        let preds = match &self.predictions {
+            Some((n, Ok(p))) if n == &run.name => p,
+            Some((n, Err(e))) if n == &run.name => {
+                widgets::error_text(ui, format!("No per-image predictions: {e}"));
+                return;
+            }
+            _ => return,
+        };
+        let list = tables::misclassified(preds, truth, predicted);
+        ui.label(format!(
+            "{} test images (from predictions.csv), most confident first",
+            list.len()
+        ));
+        egui::ScrollArea::vertical()
+            .id_salt("misclassified")
+            .max_height(300.0)
+            .show(ui, |ui| {
+                egui::Grid::new("misclassified_grid")
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for h in ["sequence", "position", "level", "truth", "predicted", "p"] {
+                            ui.label(RichText::new(h).strong());
+                        }
+                        ui.end_row();
+                        for p in list.iter().take(MAX_LISTED) {
+                            ui.label(p.sequence.to_string());
+                            ui.label(p.position.to_string());
+                            widgets::swatch(
+                                ui,
+                                widgets::level_color(p.level as usize),
+                                p.level.to_string(),
+                            );
+                            ui.label(name(p.truth));
+                            ui.label(name(p.predicted));
+                            ui.label(format!("{:.3}", p.probability));
+                            ui.end_row();
+                        }
+                    });
+                if list.len() > MAX_LISTED {
+                    ui.label(RichText::new(format!("… {} more", list.len() - MAX_LISTED)).weak());
+                }
+            });
+    }
+}
+
+/// One table as a grid: per column ours | paper. Returns the run whose number was clicked.
+fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -> Option<String> {
+    let mut clicked = None;
+    egui::ScrollArea::horizontal()
+        .id_salt(("results_table_scroll", table.kind.slug()))
+        .show(ui, |ui| {
+            egui::Grid::new(("results_table", table.kind.slug()))
+                .striped(true)
+                .spacing(Vec2::new(14.0, 6.0))
+                .min_col_width(60.0)
+                .show(ui, |ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                    ui.label("");
+                    for c in &table.column_labels {
+                        ui.label(RichText::new(c).strong());
+                        ui.label(RichText::new("paper").weak());
+                    }
+                    ui.end_row();
+                    for (label, row) in table.row_labels.iter().zip(&table.cells) {
+                        ui.label(RichText::new(label).strong());
+                        for cell in row {
+                            match &cell.ours {
+                                Some(o) => {
+                                    ui.vertical(|ui| {
+                                        ui.set_min_width(110.0);
+                                        let on = selected == Some(o.run.as_str());
+                                        if ui
+                                            .selectable_label(
+                                                on,
+                                                RichText::new(format!("{:.2}", o.accuracy))
+                                                    .size(17.0)
+                                                    .strong(),
+                                            )
+                                            .on_hover_text(format!(
+                                                "{}: {} epochs{}",
+                                                o.run,
+                                                o.epochs,
+                                                cell.note
+                                                    .as_ref()
+                                                    .map(|n| format!(", {n}"))
+                                                    .unwrap_or_default()
+                                            ))
+                                            .clicked()
+                                        {
+                                            clicked = Some(o.run.clone());
+                                        }
+                                        ui.label(
+                                            RichText::new(format!("{} · {} ep", o.run, o.epochs))
+                                                .small()
+                                                .weak(),
+                                        );
+                                    });
+                                }
+                                None => {
+                                    ui.label(RichText::new("—").weak());
+                                }
+                            }
+                            match cell.paper {
+                                Some(p) => ui.label(RichText::new(format!("{p:.2}")).weak()),
+                                None => ui.label(""),
+                            };
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+    clicked
+}
+
+fn run_facts_ui(ui: &mut egui::Ui, run: &RunSummary) {
+    let model = run.model.map_or("no model", |m| m.name());
+    let data = run.dataset.map_or("other data", |d| d.title());
+    let ordering = match run.ordering {
+        crate::experiment::preset::OrderingSpec::Patterned => "patterned",
+        crate::experiment::preset::OrderingSpec::Random => "random order",
+    };
+    ui.label(format!(
+        "{model} · {data} · {ordering} · T = {} · {} epochs",
+        run.t, run.epochs
+    ));
+    if let Some(acc) = run.test_accuracy_percent() {
+        ui.label(format!("Test accuracy {acc:.2} %"));
+    } else {
+        ui.label(RichText::new("No finished epoch yet.").weak());
+    }
+    ui.label(RichText::new(run.path.display().to_string()).weak().small());
+}
+
+/// The confusion matrix as a grid of counts, coloured by their share of the row (diagonal green,
+/// errors red). Returns the cell clicked.
+fn confusion_ui(
+    ui: &mut egui::Ui,
+    m: &crate::metrics::Metrics,
+    names: &[String],
+    selected: Option<(u16, u16)>,
+) -> Option<(u16, u16)> {
+    let shares = tables::confusion_shares(m);
+    let mut clicked = None;
+    let label = |i: usize| names.get(i).cloned().unwrap_or(i.to_string());
+    egui::ScrollArea::horizontal()
+        .id_salt("confusion_scroll")
+        .show(ui, |ui| {
+            egui::Grid::new("confusion_grid")
+                .spacing(Vec2::splat(2.0))
+                .show(ui, |ui| {
+                    ui.add_sized(
+                        [64.0, MATRIX_CELL.y],
+                        egui::Label::new(RichText::new("truth \\ pred").small().weak()),
+                    );
+                    for j in 0..m.confusion.len() {
+                        ui.label(RichText::new(label(j)).small().strong());
+                    }
+                    ui.end_row();
+                    for (i, row) in m.confusion.iter().enumerate() {
+                        ui.label(RichText::new(label(i)).small().strong());
+                        for (j, &count) in row.iter().enumerate() {
+                            let share = shares[i][j];
+                            let fill = share_color(share, i == j);
+                            let text_color = if share > 0.5 {
+                                Color32::WHITE
+                            } else {
+                                Color32::BLACK
+                            };
+                            let on = selected == Some((i as u16, j as u16));
+                            let button = egui::Button::new(
+                                RichText::new(count.to_string()).small().color(text_color),
+                            )
+                            .fill(fill)
+                            .stroke(if on {
+                                egui::Stroke::new(2.0, ui.visuals().strong_text_color())
+                            } else {
+                                egui::Stroke::NONE
+                            })
+                            .min_size(MATRIX_CELL);
+                            let r = ui.add(button).on_hover_text(format!(
+                                "truth {}, predicted {}: {count} ({:.1} % of the row)",
+                                label(i),
+                                label(j),
+                                share * 100.0
+                            ));
+                            if r.clicked() {
+                                clicked = Some((i as u16, j as u16));
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+    clicked
+}
+
+/// Cell colour for a share of its row: white → green on the diagonal, white → red elsewhere.
+fn share_color(share: f64, diagonal: bool) -> Color32 {
+    let s = share.clamp(0.0, 1.0).sqrt() as f32;
+    let (r, g, b) = if diagonal {
+        (40.0, 140.0, 70.0)
+    } else {
+        (200.0, 40.0, 50.0)
+    };
+    let mix = |c: f32| (245.0 + (c - 245.0) * s).round() as u8;
+    Color32::from_rgb(mix(r), mix(g), mix(b))
+}

@@ -1,0 +1,214 @@
+//! The Patterns and Results panels in the real app, headless (egui_kittest): widgets are found
+//! and driven through their AccessKit names.
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use occlab::gui::{OcclabApp, PanelId};
+use std::time::{Duration, Instant};
+
+/// A harness around a fresh app (embedded digits), with the data loaded.
+fn harness() -> Harness<'static, OcclabApp> {
+    // SAFETY: set before any thread of this test reads the environment.
+    unsafe { std::env::remove_var("OCCLAB_START_PANEL") };
+    let mut harness = Harness::builder()
+        .with_size([1500.0, 1100.0])
+        .build_eframe(|cc| OcclabApp::for_test(&cc.egui_ctx));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().is_loading() {
+        assert!(Instant::now() < deadline, "the data set did not load");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run();
+    assert!(harness.state().workbench.load_error.is_none());
+    harness
+}
+
+fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
+    harness
+        .get_by_role_and_label(Role::Button, panel.title())
+        .click();
+    harness.step();
+    wait_for_build(harness);
+    assert_eq!(harness.state().panel(), panel);
+}
+
+/// Steps the UI until the Patterns panel's background build (if any) has arrived. The panel
+/// starts one on its own the first time it is shown.
+fn wait_for_build(harness: &mut Harness<'static, OcclabApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    harness.step();
+    while harness.state().patterns_panel.is_building() {
+        assert!(
+            Instant::now() < deadline,
+            "the build did not finish in 60 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run();
+}
+
+/// Steps the UI until a label satisfying `pred` appears; returns its text.
+fn wait_for_label(
+    harness: &mut Harness<'static, OcclabApp>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(node) =
+            harness.query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| pred(&v)))
+        {
+            return node.value().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no label {what} within 60 s");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn default_digit_progressions_build_and_show_the_total() {
+    let mut harness = harness();
+    open_panel(&mut harness, PanelId::Patterns);
+    harness.get_by_label("16 patterns of length 5");
+    // The first view built the default library already; build again by hand.
+    assert!(harness.state().patterns_panel.built().is_some());
+    harness
+        .get_by_role_and_label(Role::Button, "Build sequences")
+        .click();
+    wait_for_build(&mut harness);
+    let total = wait_for_label(&mut harness, "Total:", |v| v.starts_with("Total: "));
+    let built = harness.state().patterns_panel.built().expect("a build");
+    let expected = built.plans.train.total + built.plans.test.total;
+    assert!(expected > 1000, "{expected} sequences from 10,000 digits");
+    assert!(
+        total.starts_with(&format!("Total: {expected} sequences")),
+        "{total}"
+    );
+    harness.run();
+    // The plan table lists every pattern, and the strips both conditions.
+    harness.get_by_label("0-1-2-3-4");
+    harness.get_by_label("With patterns");
+    harness.get_by_label("Random order (control)");
+    wait_for_label(&mut harness, "Images used", |v| {
+        v.starts_with("Images used: ")
+    });
+}
+
+#[test]
+fn an_invalid_custom_pattern_is_named_in_the_message() {
+    let mut harness = harness();
+    open_panel(&mut harness, PanelId::Patterns);
+    harness
+        .get_by_role_and_label(Role::Button, "Custom")
+        .click();
+    harness.run();
+    harness.get_by_label("3 patterns of length 5");
+    harness.get_by_label("New pattern").focus();
+    harness.run();
+    harness.get_by_label("New pattern").type_text("0-1-X-3-4");
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Add pattern")
+        .click();
+    harness.run();
+    let message = harness
+        .get_by_label_contains("Invalid patterns")
+        .value()
+        .unwrap();
+    assert!(message.contains("\"0-1-X-3-4\""), "{message}");
+    assert!(message.contains("'X'"), "{message}");
+    assert!(
+        harness
+            .get_by_role_and_label(Role::Button, "Build sequences")
+            .accesskit_node()
+            .is_disabled(),
+        "an invalid library cannot be built"
+    );
+}
+
+/// A runs folder with one real (tiny) run: a CNN on the embedded digits, patterned, T = 5, one
+/// epoch whose test split has 12 images: every class right once, and class 3 twice taken for 5.
+fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
+    use occlab::experiment::preset::{ModelSpec, Preset};
+    use occlab::experiment::run::{LogLine, RunDir};
+    use occlab::metrics::{ImagePrediction, Metrics};
+    use occlab::model::ModelKind;
+    use occlab::train::EpochRecord;
+
+    let root = dir.join("runs");
+    let mut preset = Preset::load(std::path::Path::new(
+        "presets/train/demo-crnn-embedded.toml",
+    ))
+    .unwrap();
+    preset.name = "tiny-cnn".into();
+    preset.model = Some(ModelSpec::new(ModelKind::Cnn));
+    let run = RunDir::create(&root.join("tiny-cnn"), &preset).unwrap();
+    let mut preds: Vec<ImagePrediction> = (0..10u16)
+        .map(|i| ImagePrediction {
+            sequence: i as u32 / 5,
+            position: i % 5,
+            level: (i % 5 + 1) as u8,
+            truth: i,
+            predicted: i,
+            probability: 0.9,
+        })
+        .collect();
+    for s in 0..2 {
+        preds.push(ImagePrediction {
+            sequence: 7 + s,
+            position: 2,
+            level: 5,
+            truth: 3,
+            predicted: 5,
+            probability: 0.6 + 0.1 * s as f32,
+        });
+    }
+    let m = Metrics::from_predictions(&preds, 10, 5, 5);
+    run.append(&LogLine::Epoch(Box::new(EpochRecord {
+        epoch: 1,
+        train: m.clone(),
+        test: m,
+        train_seconds: 1.0,
+        eval_seconds: 0.1,
+        images_per_second: 100.0,
+    })))
+    .unwrap();
+    run.write_predictions(&preds).unwrap();
+    root
+}
+
+#[test]
+fn results_table_shows_our_run_and_its_confusion_matrix() {
+    use occlab::gui::results_panel::ResultsPanel;
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_runs_root(dir.path());
+    let mut harness = harness();
+    harness.state_mut().results_panel = ResultsPanel::with_root(root.display().to_string());
+    open_panel(&mut harness, PanelId::Results);
+    harness.get_by_label_contains("1 runs in");
+    // Table 1, CNN row, MNIST column: ours (10 of 12 right) and the paper's 89.44.
+    harness.get_by_label("tiny-cnn · 1 ep");
+    harness.get_by_label("89.44");
+    harness.get_by_label("83.33").click();
+    harness.run();
+    assert_eq!(harness.state().results_panel.selected(), Some("tiny-cnn"));
+    harness.get_by_label("Confusion matrix of tiny-cnn (epoch 1, test split)");
+    // The only cell holding 2: truth 3, predicted 5.
+    harness.get_by_role_and_label(Role::Button, "2").click();
+    harness.run();
+    harness.get_by_label("Class 3 predicted as 5");
+    harness.get_by_label("2 test images (from predictions.csv), most confident first");
+    // Export Table 1 beside the runs folder.
+    harness
+        .query_all_by_label("Export CSV")
+        .next()
+        .expect("an export button")
+        .click();
+    harness.run();
+    let csv = std::fs::read_to_string(dir.path().join("runs-table1-patterned.csv")).unwrap();
+    assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
+}

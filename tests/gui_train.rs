@@ -1,0 +1,276 @@
+//! The Train panel in a headless egui_kittest harness: a real (tiny) CNN run started, watched and
+//! stopped from the UI; the UI's frame time while the job trains; finished runs opened from disk.
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use occlab::experiment::preset::Preset;
+use occlab::experiment::run::{LogLine, RunDir};
+use occlab::gui::{OcclabApp, PanelId};
+use occlab::metrics::{Metrics, Tally};
+use occlab::model::ModelKind;
+use occlab::train::{BackendChoice, EpochRecord, StepRecord};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A harness around a fresh app with the embedded digits loaded, showing the Train panel.
+fn train_harness() -> Harness<'static, OcclabApp> {
+    // SAFETY: set before any thread of this test reads the environment.
+    unsafe { std::env::remove_var("OCCLAB_START_PANEL") };
+    let mut harness = Harness::builder()
+        .with_size([1500.0, 1100.0])
+        .build_eframe(|cc| OcclabApp::for_test(&cc.egui_ctx));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().is_loading() {
+        assert!(Instant::now() < deadline, "the data did not load in 60 s");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, PanelId::Train.title())
+        .click();
+    harness.run();
+    assert_eq!(harness.state().panel(), PanelId::Train);
+    harness.get_by_label("Hyperparameters");
+    harness
+}
+
+/// The value of the first label starting with `prefix`, if one is shown.
+fn label_starting(harness: &Harness<'static, OcclabApp>, prefix: &str) -> Option<String> {
+    harness
+        .query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| v.starts_with(prefix)))
+        .and_then(|n| n.value())
+}
+
+/// Steps frames (with small sleeps: the job runs on its own thread) until `done` or the timeout.
+fn step_until(
+    harness: &mut Harness<'static, OcclabApp>,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(harness) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn steps_shown(harness: &Harness<'static, OcclabApp>) -> usize {
+    label_starting(harness, "steps: ")
+        .and_then(|v| v["steps: ".len()..].parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_cnn_run_starts_reports_steps_and_stops() {
+    let root = tempfile::tempdir().unwrap();
+    let mut harness = train_harness();
+    {
+        let form = &mut harness.state_mut().train_panel.form;
+        form.config.batch_size = 4;
+        form.config.epochs = 3;
+        form.limit = Some(48);
+        form.backend = BackendChoice::Flex;
+        form.runs_root = root.path().display().to_string();
+        // Only the CRNN is ticked by default.
+        form.select_only(&[ModelKind::Crnn]);
+    }
+    harness.step();
+    // Untick the CRNN and tick the CNN through the UI.
+    harness
+        .get_by_role_and_label(Role::CheckBox, "CRNN")
+        .click();
+    harness.get_by_role_and_label(Role::CheckBox, "CNN").click();
+    harness.step();
+    assert_eq!(
+        harness.state().train_panel.form.selected,
+        [false, false, true, false, false, false],
+        "CNN only (ModelKind::ALL lists the CNN third)"
+    );
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    harness.step();
+
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the first training step",
+        |h| steps_shown(h) >= 1,
+    );
+    let run_dir = harness
+        .state()
+        .train_panel
+        .active_run()
+        .expect("a job is training")
+        .to_path_buf();
+    assert!(run_dir.starts_with(root.path()));
+    assert!(
+        label_starting(&harness, "state: ").is_some_and(|s| s == "state: running"),
+        "{:?}",
+        label_starting(&harness, "state: ")
+    );
+    let live = harness
+        .state()
+        .train_panel
+        .series()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(live.backend.as_deref(), Some("flex (CPU)"));
+    assert!(label_starting(&harness, "loss points: ").is_some());
+
+    // The UI keeps drawing while the job trains: time frames.
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let t0 = Instant::now();
+        harness.step();
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let training_meanwhile = harness.state().train_panel.is_busy();
+    times.sort_by(f64::total_cmp);
+    let p95 = times[(times.len() * 95).div_ceil(100) - 1];
+    let median = times[times.len() / 2];
+    println!(
+        "UI frame time while training: p95 = {p95:.1} ms, median = {median:.1} ms \
+         (100 headless frames, egui_kittest without rendering; job still running: {training_meanwhile})"
+    );
+    assert!(
+        p95 < 50.0,
+        "p95 frame time {p95:.1} ms: the UI waits on the job"
+    );
+
+    harness.get_by_role_and_label(Role::Button, "Stop").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the job to stop",
+        |h| {
+            label_starting(h, "state: ").is_some_and(|s| {
+                s.starts_with("state: stopped") || s.starts_with("state: finished")
+            })
+        },
+    );
+    assert!(!harness.state().train_panel.is_busy());
+    assert!(run_dir.join("config.toml").is_file());
+    assert!(run_dir.join("metrics.jsonl").is_file());
+    let run = RunDir::open(&run_dir).unwrap();
+    let preset = run.preset().unwrap();
+    assert_eq!(preset.model.unwrap().kind, ModelKind::Cnn);
+    assert_eq!(preset.train.unwrap().batch_size, 4);
+    assert!(
+        run.log()
+            .unwrap()
+            .iter()
+            .any(|l| matches!(l, LogLine::Step(_)))
+    );
+    // The run is listed on disk, ticked (it is shown) because it is this session's.
+    harness.step();
+    // (The plots' legends name the run too: the list comes first.)
+    assert!(
+        harness
+            .query_all_by_role_and_label(Role::CheckBox, &run.name())
+            .next()
+            .is_some()
+    );
+}
+
+fn fake_run(root: &Path, name: &str, accuracies: &[f64]) -> RunDir {
+    let mut preset = Preset::parse(
+        include_str!("../presets/train/demo-crnn-embedded.toml"),
+        Path::new("demo"),
+    )
+    .unwrap();
+    preset.name = name.into();
+    let run = RunDir::create(&root.join(name), &preset).unwrap();
+    let metrics = |acc: f64| Metrics {
+        overall: Tally {
+            correct: (acc * 100.0) as u64,
+            total: 100,
+        },
+        per_level: vec![
+            Tally {
+                correct: 90,
+                total: 100,
+            },
+            Tally {
+                correct: 50,
+                total: 100,
+            },
+        ],
+        per_position: vec![
+            Tally {
+                correct: 40,
+                total: 100,
+            };
+            5
+        ],
+        ..Metrics::default()
+    };
+    for (e, &acc) in accuracies.iter().enumerate() {
+        for step in 0..50 {
+            run.append(&LogLine::Step(StepRecord {
+                epoch: e + 1,
+                step,
+                steps_per_epoch: 50,
+                global_step: e * 50 + step,
+                loss: 2.0 / (1.0 + (e * 50 + step) as f64 / 20.0),
+                accuracy: acc,
+                images_per_second: 1000.0,
+            }))
+            .unwrap();
+        }
+        run.append(&LogLine::Epoch(Box::new(EpochRecord {
+            epoch: e + 1,
+            train: metrics(acc),
+            test: metrics(acc),
+            train_seconds: 1.0,
+            eval_seconds: 0.1,
+            images_per_second: 1000.0,
+        })))
+        .unwrap();
+    }
+    run
+}
+
+#[test]
+fn finished_runs_on_disk_are_overlaid() {
+    let root = tempfile::tempdir().unwrap();
+    fake_run(root.path(), "run-a", &[0.5, 0.7, 0.8]);
+    fake_run(root.path(), "run-b", &[0.4, 0.6]);
+    let mut harness = train_harness();
+    harness.state_mut().train_panel.form.runs_root = root.path().display().to_string();
+    harness.run();
+    harness.get_by_label("Start a run, or tick runs on disk, to see their curves here.");
+    harness
+        .get_by_role_and_label(Role::CheckBox, "run-a")
+        .click();
+    harness.run();
+    harness
+        .get_all_by_role_and_label(Role::CheckBox, "run-b")
+        .next()
+        .unwrap()
+        .click();
+    harness.run();
+    let names: Vec<String> = harness
+        .state()
+        .train_panel
+        .series()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["run-a", "run-b"]);
+    assert_eq!(
+        label_starting(&harness, "loss points: ").as_deref(),
+        Some("loss points: 250 — mean line; the band spans min–max where steps are folded")
+    );
+    // Unticking a run from disk removes it from the plots.
+    harness
+        .get_all_by_role_and_label(Role::CheckBox, "run-a")
+        .next()
+        .unwrap()
+        .click();
+    harness.run();
+    assert_eq!(harness.state().train_panel.series().count(), 1);
+}
