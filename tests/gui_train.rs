@@ -263,7 +263,7 @@ fn finished_runs_on_disk_are_overlaid() {
     assert_eq!(names, ["run-a", "run-b"]);
     assert_eq!(
         label_starting(&harness, "loss points: ").as_deref(),
-        Some("loss points: 250 — mean line; the band spans min–max where steps are folded")
+        Some("loss points: 250 — band: min–max of folded steps")
     );
     // Unticking a run from disk removes it from the plots.
     harness

@@ -28,7 +28,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// Width of the controls column.
 const CONTROLS_WIDTH: f32 = 400.0;
 /// Height of each plot.
-const PLOT_HEIGHT: f32 = 210.0;
+const PLOT_HEIGHT: f32 = 180.0;
 /// Most loss points drawn per run; more steps are folded into min/max buckets.
 const LOSS_BUCKETS: usize = 300;
 /// Runs folder used when the form leaves it empty.
@@ -679,6 +679,7 @@ impl TrainPanel {
             if self.preparing.is_none() {
                 ui.label(RichText::new("Nothing trained in this session yet.").weak());
             }
+            self.shown_runs_ui(ui);
             return;
         };
         ui.label(RichText::new(format!("{} — {}", s.name, s.model)).strong());
@@ -738,12 +739,28 @@ impl TrainPanel {
         }
     }
 
+    /// One line per run in the plots: its colour, model, state and last test accuracy.
+    fn shown_runs_ui(&self, ui: &mut egui::Ui) {
+        for r in self.runs.iter().filter(|r| r.visible) {
+            let s = &r.series;
+            let accuracy = s.test_accuracy().last().map_or("no epoch yet".into(), |p| {
+                format!("test {:.1} %", p[1] * 100.0)
+            });
+            widgets::swatch(
+                ui,
+                r.color,
+                format!("{}: {}, {}, {accuracy}", s.name, s.model, s.state.word()),
+            );
+        }
+    }
+
     /// The runs folder's runs, with a checkbox each to overlay them.
     fn disk_ui(&mut self, ui: &mut egui::Ui) {
         widgets::section(ui, "Runs on disk");
         let root = self.form.runs_root();
         let stale = self.disk.as_ref().is_none_or(|(r, _)| *r != root);
-        if stale || ui.button("Refresh").clicked() {
+        let refresh = ui.horizontal(|ui| ui.button("Refresh").clicked()).inner;
+        if stale || refresh {
             self.disk = Some((root.clone(), list_runs(&root)));
         }
         let runs = self
@@ -804,66 +821,74 @@ impl TrainPanel {
             );
             return;
         }
-        widgets::section(ui, "Loss per step");
         let points: usize = shown.iter().map(|r| r.series.steps.len()).sum();
-        ui.label(
-            RichText::new(format!(
-                "loss points: {points} — mean line; the band spans min–max where steps are folded"
-            ))
-            .weak(),
-        );
-        plot("train_loss")
-            .x_axis_label("step")
-            .y_axis_label("loss")
-            .show(ui, |plot_ui| {
-                for r in &shown {
-                    let buckets = r.series.loss_buckets(LOSS_BUCKETS);
-                    if buckets.iter().any(|b| b.count > 1) {
-                        let xs: Vec<f64> = buckets.iter().map(|b| b.x).collect();
-                        let lo: Vec<f64> = buckets.iter().map(|b| b.min).collect();
-                        let hi: Vec<f64> = buckets.iter().map(|b| b.max).collect();
-                        plot_ui.add(
-                            FilledArea::new(&r.series.name, &xs, &lo, &hi)
-                                .fill_color(r.color.gamma_multiply(0.25)),
-                        );
-                    }
-                    let mean: Vec<[f64; 2]> = buckets.iter().map(|b| [b.x, b.mean]).collect();
-                    plot_ui.line(Line::new(&r.series.name, mean).color(r.color).width(1.5));
-                }
-            });
-
-        widgets::section(ui, "Accuracy per epoch");
-        ui.label(RichText::new("solid: test; dashed: training").weak());
-        plot("train_accuracy")
-            .x_axis_label("epoch")
-            .y_axis_label("accuracy")
-            .include_y(0.0)
-            .include_y(1.0)
-            .show(ui, |plot_ui| {
-                for r in &shown {
-                    plot_ui.line(
-                        Line::new(&r.series.name, r.series.test_accuracy())
-                            .color(r.color)
-                            .width(2.0),
-                    );
-                    plot_ui.line(
-                        Line::new(&r.series.name, r.series.train_accuracy())
-                            .color(r.color)
-                            .style(LineStyle::dashed_dense())
-                            .width(1.5),
-                    );
-                }
-            });
-
         ui.columns(2, |cols| {
-            widgets::section(&mut cols[0], "Test accuracy per occlusion level");
-            cols[0].label(RichText::new("latest epoch of each run").weak());
-            let width = 0.8 / shown.len() as f64;
-            plot("train_levels")
-                .x_axis_label("level")
+            let ui = &mut cols[0];
+            widgets::section(ui, "Loss per step");
+            ui.label(
+                RichText::new(format!(
+                    "loss points: {points} — band: min–max of folded steps"
+                ))
+                .weak(),
+            );
+            plot("train_loss", Corner::RightTop)
+                .x_axis_label("step")
+                .y_axis_label("loss")
+                .show(ui, |plot_ui| {
+                    for r in &shown {
+                        let buckets = r.series.loss_buckets(LOSS_BUCKETS);
+                        if buckets.iter().any(|b| b.count > 1) {
+                            let xs: Vec<f64> = buckets.iter().map(|b| b.x).collect();
+                            let lo: Vec<f64> = buckets.iter().map(|b| b.min).collect();
+                            let hi: Vec<f64> = buckets.iter().map(|b| b.max).collect();
+                            plot_ui.add(
+                                FilledArea::new(&r.series.name, &xs, &lo, &hi)
+                                    .fill_color(r.color.gamma_multiply(0.25)),
+                            );
+                        }
+                        let mean: Vec<[f64; 2]> = buckets.iter().map(|b| [b.x, b.mean]).collect();
+                        plot_ui.line(Line::new(&r.series.name, mean).color(r.color).width(1.5));
+                    }
+                });
+
+            let ui = &mut cols[1];
+            widgets::section(ui, "Accuracy per epoch");
+            ui.label(RichText::new("solid: test; dashed: training").weak());
+            plot("train_accuracy", Corner::RightBottom)
+                .x_axis_label("epoch")
+                .y_axis_label("accuracy")
                 .include_y(0.0)
                 .include_y(1.0)
-                .show(&mut cols[0], |plot_ui| {
+                .show(ui, |plot_ui| {
+                    for r in &shown {
+                        plot_ui.line(
+                            Line::new(&r.series.name, r.series.test_accuracy())
+                                .color(r.color)
+                                .width(2.0),
+                        );
+                        plot_ui.line(
+                            Line::new(&r.series.name, r.series.train_accuracy())
+                                .color(r.color)
+                                .style(LineStyle::dashed_dense())
+                                .width(1.5),
+                        );
+                    }
+                });
+        });
+
+        ui.columns(2, |cols| {
+            let ui = &mut cols[0];
+            widgets::section(ui, "Test accuracy per occlusion level");
+            ui.label(RichText::new("latest epoch of each run; level 0 = unoccluded").weak());
+            let width = 0.8 / shown.len() as f64;
+            plot("train_levels", Corner::RightTop)
+                // Headroom: the legend sits above the bars.
+                .include_y(1.4)
+                .x_axis_label("occlusion level")
+                .y_axis_label("accuracy")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |plot_ui| {
                     for (k, r) in shown.iter().enumerate() {
                         let per_level = r.series.test_accuracy_per_level();
                         let bars: Vec<Bar> = per_level
@@ -872,19 +897,21 @@ impl TrainPanel {
                             .filter_map(|(level, points)| {
                                 let acc = points.last()?[1];
                                 let x = level as f64 - 0.4 + width * (k as f64 + 0.5);
-                                Some(Bar::new(x, acc).width(width * 0.9))
+                                Some(Bar::new(x, acc).width(width * 0.9).fill(r.color))
                             })
                             .collect();
                         plot_ui.bar_chart(BarChart::new(&r.series.name, bars).color(r.color));
                     }
                 });
-            widgets::section(&mut cols[1], "Test accuracy per position");
-            cols[1].label(RichText::new("latest epoch of each run").weak());
-            plot("train_positions")
+            let ui = &mut cols[1];
+            widgets::section(ui, "Test accuracy per position");
+            ui.label(RichText::new("latest epoch of each run").weak());
+            plot("train_positions", Corner::RightBottom)
                 .x_axis_label("position in the sequence")
+                .y_axis_label("accuracy")
                 .include_y(0.0)
                 .include_y(1.0)
-                .show(&mut cols[1], |plot_ui| {
+                .show(ui, |plot_ui| {
                     for r in &shown {
                         plot_ui.line(
                             Line::new(&r.series.name, r.series.test_accuracy_per_position())
@@ -898,10 +925,14 @@ impl TrainPanel {
 }
 
 /// A plot of the panel's size with a legend naming the runs.
-fn plot(id: &str) -> Plot<'static> {
+fn plot(id: &str, legend: Corner) -> Plot<'static> {
     Plot::new(id.to_string())
         .height(PLOT_HEIGHT)
-        .legend(Legend::default().position(Corner::RightTop))
+        .legend(
+            Legend::default()
+                .position(legend)
+                .follow_insertion_order(true),
+        )
         .allow_scroll(false)
 }
 
