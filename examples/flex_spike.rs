@@ -51,7 +51,7 @@ fn main() {
             kinds
         };
         for kind in kinds {
-            train_steps(kind, &Device::flex().autodiff());
+            train_steps(kind, &Device::flex().autodiff(), WARMUP, MEASURED);
         }
     }
     if want("ops") {
@@ -59,6 +59,22 @@ fn main() {
     }
     if want("wgpu") {
         wgpu_probe();
+    }
+}
+
+/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
+/// (clock ticks of 10 ms). On a loaded machine wall time stretches; CPU time much less.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    match (ticks(14), ticks(15)) {
+        (Some(user), Some(system)) => Duration::from_millis((user + system) * 10),
+        _ => Duration::ZERO,
     }
 }
 
@@ -82,8 +98,9 @@ fn batch(device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
     (images, targets)
 }
 
-/// Forward + backward + Adam on one fixed batch, timed per phase.
-fn train_steps(kind: ModelKind, device: &Device) {
+/// Forward + backward + Adam on one fixed batch, timed per phase (median of `measured` steps
+/// after `warmup` steps).
+fn train_steps(kind: ModelKind, device: &Device, warmup: usize, measured: usize) {
     let config = ModelConfig::new(kind, 1, 28, 28, 10);
     let mut model = config.init(device);
     let mut optim = AdamConfig::new().init();
@@ -94,8 +111,10 @@ fn train_steps(kind: ModelKind, device: &Device) {
         config.feature_len()
     );
     let (mut fwd, mut bwd, mut step, mut total) = (vec![], vec![], vec![], vec![]);
-    for i in 0..WARMUP + MEASURED {
+    let mut cpu = vec![];
+    for i in 0..warmup + measured {
         sync(device);
+        let cpu0 = cpu_time();
         let t0 = Instant::now();
         let loss = sequence_cross_entropy(model.forward(images.clone()), targets.clone());
         let loss_value = loss.clone().into_scalar::<f32>();
@@ -107,15 +126,18 @@ fn train_steps(kind: ModelKind, device: &Device) {
         model = optim.step(1e-3, model, grads);
         sync(device);
         let t3 = Instant::now();
+        let cpu_step = cpu_time().saturating_sub(cpu0);
         println!(
-            "  step {i}{}: forward {} backward {} adam {} total {}  loss {loss_value:.4}",
-            if i < WARMUP { " (warm-up)" } else { "" },
+            "  step {i}{}: forward {} backward {} adam {} total {} cpu {}  loss {loss_value:.4}",
+            if i < warmup { " (warm-up)" } else { "" },
             ms(t1 - t0),
             ms(t2 - t1),
             ms(t3 - t2),
-            ms(t3 - t0)
+            ms(t3 - t0),
+            ms(cpu_step)
         );
-        if i >= WARMUP {
+        if i >= warmup {
+            cpu.push(cpu_step);
             fwd.push(t1 - t0);
             bwd.push(t2 - t1);
             step.push(t3 - t2);
@@ -124,11 +146,12 @@ fn train_steps(kind: ModelKind, device: &Device) {
     }
     let total = median(total);
     println!(
-        "  median: forward {} backward {} adam {} total {}  => {:.1} images/s",
+        "  median: forward {} backward {} adam {} total {} (cpu {})  => {:.1} images/s",
         ms(median(fwd)),
         ms(median(bwd)),
         ms(median(step)),
         ms(total),
+        ms(median(cpu)),
         IMAGES as f64 / total.as_secs_f64()
     );
 
@@ -137,14 +160,14 @@ fn train_steps(kind: ModelKind, device: &Device) {
     let images = images.without_autodiff();
     let inner = device.clone().without_autodiff();
     let mut samples = vec![];
-    for _ in 0..WARMUP + MEASURED {
+    for _ in 0..warmup + measured {
         sync(&inner);
         let t0 = Instant::now();
         let logits = eval.forward(images.clone());
         let _ = logits.into_data();
         samples.push(t0.elapsed());
     }
-    let d = median(samples[WARMUP..].to_vec());
+    let d = median(samples[warmup..].to_vec());
     println!(
         "  inference forward: {}  => {:.1} images/s",
         ms(d),
@@ -282,6 +305,15 @@ fn ops(device: &Device) {
             d,
             3.0 * flops,
         );
+        // An LSTM that projects the inputs of all steps at once: one [160, c] × [c, 1024] matmul
+        // instead of 4 gates × 5 steps of [32, c] × [c, 256].
+        let w_x = Tensor::<2>::random([c, 1024], Distribution::Default, &ad).require_grad();
+        let w_h = Tensor::<2>::random([256, 1024], Distribution::Default, &ad).require_grad();
+        let d = time(device, || {
+            let h = hoisted_lstm(x.clone().require_grad(), w_x.clone(), w_h.clone());
+            let _ = h.sum().backward();
+        });
+        report("hoisted-projection LSTM forward+backward", d, 3.0 * flops);
         // The same input projection as one matmul [160, c] × [c, 1024].
         let a = Tensor::<2>::random([IMAGES, c], Distribution::Default, device);
         let b = Tensor::<2>::random([c, 1024], Distribution::Default, device);
@@ -312,6 +344,35 @@ fn ops(device: &Device) {
     }
 }
 
+/// A bias-free LSTM whose input projection is one matmul over all steps (for timing only).
+///
+/// # Shapes
+/// - `x`: `[batch, T, c]`, `w_x`: `[c, 4d]`, `w_h`: `[d, 4d]`
+/// - output: `[batch, T, d]`
+fn hoisted_lstm(x: Tensor<3>, w_x: Tensor<2>, w_h: Tensor<2>) -> Tensor<3> {
+    use burn::tensor::activation::{sigmoid, tanh};
+    let [batch, steps, c] = x.dims();
+    let [d, _] = w_h.dims();
+    let projected = x.reshape([batch * steps, c]).matmul(w_x); // [batch·T, 4d]
+    let projected = projected.reshape([batch, steps, 4 * d]); // [batch, T, 4d]
+    let device = projected.device();
+    let mut h = Tensor::<2>::zeros([batch, d], &device);
+    let mut cell = Tensor::<2>::zeros([batch, d], &device);
+    let mut outputs = Vec::with_capacity(steps);
+    for t in 0..steps {
+        let gates = projected.clone().slice([0..batch, t..t + 1, 0..4 * d]);
+        let gates = gates.reshape([batch, 4 * d]) + h.matmul(w_h.clone()); // [batch, 4d]
+        let i = sigmoid(gates.clone().slice([0..batch, 0..d]));
+        let f = sigmoid(gates.clone().slice([0..batch, d..2 * d]));
+        let o = sigmoid(gates.clone().slice([0..batch, 2 * d..3 * d]));
+        let g = tanh(gates.slice([0..batch, 3 * d..4 * d]));
+        cell = f * cell + i * g;
+        h = o * tanh(cell.clone());
+        outputs.push(h.clone().unsqueeze_dim(1)); // [batch, 1, d]
+    }
+    Tensor::cat(outputs, 1) // [batch, T, d]
+}
+
 fn wgpu_probe() {
     use burn::tensor::{DeviceKind, DeviceType};
     println!("\nWGPU:");
@@ -325,11 +386,22 @@ fn wgpu_probe() {
         Err(_) => println!("  Device::enumerate(DeviceType::Wgpu) panicked"),
     }
     let t0 = Instant::now();
+    let cards = Device::enumerate_physical();
+    println!(
+        "  Device::enumerate_physical() -> {} card(s) {:?} ({:.2} s)",
+        cards.len(),
+        cards.iter().map(|c| &c.name).collect::<Vec<_>>(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t0 = Instant::now();
     match Device::wgpu_options().init() {
-        Ok(device) => println!(
-            "  Device::wgpu_options().init() -> Ok({device:?}) ({:.2} s)",
-            t0.elapsed().as_secs_f64()
-        ),
+        Ok(device) => {
+            println!(
+                "  Device::wgpu_options().init() -> Ok({device:?}) ({:.2} s)",
+                t0.elapsed().as_secs_f64()
+            );
+            println!("  identity: {:?}", device.identity());
+        }
         Err(err) => println!(
             "  Device::wgpu_options().init() -> Err({err}) ({:.2} s)",
             t0.elapsed().as_secs_f64()
@@ -350,6 +422,8 @@ fn wgpu_probe() {
             train_steps(
                 ModelKind::Crnn,
                 &Device::wgpu(DeviceKind::DefaultDevice).autodiff(),
+                1,
+                2,
             );
         }
         Err(_) => println!(
