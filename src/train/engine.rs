@@ -193,6 +193,34 @@ fn argmax_rows(logits: &[f32], classes: usize) -> Vec<(u16, f32)> {
         .collect()
 }
 
+/// The per-image predictions of one batch: `values` are its `[batch·T, classes]` logits,
+/// `batch_ids` the batch's sequences (indices into `data`), `set_ids` each of those sequences' index
+/// in the sequence set (what predictions.csv names).
+fn batch_predictions(
+    values: &[f32],
+    classes: usize,
+    data: &SequenceData,
+    batch_ids: &[usize],
+    set_ids: &[usize],
+) -> Vec<ImagePrediction> {
+    let t = data.t;
+    argmax_rows(values, classes)
+        .into_iter()
+        .enumerate()
+        .map(|(k, (predicted, probability))| {
+            let (seq, step) = (batch_ids[k / t], k % t);
+            ImagePrediction {
+                sequence: set_ids[seq] as u32,
+                position: step as u16,
+                level: data.levels[seq * t + step],
+                truth: data.labels[seq * t + step],
+                predicted,
+                probability,
+            }
+        })
+        .collect()
+}
+
 fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
     let data = t.into_data();
     data.as_slice::<f32>()
@@ -220,18 +248,7 @@ pub fn evaluate(
         let logits = model.forward(x);
         loss_sum += sequence_cross_entropy(logits.clone(), y).into_scalar::<f32>() as f64
             * chunk.len() as f64;
-        let values = floats(logits)?;
-        for (k, (pred, prob)) in argmax_rows(&values, num_classes).into_iter().enumerate() {
-            let (b, step) = (k / data.t, k % data.t);
-            let seq = chunk[b];
-            let p = ImagePrediction {
-                sequence: ids[seq] as u32,
-                position: step as u16,
-                level: data.levels[seq * data.t + step],
-                truth: data.labels[seq * data.t + step],
-                predicted: pred,
-                probability: prob,
-            };
+        for p in batch_predictions(&floats(logits)?, num_classes, data, chunk, ids) {
             metrics.add(&p);
             preds.push(p);
         }
@@ -416,19 +433,10 @@ pub fn train(
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
-            let values = floats(logits.detach())?;
             let t = train_data.t;
             let mut correct = 0usize;
-            for (k, (pred, prob)) in argmax_rows(&values, classes).into_iter().enumerate() {
-                let seq = batch.ids[k / t];
-                let p = ImagePrediction {
-                    sequence: train_ids[seq] as u32,
-                    position: (k % t) as u16,
-                    level: train_data.levels[seq * t + k % t],
-                    truth: train_data.labels[seq * t + k % t],
-                    predicted: pred,
-                    probability: prob,
-                };
+            let values = floats(logits.detach())?;
+            for p in batch_predictions(&values, classes, &train_data, &batch.ids, &train_ids) {
                 correct += (p.truth == p.predicted) as usize;
                 train_metrics.add(&p);
             }
