@@ -9,36 +9,9 @@ use occlab::occlusion::OcclusionSpec;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// A harness around a fresh app (embedded digits, paper-default occlusion), with the data loaded.
-fn harness() -> Harness<'static, OcclabApp> {
-    // The start-panel variable would override what the tests select.
-    // SAFETY: set before any thread of this test reads the environment.
-    unsafe { std::env::remove_var("OCCLAB_START_PANEL") };
-    let mut harness = Harness::builder()
-        .with_size([1500.0, 1100.0])
-        .build_eframe(|cc| OcclabApp::for_test(&cc.egui_ctx));
-    wait_until_loaded(&mut harness);
-    harness
-}
+mod gui_common;
 
-/// Steps the UI until the background load has arrived (the UI thread never blocks on it).
-fn wait_until_loaded(harness: &mut Harness<'static, OcclabApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(
-            Instant::now() < deadline,
-            "the data set did not load within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run();
-    assert!(
-        harness.state().workbench.load_error.is_none(),
-        "load failed: {:?}",
-        harness.state().workbench.load_error
-    );
-}
+use gui_common::{harness, wait_until_loaded};
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness

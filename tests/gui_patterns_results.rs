@@ -7,23 +7,9 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use occlab::gui::{OcclabApp, PanelId};
 use std::time::{Duration, Instant};
 
-/// A harness around a fresh app (embedded digits), with the data loaded.
-fn harness() -> Harness<'static, OcclabApp> {
-    // SAFETY: set before any thread of this test reads the environment.
-    unsafe { std::env::remove_var("OCCLAB_START_PANEL") };
-    let mut harness = Harness::builder()
-        .with_size([1500.0, 1100.0])
-        .build_eframe(|cc| OcclabApp::for_test(&cc.egui_ctx));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(Instant::now() < deadline, "the data set did not load");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run();
-    assert!(harness.state().workbench.load_error.is_none());
-    harness
-}
+mod gui_common;
+
+use gui_common::harness;
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness

@@ -13,20 +13,11 @@ use occlab::train::{BackendChoice, EpochRecord, StepRecord};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod gui_common;
+
 /// A harness around a fresh app with the embedded digits loaded, showing the Train panel.
 fn train_harness() -> Harness<'static, OcclabApp> {
-    // SAFETY: set before any thread of this test reads the environment.
-    unsafe { std::env::remove_var("OCCLAB_START_PANEL") };
-    let mut harness = Harness::builder()
-        .with_size([1500.0, 1100.0])
-        .build_eframe(|cc| OcclabApp::for_test(&cc.egui_ctx));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(Instant::now() < deadline, "the data did not load in 60 s");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run();
+    let mut harness = gui_common::harness();
     harness
         .get_by_role_and_label(Role::Button, PanelId::Train.title())
         .click();
