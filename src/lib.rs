@@ -10,5 +10,6 @@ pub mod gui;
 pub mod metrics;
 pub mod model;
 pub mod occlusion;
+pub mod quiz;
 pub mod sequence;
 pub mod train;

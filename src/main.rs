@@ -99,6 +99,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a quiz session in the terminal: each sequence is printed, one line of answers is read
+    /// per sequence, and every sequence is saved (fsync) before the next is shown. Running the
+    /// same command again resumes the session at its next sequence.
+    Quiz(QuizArgs),
+    /// Analyse quiz sessions: accuracy per group (95 % Wilson intervals), with vs without
+    /// patterns, per level and position; runs scored on the same images; McNemar tests; a table
+    /// in the shape of paper A's Tables 4–5.
+    QuizReport(QuizReportArgs),
 }
 
 fn main() -> Result<()> {
@@ -170,6 +178,8 @@ fn main() -> Result<()> {
             repeats,
             json,
         }) => bench(&what, data_dir, &model, backend, repeats, json),
+        Some(Command::Quiz(args)) => quiz(args),
+        Some(Command::QuizReport(args)) => quiz_report(args),
     }
 }
 
@@ -393,6 +403,159 @@ fn bench(
             .map(|f| f.median_ms)
             .sum();
         println!("  load + occlude + plan/build together: {total:.0} ms");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+struct QuizArgs {
+    /// Participant ID (names the session file `<out>/<participant>-<preset>.jsonl`).
+    #[arg(long, required_unless_present = "session")]
+    participant: Option<String>,
+    /// Non-expert, Expert, or any other label.
+    #[arg(long, default_value = "Non-expert")]
+    group: String,
+    /// The preset whose data, occluders and sequences the quiz shows.
+    #[arg(long, default_value = "presets/quiz/digits-embedded.toml")]
+    preset: PathBuf,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Folder of the session files.
+    #[arg(long, default_value = "quiz")]
+    out: PathBuf,
+    /// Sequences with regular patterns.
+    #[arg(long, default_value_t = 10)]
+    patterned: usize,
+    /// Sequences in random order.
+    #[arg(long, default_value_t = 10)]
+    random: usize,
+    /// Practice sequences (with feedback, not analysed).
+    #[arg(long, default_value_t = 2)]
+    practice: usize,
+    /// Seconds per sequence.
+    #[arg(long)]
+    time_limit: Option<f64>,
+    /// Take the first sequences of the seeded shuffle instead of balancing occlusion levels.
+    #[arg(long)]
+    no_balance: bool,
+    /// Two blocks (the order seed's parity picks the first) instead of interleaved conditions.
+    #[arg(long)]
+    blocked: bool,
+    /// Which sequences (keep it the same for every participant).
+    #[arg(long, default_value_t = 1)]
+    item_seed: u64,
+    /// The order of the sequences (default: derived from the participant ID).
+    #[arg(long)]
+    order_seed: Option<u64>,
+    /// Resume this session file with its recorded settings.
+    #[arg(long)]
+    session: Option<PathBuf>,
+    /// Print only the prompts, not the images as character art.
+    #[arg(long)]
+    no_images: bool,
+}
+
+#[derive(clap::Args)]
+struct QuizReportArgs {
+    /// Session files (`quiz/*.jsonl`) or folders of them.
+    #[arg(required = true)]
+    sessions: Vec<PathBuf>,
+    /// A trained run to score on exactly the images the sessions showed (repeatable).
+    #[arg(long)]
+    run: Vec<PathBuf>,
+    /// Write one CSV row per image answer (with the runs' predictions).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn quiz(a: QuizArgs) -> Result<()> {
+    use occlab::quiz::{QuizConfig, Stimuli, session, terminal};
+    let data_dir = data_dir_from(a.data_dir.as_deref());
+    let (mut session, stimuli) = match &a.session {
+        Some(path) => {
+            let (s, recovery, stimuli) = session::resume(path, data_dir.as_deref())?;
+            if let Some(r) = recovery {
+                eprintln!("note: {}: {r}", path.display());
+            }
+            (s, stimuli)
+        }
+        None => {
+            let participant = a.participant.as_deref().unwrap_or_default();
+            let preset = Preset::load(&a.preset)?;
+            let mut c = QuizConfig::new(participant, occlab::quiz::Group::parse(&a.group), preset);
+            c.patterned = a.patterned;
+            c.random = a.random;
+            c.practice = a.practice;
+            c.time_limit_seconds = a.time_limit;
+            c.balance_levels = !a.no_balance;
+            if a.blocked {
+                c.order = occlab::quiz::TrialOrder::Blocked;
+            }
+            c.item_seed = a.item_seed;
+            if let Some(s) = a.order_seed {
+                c.order_seed = s;
+            }
+            let stimuli = Stimuli::load(&c, data_dir.as_deref())?;
+            let (s, started) = session::start(&a.out, &c, &stimuli)?;
+            match started {
+                session::Started::Created => eprintln!("new session {}", s.path().display()),
+                session::Started::Resumed { recovery } => {
+                    if let Some(r) = recovery {
+                        eprintln!("note: {}: {r}", s.path().display());
+                    }
+                }
+            }
+            (s, stimuli)
+        }
+    };
+    let options = terminal::TerminalOptions {
+        show_images: !a.no_images,
+    };
+    terminal::run(
+        &mut session,
+        &stimuli,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        options,
+    )?;
+    Ok(())
+}
+
+fn quiz_report(a: QuizReportArgs) -> Result<()> {
+    use occlab::quiz::session::{SessionRecord, list_sessions};
+    use occlab::quiz::{analysis, export, scoring};
+    let data_dir = data_dir_from(a.data_dir.as_deref());
+    let mut sessions = Vec::new();
+    for p in &a.sessions {
+        if p.is_dir() {
+            for s in list_sessions(p) {
+                sessions.push(s?);
+            }
+        } else {
+            sessions.push(SessionRecord::read(p)?);
+        }
+    }
+    if sessions.is_empty() {
+        bail!("no session files found");
+    }
+    let runs: Vec<&Path> = a.run.iter().map(PathBuf::as_path).collect();
+    let models = scoring::score_runs(&sessions, &runs, data_dir.as_deref(), a.backend)?;
+    let report = analysis::analyze(&sessions, &models);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if let Some(csv) = &a.csv {
+        export::write_csv(csv, &sessions, &models)?;
+        eprintln!("wrote {}", csv.display());
     }
     Ok(())
 }

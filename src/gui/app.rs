@@ -9,6 +9,7 @@
 use super::data_panel::DataPanel;
 use super::occlusion_panel::OcclusionPanel;
 use super::patterns_panel::PatternsPanel;
+use super::quiz_panel::QuizPanel;
 use super::results_panel::ResultsPanel;
 use super::train_panel::TrainPanel;
 use super::widgets;
@@ -41,6 +42,7 @@ pub const LISTED_PANELS: &[PanelId] = &[
     PanelId::Patterns,
     PanelId::Train,
     PanelId::Results,
+    PanelId::Quiz,
 ];
 
 impl PanelId {
@@ -305,6 +307,8 @@ pub struct OcclabApp {
     pub results_panel: ResultsPanel,
     /// The Train panel (public so tests can fill in its form).
     pub train_panel: TrainPanel,
+    /// The Quiz panel (public so tests can fill in its form and follow the session).
+    pub quiz_panel: QuizPanel,
 }
 
 impl OcclabApp {
@@ -354,6 +358,7 @@ impl OcclabApp {
             patterns_panel: PatternsPanel::default(),
             results_panel: ResultsPanel::default(),
             train_panel: TrainPanel::default(),
+            quiz_panel: QuizPanel::default(),
         }
     }
 
@@ -457,8 +462,9 @@ impl OcclabApp {
             PanelId::Patterns => self.patterns_panel.ui(ui, &mut self.workbench),
             PanelId::Results => self.results_panel.ui(ui, &mut self.workbench),
             PanelId::Train => self.train_panel.ui(ui, &mut self.workbench),
-            // Not built yet, hence not listed; `set_panel` never selects them.
-            PanelId::Quiz | PanelId::Present => {}
+            PanelId::Quiz => self.quiz_panel.ui(ui, &mut self.workbench),
+            // Not built yet, hence not listed; `set_panel` never selects it.
+            PanelId::Present => {}
         }
     }
 }

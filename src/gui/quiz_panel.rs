@@ -1,0 +1,1012 @@
+//! Quiz panel: run human-vs-machine sessions (set-up, instructions, practice with feedback,
+//! trials answered by keyboard or click, finish) and see the results (people against models,
+//! paper A's Tables 4–5).
+//!
+//! The results side lives in [`super::quiz_results`]. Everything is a call into [`crate::quiz`]: the session file (created, resumed, appended and
+//! synced by [`Session`]), the trial state ([`Trial`]: answers, corrections, response times, time
+//! limit), the key mapping, and the analysis. This file routes keys and clicks and draws.
+//!
+//! Keys during a sequence: the class keys (digits, letters; number keys with the legend for
+//! CIFAR-10) answer the selected image and move on; ←/→ select; Backspace clears; Enter submits.
+//! Images are drawn without any hint of their occlusion level.
+
+use super::app::{PanelId, Workbench, panel_heading};
+use super::quiz_results::ResultsView;
+use super::widgets;
+use crate::experiment::preset::Preset;
+use crate::quiz::analysis::QuizReport;
+use crate::quiz::config::{Group, QuizConfig, TrialOrder, participant_seed};
+use crate::quiz::items::{QuizItem, Stimuli};
+use crate::quiz::session::{self, Recovery, Session, SessionRecord, Started};
+use crate::quiz::trial::{
+    ImageFeedback, Trial, feedback, instructions, key_class, key_legend, legend_needed,
+    progress_label,
+};
+use crossbeam_channel::{Receiver, TryRecvError};
+use egui::{Color32, Event, Key, RichText, Stroke, TextureHandle, Vec2};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The preset a new session starts from: the embedded digits, works offline.
+pub const DEFAULT_PRESET: &str = "presets/quiz/digits-embedded.toml";
+/// Where session files go.
+pub const DEFAULT_QUIZ_DIR: &str = "quiz";
+/// Largest side of an image during a trial, in points.
+const MAX_CELL: f32 = 240.0;
+
+/// The group choice of the form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupChoice {
+    NonExpert,
+    Expert,
+    Custom,
+}
+
+/// The set-up form.
+#[derive(Clone, Debug)]
+pub struct QuizForm {
+    pub participant: String,
+    pub group: GroupChoice,
+    pub custom_group: String,
+    /// Preset TOML (data, occluders, sequences).
+    pub preset_path: String,
+    pub patterned: usize,
+    pub random: usize,
+    pub balance_levels: bool,
+    pub order: TrialOrder,
+    pub time_limit: bool,
+    pub time_limit_seconds: f64,
+    pub practice: usize,
+    pub item_seed: u64,
+    /// `None`: derived from the participant ID.
+    pub order_seed: Option<u64>,
+    /// Folder of the session files.
+    pub quiz_dir: String,
+}
+
+impl Default for QuizForm {
+    fn default() -> Self {
+        QuizForm {
+            participant: String::new(),
+            group: GroupChoice::NonExpert,
+            custom_group: String::new(),
+            preset_path: DEFAULT_PRESET.into(),
+            patterned: 10,
+            random: 10,
+            balance_levels: true,
+            order: TrialOrder::Interleaved,
+            time_limit: false,
+            time_limit_seconds: 30.0,
+            practice: 2,
+            item_seed: 1,
+            order_seed: None,
+            quiz_dir: DEFAULT_QUIZ_DIR.into(),
+        }
+    }
+}
+
+impl QuizForm {
+    /// The group the form names.
+    pub fn group(&self) -> Group {
+        match self.group {
+            GroupChoice::NonExpert => Group::NonExpert,
+            GroupChoice::Expert => Group::Expert,
+            GroupChoice::Custom => Group::parse(&self.custom_group),
+        }
+    }
+
+    /// The session config (loads the preset file).
+    pub fn config(&self) -> Result<QuizConfig, String> {
+        let path = Path::new(self.preset_path.trim());
+        let preset = Preset::load(path).map_err(|e| e.to_string())?;
+        let mut c = QuizConfig::new(&self.participant, self.group(), preset);
+        c.patterned = self.patterned;
+        c.random = self.random;
+        c.balance_levels = self.balance_levels;
+        c.order = self.order;
+        c.time_limit_seconds = self.time_limit.then_some(self.time_limit_seconds);
+        c.practice = self.practice;
+        c.item_seed = self.item_seed;
+        c.order_seed = self
+            .order_seed
+            .unwrap_or_else(|| participant_seed(&self.participant));
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+}
+
+/// A session being run.
+struct Running {
+    session: Session,
+    stimuli: Stimuli,
+    /// The sequence on screen.
+    trial: Option<Trial>,
+    /// Textures of the item on screen: (item, occluded images).
+    textures: Option<(usize, Vec<TextureHandle>)>,
+    /// Shown once above the instructions (a resumed session, a recovered file).
+    notice: Option<String>,
+    /// A failed save: shown in place; the sequence stays on screen.
+    error: Option<String>,
+}
+
+/// What the session side shows.
+enum Screen {
+    Setup,
+    Preparing(Receiver<Result<Running, String>>),
+    Instructions(Box<Running>),
+    Trial(Box<Running>),
+    Feedback(Box<Running>, usize, Vec<ImageFeedback>),
+    Finished { path: PathBuf, sequences: usize },
+}
+
+/// Which screen is up (for tests and the status line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuizScreen {
+    Setup,
+    Preparing,
+    Instructions,
+    Trial,
+    Feedback,
+    Finished,
+}
+
+/// The two halves of the panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuizTab {
+    Session,
+    Results,
+}
+
+/// The Quiz panel.
+pub struct QuizPanel {
+    pub form: QuizForm,
+    pub tab: QuizTab,
+    screen: Screen,
+    /// Session files found in the quiz folder (for "Resume").
+    listed: Option<(String, Vec<Result<SessionRecord, String>>)>,
+    /// The last set-up error.
+    error: Option<String>,
+    results: ResultsView,
+}
+
+impl Default for QuizPanel {
+    fn default() -> Self {
+        QuizPanel {
+            form: QuizForm::default(),
+            tab: QuizTab::Session,
+            screen: Screen::Setup,
+            listed: None,
+            error: None,
+            results: ResultsView::default(),
+        }
+    }
+}
+
+impl QuizPanel {
+    /// Which screen is up.
+    pub fn screen(&self) -> QuizScreen {
+        match &self.screen {
+            Screen::Setup => QuizScreen::Setup,
+            Screen::Preparing(_) => QuizScreen::Preparing,
+            Screen::Instructions(_) => QuizScreen::Instructions,
+            Screen::Trial(_) => QuizScreen::Trial,
+            Screen::Feedback(..) => QuizScreen::Feedback,
+            Screen::Finished { .. } => QuizScreen::Finished,
+        }
+    }
+
+    /// The session file of the running (or just finished) session.
+    pub fn session_path(&self) -> Option<PathBuf> {
+        match &self.screen {
+            Screen::Instructions(r) | Screen::Trial(r) | Screen::Feedback(r, ..) => {
+                Some(r.session.path().to_path_buf())
+            }
+            Screen::Finished { path, .. } => Some(path.clone()),
+            _ => None,
+        }
+    }
+
+    /// The item on screen during a trial, with its index in the session.
+    pub fn current_item(&self) -> Option<(usize, &QuizItem)> {
+        match &self.screen {
+            Screen::Trial(r) => {
+                let t = r.trial.as_ref()?;
+                Some((t.item, r.session.header().items.get(t.item)?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The answers given so far to the sequence on screen.
+    pub fn current_answers(&self) -> Option<Vec<Option<u16>>> {
+        match &self.screen {
+            Screen::Trial(r) => r.trial.as_ref().map(|t| t.answers().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// The last error of the set-up (or of saving).
+    pub fn error(&self) -> Option<String> {
+        match &self.screen {
+            Screen::Trial(r) | Screen::Instructions(r) => r.error.clone().or(self.error.clone()),
+            _ => self.error.clone(),
+        }
+    }
+
+    /// The results of the last analysis.
+    pub fn report(&self) -> Option<&QuizReport> {
+        self.results.report()
+    }
+
+    /// Whether a background job (preparing a session, analysing) is running.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy()
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
+        self.poll();
+        let data_dir = workbench.data_dir.clone();
+        // During a session the trial takes the keys, before any widget sees them.
+        if self.tab == QuizTab::Session {
+            self.handle_keys(ui);
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("quiz_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                panel_heading(
+                    ui,
+                    PanelId::Quiz,
+                    "People against the models on the same occluded sequences (paper A, Tables 4–5).",
+                );
+                let in_session = !matches!(self.screen, Screen::Setup | Screen::Finished { .. });
+                if !in_session {
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut self.tab, QuizTab::Session, "Session");
+                        ui.selectable_value(&mut self.tab, QuizTab::Results, "Results");
+                    });
+                    ui.separator();
+                }
+                match self.tab {
+                    QuizTab::Session => self.session_ui(ui, data_dir.as_deref()),
+                    QuizTab::Results => self.results.ui(ui, &mut self.form.quiz_dir, data_dir.as_deref()),
+                }
+            });
+        if matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy() {
+            ui.ctx().request_repaint_after(Duration::from_millis(50));
+        }
+    }
+
+    /// Takes finished background work.
+    fn poll(&mut self) {
+        if let Screen::Preparing(rx) = &self.screen {
+            match rx.try_recv() {
+                Ok(Ok(running)) => self.screen = Screen::Instructions(Box::new(running)),
+                Ok(Err(e)) => {
+                    self.error = Some(e);
+                    self.screen = Screen::Setup;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.error = Some("the preparing thread stopped without a result".into());
+                    self.screen = Screen::Setup;
+                }
+            }
+        }
+    }
+
+    // ----- keys -----
+
+    fn handle_keys(&mut self, ui: &mut egui::Ui) {
+        if ui.ctx().text_edit_focused() {
+            return;
+        }
+        let keys: Vec<Key> = ui.input(|i| {
+            i.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Key {
+                        key,
+                        pressed: true,
+                        modifiers,
+                        ..
+                    } if !modifiers.ctrl && !modifiers.alt && !modifiers.command => Some(*key),
+                    _ => None,
+                })
+                .collect()
+        });
+        if keys.is_empty() {
+            return;
+        }
+        let mut used = Vec::new();
+        for key in keys {
+            if self.key(key, ui.ctx()) {
+                used.push(key);
+            }
+        }
+        if !used.is_empty() {
+            // Widgets drawn after this (a focused button) must not act on the same keys.
+            ui.input_mut(|i| {
+                i.events
+                    .retain(|e| !matches!(e, Event::Key { key, .. } if used.contains(key)))
+            });
+        }
+    }
+
+    /// One key press; true when it was used.
+    fn key(&mut self, key: Key, ctx: &egui::Context) -> bool {
+        let confirm = matches!(key, Key::Enter | Key::Space);
+        match self.screen() {
+            QuizScreen::Instructions if confirm => {
+                self.begin(ctx);
+                return true;
+            }
+            QuizScreen::Feedback if confirm => {
+                self.advance(ctx);
+                return true;
+            }
+            QuizScreen::Trial => {}
+            _ => return false,
+        }
+        if key == Key::Enter {
+            self.submit(ctx);
+            return true;
+        }
+        let Screen::Trial(running) = &mut self.screen else {
+            return false;
+        };
+        let now = Instant::now();
+        let classes = &running.session.header().class_names;
+        let Some(trial) = running.trial.as_mut() else {
+            return false;
+        };
+        match key {
+            Key::Backspace | Key::Delete => trial.clear_selected(now),
+            Key::ArrowLeft => trial.move_selection(-1),
+            Key::ArrowRight => trial.move_selection(1),
+            _ => {
+                let mut name = key.name().chars();
+                let (Some(c), None) = (name.next(), name.next()) else {
+                    return false;
+                };
+                let Some(class) = key_class(c, classes) else {
+                    return false;
+                };
+                trial.answer_selected(class, now);
+            }
+        }
+        true
+    }
+
+    // ----- session flow -----
+
+    /// Starts (or resumes) the session the form describes, on a background thread.
+    pub fn start(&mut self, ctx: &egui::Context, data_dir: Option<&Path>) {
+        self.error = None;
+        let config = match self.form.config() {
+            Ok(c) => c,
+            Err(e) => {
+                self.error = Some(e);
+                return;
+            }
+        };
+        let dir = PathBuf::from(self.form.quiz_dir.trim());
+        let data_dir = data_dir.map(Path::to_path_buf);
+        self.spawn(ctx, move || {
+            let stimuli = Stimuli::load(&config, data_dir.as_deref()).map_err(|e| e.to_string())?;
+            let (session, started) =
+                session::start(&dir, &config, &stimuli).map_err(|e| e.to_string())?;
+            let notice = match started {
+                Started::Created => None,
+                Started::Resumed { recovery } => Some(resume_notice(&session, recovery)),
+            };
+            Ok(Running::new(session, stimuli, notice))
+        });
+    }
+
+    /// Resumes a session file, on a background thread.
+    pub fn resume(&mut self, path: PathBuf, ctx: &egui::Context, data_dir: Option<&Path>) {
+        self.error = None;
+        let data_dir = data_dir.map(Path::to_path_buf);
+        self.spawn(ctx, move || {
+            let (session, recovery, stimuli) =
+                session::resume(&path, data_dir.as_deref()).map_err(|e| e.to_string())?;
+            let notice = resume_notice(&session, recovery);
+            Ok(Running::new(session, stimuli, Some(notice)))
+        });
+    }
+
+    fn spawn(
+        &mut self,
+        ctx: &egui::Context,
+        job: impl FnOnce() -> Result<Running, String> + Send + 'static,
+    ) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let repaint = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("occlab-quiz-prepare".into())
+            .spawn(move || {
+                let _ = tx.send(job());
+                repaint.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.screen = Screen::Preparing(rx),
+            Err(e) => self.error = Some(format!("cannot start a thread: {e}")),
+        }
+    }
+
+    /// Instructions → the first unanswered sequence.
+    fn begin(&mut self, ctx: &egui::Context) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Setup);
+        self.screen = match screen {
+            Screen::Instructions(mut r) => {
+                r.notice = None;
+                r.next(ctx)
+            }
+            other => other,
+        };
+    }
+
+    /// Feedback → the next sequence.
+    fn advance(&mut self, ctx: &egui::Context) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Setup);
+        self.screen = match screen {
+            Screen::Feedback(r, ..) => r.next(ctx),
+            other => other,
+        };
+    }
+
+    /// Saves the sequence on screen (synced to disk) and moves on: feedback after practice,
+    /// else the next sequence. A failed save keeps the sequence on screen with the error.
+    fn submit(&mut self, ctx: &egui::Context) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Setup);
+        let Screen::Trial(mut r) = screen else {
+            self.screen = screen;
+            return;
+        };
+        let Some(trial) = r.trial.as_ref() else {
+            self.screen = Screen::Trial(r);
+            return;
+        };
+        let response = match trial.submit(Instant::now()) {
+            Ok(resp) => resp,
+            Err(e) => {
+                r.error = Some(format!("Not yet: {e}."));
+                self.screen = Screen::Trial(r);
+                return;
+            }
+        };
+        let item = response.item;
+        if let Err(e) = r.session.append(response.clone()) {
+            r.error = Some(format!("Could not save this sequence: {e}"));
+            self.screen = Screen::Trial(r);
+            return;
+        }
+        r.error = None;
+        r.trial = None;
+        let practice = r
+            .session
+            .header()
+            .items
+            .get(item)
+            .is_some_and(|i| i.practice);
+        self.screen = if practice {
+            let fb = feedback(r.session.header(), &response);
+            Screen::Feedback(r, item, fb)
+        } else {
+            r.next(ctx)
+        };
+        ctx.request_repaint();
+    }
+
+    fn session_ui(&mut self, ui: &mut egui::Ui, data_dir: Option<&Path>) {
+        let ctx = ui.ctx().clone();
+        let mut action = None;
+        match &mut self.screen {
+            Screen::Setup => {}
+            Screen::Preparing(_) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Preparing the session (loading the images, choosing the sequences)…");
+                });
+            }
+            Screen::Instructions(r) => {
+                if instructions_ui(ui, r) {
+                    action = Some(Action::Begin);
+                }
+            }
+            Screen::Trial(r) => {
+                action = trial_ui(ui, r);
+            }
+            Screen::Feedback(r, item, fb) => {
+                if feedback_ui(ui, r, *item, fb) {
+                    action = Some(Action::Continue);
+                }
+            }
+            Screen::Finished { path, sequences } => {
+                widgets::section(ui, "Session complete");
+                ui.label(
+                    RichText::new(format!(
+                        "Session complete: {sequences} sequences saved in {}. Thank you!",
+                        path.display()
+                    ))
+                    .size(20.0),
+                );
+                ui.add_space(12.0);
+                ui.horizontal(|ui| {
+                    if ui.button("New session").clicked() {
+                        action = Some(Action::NewSession);
+                    }
+                    if ui.button("See the results").clicked() {
+                        action = Some(Action::ShowResults);
+                    }
+                });
+            }
+        }
+        if matches!(self.screen, Screen::Setup) {
+            action = self.setup_ui(ui);
+        }
+        match action {
+            Some(Action::Start) => self.start(&ctx, data_dir),
+            Some(Action::Resume(p)) => self.resume(p, &ctx, data_dir),
+            Some(Action::Begin) => self.begin(&ctx),
+            Some(Action::Continue) => self.advance(&ctx),
+            Some(Action::Submit) => self.submit(&ctx),
+            Some(Action::NewSession) => {
+                self.screen = Screen::Setup;
+                self.listed = None;
+                self.form.participant.clear();
+            }
+            Some(Action::ShowResults) => {
+                self.screen = Screen::Setup;
+                self.listed = None;
+                self.tab = QuizTab::Results;
+            }
+            None => {}
+        }
+        // A trial whose time ran out is submitted with what was answered.
+        if let Screen::Trial(r) = &self.screen
+            && let Some(t) = &r.trial
+        {
+            let now = Instant::now();
+            if t.is_expired(now) {
+                self.submit(&ctx);
+            } else if let Some(left) = t.remaining(now) {
+                ctx.request_repaint_after(left.min(Duration::from_millis(250)));
+            }
+        }
+    }
+
+    fn setup_ui(&mut self, ui: &mut egui::Ui) -> Option<Action> {
+        let mut action = None;
+        let form = &mut self.form;
+        widgets::section(ui, "Participant");
+        egui::Grid::new("quiz_participant")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                let l = ui.label("Participant ID");
+                ui.add(egui::TextEdit::singleline(&mut form.participant).desired_width(240.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                ui.label("Group");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut form.group, GroupChoice::NonExpert, "Non-expert");
+                    ui.radio_value(&mut form.group, GroupChoice::Expert, "Expert");
+                    ui.radio_value(&mut form.group, GroupChoice::Custom, "Other:");
+                    let r = ui.add_enabled(
+                        form.group == GroupChoice::Custom,
+                        egui::TextEdit::singleline(&mut form.custom_group).desired_width(160.0),
+                    );
+                    widgets::accessible_name(ui, &r, "Group label");
+                });
+                ui.end_row();
+            });
+
+        widgets::section(ui, "Stimuli");
+        egui::Grid::new("quiz_stimuli")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                let l = ui.label("Preset");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.preset_path)
+                        .desired_width(420.0)
+                        .font(egui::TextStyle::Monospace),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(
+                    "A preset TOML: data, occluders and how sequences are built (presets/quiz/, \
+                     presets/data/). Sequences come from its test split; practice from training.",
+                );
+                ui.end_row();
+                let l = ui.label("Patterned sequences");
+                ui.add(egui::DragValue::new(&mut form.patterned).range(0..=500))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Random-order sequences");
+                ui.add(egui::DragValue::new(&mut form.random).range(0..=500))
+                    .labelled_by(l.id);
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut form.balance_levels, "Balance occlusion levels");
+                ui.end_row();
+                ui.label("Order");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut form.order, TrialOrder::Interleaved, "Interleaved");
+                    ui.radio_value(&mut form.order, TrialOrder::Blocked, "Blocks")
+                        .on_hover_text(
+                            "One block per condition; the order seed's parity decides which \
+                             comes first (consecutive seeds counterbalance).",
+                        );
+                });
+                ui.end_row();
+                let l = ui.label("Practice sequences");
+                ui.add(egui::DragValue::new(&mut form.practice).range(0..=20))
+                    .labelled_by(l.id);
+                ui.end_row();
+                ui.checkbox(&mut form.time_limit, "Time limit (s)");
+                let r = ui.add_enabled(
+                    form.time_limit,
+                    egui::DragValue::new(&mut form.time_limit_seconds).range(1.0..=600.0),
+                );
+                widgets::accessible_name(ui, &r, "Seconds per sequence");
+                ui.end_row();
+                let l = ui.label("Item seed");
+                ui.add(egui::DragValue::new(&mut form.item_seed))
+                    .labelled_by(l.id)
+                    .on_hover_text("Which sequences: keep it the same for every participant.");
+                ui.end_row();
+                ui.label("Order seed");
+                ui.horizontal(|ui| {
+                    let mut own = form.order_seed.is_some();
+                    if ui.checkbox(&mut own, "set").changed() {
+                        form.order_seed =
+                            own.then(|| participant_seed(&form.participant) % 1_000_000);
+                    }
+                    match &mut form.order_seed {
+                        Some(seed) => {
+                            let r = ui.add(egui::DragValue::new(seed));
+                            widgets::accessible_name(ui, &r, "Order seed value");
+                        }
+                        None => {
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} (from the participant ID)",
+                                    participant_seed(&form.participant)
+                                ))
+                                .weak(),
+                            );
+                        }
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Session folder");
+                ui.add(egui::TextEdit::singleline(&mut form.quiz_dir).desired_width(240.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+            });
+        ui.add_space(12.0);
+        if ui
+            .add(egui::Button::new(RichText::new("Start session").size(20.0)))
+            .clicked()
+        {
+            action = Some(Action::Start);
+        }
+        if let Some(e) = &self.error {
+            widgets::error_text(ui, e.as_str());
+        }
+
+        // Sessions on disk, to resume.
+        let dir = self.form.quiz_dir.trim().to_string();
+        if self.listed.as_ref().is_none_or(|(d, _)| d != &dir) {
+            let found = session::list_sessions(Path::new(&dir))
+                .into_iter()
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect();
+            self.listed = Some((dir.clone(), found));
+        }
+        widgets::section(ui, &format!("Sessions in {dir}"));
+        if ui.small_button("Refresh").clicked() {
+            self.listed = None;
+        }
+        if let Some((_, found)) = &self.listed {
+            if found.is_empty() {
+                ui.label(RichText::new("None yet.").weak());
+            }
+            egui::Grid::new("quiz_sessions")
+                .striped(true)
+                .spacing([14.0, 6.0])
+                .show(ui, |ui| {
+                    for s in found {
+                        match s {
+                            Ok(rec) => {
+                                let (done, total) = rec.progress();
+                                let c = &rec.header.config;
+                                ui.label(RichText::new(&rec.header.session).monospace());
+                                ui.label(c.group.label());
+                                ui.label(format!("{done} of {total} sequences"));
+                                if rec.is_finished() {
+                                    ui.label(RichText::new("complete").weak());
+                                } else if ui
+                                    .button(format!("Resume {}", rec.header.session))
+                                    .clicked()
+                                {
+                                    action = Some(Action::Resume(rec.path.clone()));
+                                }
+                            }
+                            Err(e) => {
+                                widgets::error_text(ui, e.as_str());
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+        }
+        action
+    }
+}
+
+/// What a screen asked for.
+enum Action {
+    Start,
+    Resume(PathBuf),
+    Begin,
+    Continue,
+    Submit,
+    NewSession,
+    ShowResults,
+}
+
+impl Running {
+    fn new(session: Session, stimuli: Stimuli, notice: Option<String>) -> Self {
+        Running {
+            session,
+            stimuli,
+            trial: None,
+            textures: None,
+            notice,
+            error: None,
+        }
+    }
+
+    /// The next unanswered sequence on screen, or the end.
+    fn next(mut self: Box<Self>, ctx: &egui::Context) -> Screen {
+        match self.session.next_item() {
+            Some(k) => {
+                let t = self.session.header().items[k].len();
+                let limit = self.session.header().config.time_limit();
+                self.trial = Some(Trial::new(k, t, limit, Instant::now()));
+                self.ensure_textures(ctx, k);
+                Screen::Trial(self)
+            }
+            None => Screen::Finished {
+                path: self.session.path().to_path_buf(),
+                sequences: self.session.responses().len(),
+            },
+        }
+    }
+
+    /// Textures of item `k`'s occluded images.
+    fn ensure_textures(&mut self, ctx: &egui::Context, k: usize) {
+        if self.textures.as_ref().is_some_and(|(i, _)| *i == k) {
+            return;
+        }
+        let item = &self.session.header().items[k];
+        let im = &self.stimuli.images;
+        let name = &self.session.header().session;
+        let textures = (0..item.len())
+            .map(|pos| {
+                let px = self.stimuli.render(item, pos);
+                widgets::load_nearest(
+                    ctx,
+                    &format!("quiz-{name}-{k}-{pos}"),
+                    widgets::to_color_image(&px, im.height, im.width, im.channels),
+                )
+            })
+            .collect();
+        self.textures = Some((k, textures));
+    }
+}
+
+fn resume_notice(session: &Session, recovery: Option<Recovery>) -> String {
+    let (done, total) = session.record().progress();
+    let mut s = format!(
+        "Resuming {}: {done} of {total} sequences were saved; it continues with the next one.",
+        session.header().session
+    );
+    if let Some(r) = recovery {
+        s.push_str(&format!(" Note: {r}."));
+    }
+    s
+}
+
+/// The instruction screen; true when "Begin" was clicked.
+fn instructions_ui(ui: &mut egui::Ui, r: &Running) -> bool {
+    let h = r.session.header();
+    widgets::section(ui, "Instructions");
+    if let Some(n) = &r.notice {
+        ui.label(RichText::new(n).strong());
+        ui.add_space(8.0);
+    }
+    ui.label(RichText::new(instructions(&h.config, &h.class_names, h.practice_count())).size(19.0));
+    ui.add_space(8.0);
+    legend_ui(ui, &h.class_names);
+    ui.add_space(16.0);
+    ui.add(egui::Button::new(RichText::new("Begin (Enter)").size(22.0)))
+        .clicked()
+}
+
+/// The class keys, where they are not the class names themselves (CIFAR-10).
+fn legend_ui(ui: &mut egui::Ui, class_names: &[String]) {
+    if !legend_needed(class_names) {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (k, name) in key_legend(class_names) {
+            ui.label(RichText::new(format!("{k} = {name}")).size(18.0).strong());
+            ui.add_space(10.0);
+        }
+    });
+}
+
+/// A sequence on screen: the images large, an answer box under each, the class buttons, submit.
+fn trial_ui(ui: &mut egui::Ui, r: &mut Running) -> Option<Action> {
+    let mut action = None;
+    let Some(trial) = r.trial.as_mut() else {
+        return None;
+    };
+    let header = r.session.header();
+    let now = Instant::now();
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(progress_label(header, trial.item))
+                .size(22.0)
+                .strong(),
+        );
+        if let Some(left) = trial.remaining(now) {
+            ui.add_space(24.0);
+            ui.label(RichText::new(format!("{:.0} s left", left.as_secs_f64().ceil())).size(22.0));
+        }
+    });
+    ui.add_space(8.0);
+    let Some((_, textures)) = &r.textures else {
+        return None;
+    };
+    let t = textures.len().max(1);
+    let gap = 16.0;
+    let cell = ((ui.available_width() - gap * (t as f32 - 1.0)) / t as f32).clamp(60.0, MAX_CELL);
+    let mut clicked = None;
+    ui.horizontal_top(|ui| {
+        ui.spacing_mut().item_spacing.x = gap;
+        for (pos, tex) in textures.iter().enumerate() {
+            ui.vertical(|ui| {
+                ui.set_width(cell);
+                let selected = trial.selected() == pos;
+                let img = ui.add(
+                    egui::Image::new(tex)
+                        .fit_to_exact_size(Vec2::splat(cell))
+                        .sense(egui::Sense::click()),
+                );
+                if selected {
+                    ui.painter().rect_stroke(
+                        img.rect.expand(3.0),
+                        4.0,
+                        Stroke::new(3.0, ui.visuals().selection.stroke.color),
+                        egui::StrokeKind::Outside,
+                    );
+                }
+                let answer = trial.answers()[pos].map_or("?".to_string(), |a| header.class_name(a));
+                let text = RichText::new(answer).size(30.0).strong();
+                let b = ui
+                    .add(egui::Button::selectable(selected, text).min_size(Vec2::new(cell, 44.0)));
+                widgets::accessible_name(ui, &b, &format!("Answer {}", pos + 1));
+                if img.clicked() || b.clicked() {
+                    clicked = Some(pos);
+                }
+            });
+        }
+    });
+    if let Some(pos) = clicked {
+        trial.select(pos);
+    }
+    ui.add_space(12.0);
+    ui.label(
+        RichText::new(
+            "Type the answer for the selected image (it moves on by itself); click an image or \
+             use the arrow keys to go back, Backspace to clear, Enter to submit.",
+        )
+        .weak(),
+    );
+    // Class buttons: click to answer the selected image.
+    let keys = key_legend(&header.class_names);
+    let mut chosen = None;
+    ui.horizontal_wrapped(|ui| {
+        for (c, name) in header.class_names.iter().enumerate() {
+            let text = match keys.get(c) {
+                Some((k, n)) if legend_needed(&header.class_names) => format!("{k} = {n}"),
+                _ => name.clone(),
+            };
+            if ui
+                .add(
+                    egui::Button::new(RichText::new(text).size(18.0))
+                        .min_size(Vec2::new(44.0, 36.0)),
+                )
+                .clicked()
+            {
+                chosen = Some(c as u16);
+            }
+        }
+    });
+    if let Some(c) = chosen {
+        trial.answer_selected(c, Instant::now());
+    }
+    ui.add_space(12.0);
+    ui.horizontal(|ui| {
+        let complete = trial.is_complete();
+        if ui
+            .add_enabled(
+                complete,
+                egui::Button::new(RichText::new("Submit (Enter)").size(20.0)),
+            )
+            .clicked()
+        {
+            action = Some(Action::Submit);
+        }
+        if !complete {
+            let missing = trial.answers().iter().filter(|a| a.is_none()).count();
+            ui.label(RichText::new(format!("{missing} to answer")).weak());
+        }
+    });
+    if let Some(e) = &r.error {
+        widgets::error_text(ui, e.as_str());
+    }
+    action
+}
+
+/// Practice feedback: each image with the answer and the truth; true when "Continue" was clicked.
+fn feedback_ui(ui: &mut egui::Ui, r: &Running, item: usize, fb: &[ImageFeedback]) -> bool {
+    let right = fb.iter().filter(|f| f.correct).count();
+    ui.label(
+        RichText::new(format!(
+            "{}: {right} of {} right",
+            progress_label(r.session.header(), item),
+            fb.len()
+        ))
+        .size(22.0)
+        .strong(),
+    );
+    ui.add_space(8.0);
+    if let Some((_, textures)) = &r.textures {
+        let t = textures.len().max(1);
+        let cell = ((ui.available_width() - 16.0 * (t as f32 - 1.0)) / t as f32).clamp(60.0, 180.0);
+        ui.horizontal_top(|ui| {
+            ui.spacing_mut().item_spacing.x = 16.0;
+            for (tex, f) in textures.iter().zip(fb) {
+                ui.vertical(|ui| {
+                    ui.set_width(cell);
+                    ui.add(egui::Image::new(tex).fit_to_exact_size(Vec2::splat(cell)));
+                    let (color, mark) = if f.correct {
+                        (Color32::from_rgb(40, 150, 70), "right:")
+                    } else {
+                        (ui.visuals().error_fg_color, "wrong:")
+                    };
+                    let answer = f.answer.clone().unwrap_or_else(|| "–".into());
+                    ui.label(
+                        RichText::new(format!("{mark} {answer}"))
+                            .size(24.0)
+                            .color(color),
+                    );
+                    if !f.correct {
+                        ui.label(RichText::new(format!("was {}", f.truth)).size(18.0));
+                    }
+                });
+            }
+        });
+    }
+    ui.add_space(16.0);
+    ui.add(egui::Button::new(
+        RichText::new("Continue (Enter)").size(20.0),
+    ))
+    .clicked()
+}
