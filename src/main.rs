@@ -298,6 +298,13 @@ fn train(
                 bar.finish_and_clear();
                 eprintln!("training failed: {e}");
             }
+            TrainEvent::Clips(c) => bar.println(format!(
+                "           clips: test videos {:.2} % right ({} of {}), subsequences {:.2} %",
+                c.test.videos.accuracy().unwrap_or(0.0) * 100.0,
+                c.test.videos.correct,
+                c.test.videos.total,
+                c.test.subsequences.accuracy().unwrap_or(0.0) * 100.0
+            )),
             TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
         }
     }
@@ -339,6 +346,16 @@ fn eval(
         "{}",
         occlab::metrics::format_metrics(&report.metrics, &prepared.images.class_names)
     );
+    if let Some(c) = &report.clips {
+        println!(
+            "clips: {} test videos, {:.2} % right (error {:.3}); {} subsequences, {:.2} % right",
+            c.videos.total,
+            c.videos.accuracy().unwrap_or(0.0) * 100.0,
+            c.video_error(),
+            c.subsequences.total,
+            c.subsequences.accuracy().unwrap_or(0.0) * 100.0
+        );
+    }
     Ok(())
 }
 

@@ -3,10 +3,12 @@
 //! Bad input never panics: every loader returns a [`DataError`] that names the file and the problem.
 
 pub mod cifar;
+pub mod clips;
 pub mod embedded;
 pub mod folder;
 pub mod idx;
 pub mod letters;
+pub mod motion;
 pub mod source;
 
 use std::path::{Path, PathBuf};

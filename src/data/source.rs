@@ -1,8 +1,10 @@
 //! Where an experiment's images come from, as a preset names it.
 
+use super::clips::{ClipOptions, ClipSet, VideoClip, list_clips, load_clips};
 use super::folder::{FolderOptions, load_folder};
 use super::idx::{self, IdxLayout};
 use super::letters::{LetterConfig, generate_letters};
+use super::motion::{MotionConfig, generate_motion};
 use super::{DataError, ImageSet, cifar, embedded};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +40,18 @@ pub enum DataSource {
         #[serde(default)]
         config: LetterConfig,
     },
+    /// Video clips as frame folders (`Class/clip/frame_00001.jpg`, the UCF-101 extraction
+    /// layout); the images are the sampled frames.
+    Clips {
+        path: PathBuf,
+        #[serde(default)]
+        options: ClipOptions,
+    },
+    /// Generated clips whose class is a motion of an embedded digit (paper B's offline default).
+    Motion {
+        #[serde(default)]
+        config: MotionConfig,
+    },
 }
 
 fn default_idx_name() -> String {
@@ -68,12 +82,55 @@ impl DataSource {
                     config.per_class, config.seed
                 )
             }
+            DataSource::Clips { path, options } => format!(
+                "video clips ({}, every {}frame)",
+                path.display(),
+                ordinal(options.sample_every)
+            ),
+            DataSource::Motion { config } => format!(
+                "motion clips ({} classes × {} clips of {} frames, seed {})",
+                config.motions.len(),
+                config.per_class,
+                config.frames,
+                config.seed
+            ),
+        }
+    }
+
+    /// Whether the images are frames of clips (sequences are then cut from the videos).
+    pub fn is_clips(&self) -> bool {
+        matches!(self, DataSource::Clips { .. } | DataSource::Motion { .. })
+    }
+
+    /// The videos of a clip source without decoding any frame, in the order the frames are loaded
+    /// (`None` for sources of single images).
+    pub fn clip_videos(
+        &self,
+        data_dir: Option<&Path>,
+    ) -> Result<Option<Vec<VideoClip>>, DataError> {
+        match self {
+            DataSource::Clips { path, options } => {
+                Ok(Some(list_clips(&resolve(path, data_dir)?, options)?.1))
+            }
+            DataSource::Motion { config } => Ok(Some(config.videos()?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Loads a clip source's frames and videos (`None` for sources of single images).
+    pub fn load_clips(&self, data_dir: Option<&Path>) -> Result<Option<ClipSet>, DataError> {
+        match self {
+            DataSource::Clips { path, options } => {
+                Ok(Some(load_clips(&resolve(path, data_dir)?, options)?))
+            }
+            DataSource::Motion { config } => Ok(Some(generate_motion(config)?)),
+            _ => Ok(None),
         }
     }
 
     /// Whether loading needs the data folder.
     pub fn needs_data_dir(&self) -> bool {
-        matches!(self, DataSource::Idx { path, .. } | DataSource::Cifar10 { path } | DataSource::Folder { path, .. } if path.is_relative())
+        matches!(self, DataSource::Idx { path, .. } | DataSource::Cifar10 { path } | DataSource::Folder { path, .. } | DataSource::Clips { path, .. } if path.is_relative())
     }
 
     /// Loads the images.
@@ -101,7 +158,34 @@ impl DataSource {
             DataSource::Cifar10 { path } => cifar::load_dir(&resolve(path)?),
             DataSource::Folder { path, options } => load_folder(&resolve(path)?, options),
             DataSource::Letters { config } => generate_letters(config),
+            DataSource::Clips { path, options } => Ok(load_clips(&resolve(path)?, options)?.frames),
+            DataSource::Motion { config } => Ok(generate_motion(config)?.frames),
         }
+    }
+}
+
+/// A source path resolved against the data folder.
+fn resolve(p: &Path, data_dir: Option<&Path>) -> Result<PathBuf, DataError> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    match data_dir {
+        Some(d) => Ok(d.join(p)),
+        None => Err(DataError::format(
+            p,
+            "relative data path but no data folder: pass --data-dir or set OCCLAB_DATA_DIR",
+        )),
+    }
+}
+
+/// "10th ", "2nd ", and nothing for 1 ("every frame").
+fn ordinal(n: usize) -> String {
+    match (n % 10, n % 100) {
+        _ if n == 1 => "".into(),
+        (1, r) if r != 11 => format!("{n}st "),
+        (2, r) if r != 12 => format!("{n}nd "),
+        (3, r) if r != 13 => format!("{n}rd "),
+        _ => format!("{n}th "),
     }
 }
 

@@ -1,12 +1,13 @@
 //! A preset's data, prepared: images loaded, sequences planned and built, ready for training, the
 //! GUI or a summary.
 
-use super::preset::{OrderingSpec, Preset, PresetError};
+use super::clip_data::{ClipCut, ClipSequences, build_clip_sequences};
+use super::preset::{LibrarySpec, OrderingSpec, Preset, PresetError};
 use crate::data::{DataError, ImageSet, Split};
 use crate::occlusion::{LevelCoverage, SpecError};
 use crate::sequence::builder::{self, BuildConfig, BuildError, Ordering, SequenceSet, SplitPlans};
 use crate::sequence::patterns::PatternLibrary;
-use crate::sequence::planner::PlanOptions;
+use crate::sequence::planner::{Plan, PlanOptions};
 use crate::sequence::render;
 use std::fmt;
 use std::path::Path;
@@ -24,6 +25,8 @@ pub enum PrepareError {
     Occlusion(#[from] SpecError),
     #[error("sequences: {0}")]
     Build(#[from] BuildError),
+    #[error("{0}")]
+    Clips(String),
 }
 
 /// Loaded images and built sequences of one preset.
@@ -39,11 +42,19 @@ pub struct Prepared {
     pub build_time: Duration,
     /// The data folder relative paths were resolved against, if any.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Clip data (paper B): which video each sequence was cut from.
+    pub clips: Option<Arc<ClipSequences>>,
 }
 
 /// Loads the preset's images and builds its sequences.
 pub fn prepare(preset: &Preset, data_dir: Option<&Path>) -> Result<Prepared, PrepareError> {
     let t0 = Instant::now();
+    if let Some(clips) = preset.data.load_clips(data_dir)? {
+        let load_time = t0.elapsed();
+        let mut prepared = prepare_clips(preset, Arc::new(clips.frames), clips.videos, load_time)?;
+        prepared.data_dir = data_dir.map(Path::to_path_buf);
+        return Ok(prepared);
+    }
     let images = Arc::new(preset.data.load(data_dir)?);
     let load_time = t0.elapsed();
     let mut prepared = prepare_with(preset, images, load_time)?;
@@ -51,12 +62,37 @@ pub fn prepare(preset: &Preset, data_dir: Option<&Path>) -> Result<Prepared, Pre
     Ok(prepared)
 }
 
-/// Builds the preset's sequences on images already loaded.
+/// Builds the preset's sequences on images already loaded. Clip sources with relative paths need
+/// [`prepare_with_dir`].
 pub fn prepare_with(
     preset: &Preset,
     images: Arc<ImageSet>,
     load_time: Duration,
 ) -> Result<Prepared, PrepareError> {
+    prepare_with_dir(preset, images, load_time, None)
+}
+
+/// Like [`prepare_with`], with the data folder the images were loaded from (clip sources list their
+/// videos again there, without decoding frames).
+pub fn prepare_with_dir(
+    preset: &Preset,
+    images: Arc<ImageSet>,
+    load_time: Duration,
+    data_dir: Option<&Path>,
+) -> Result<Prepared, PrepareError> {
+    if let Some(videos) = preset.data.clip_videos(data_dir)? {
+        let frames: usize = videos.iter().map(|v| v.frames.len()).sum();
+        if frames != images.len() {
+            return Err(PrepareError::Clips(format!(
+                "{}: the clips list {frames} sampled frames but {} images are loaded (changed on disk? load again)",
+                preset.data.describe(),
+                images.len()
+            )));
+        }
+        let mut prepared = prepare_clips(preset, images, videos, load_time)?;
+        prepared.data_dir = data_dir.map(Path::to_path_buf);
+        return Ok(prepared);
+    }
     preset.occlusion.validate()?;
     let t1 = Instant::now();
     let library = preset.library(&images.class_names)?;
@@ -87,6 +123,95 @@ pub fn prepare_with(
         load_time,
         build_time: t1.elapsed(),
         data_dir: None,
+        clips: None,
+    })
+}
+
+/// The "plan" of clip data: no patterns, every subsequence that fits (optimal by construction).
+fn clip_plans(set: &SequenceSet, classes: usize) -> SplitPlans {
+    let plan = |split| {
+        let mut images_used = vec![0u32; classes];
+        let mut total = 0;
+        for q in set.sequences_in(split) {
+            total += 1;
+            if let Some(c) = q
+                .labels
+                .first()
+                .and_then(|&c| images_used.get_mut(c as usize))
+            {
+                *c += q.images.len() as u32;
+            }
+        }
+        Plan {
+            counts: Vec::new(),
+            total,
+            images_used,
+            upper_bound: total,
+            optimal: true,
+            solve_time: Duration::ZERO,
+        }
+    };
+    SplitPlans {
+        train: plan(Split::Train),
+        test: plan(Split::Test),
+    }
+}
+
+/// Cuts clip data into subsequences (see [`super::clip_data`]).
+fn prepare_clips(
+    preset: &Preset,
+    images: Arc<ImageSet>,
+    videos: Vec<crate::data::clips::VideoClip>,
+    load_time: Duration,
+) -> Result<Prepared, PrepareError> {
+    preset.occlusion.validate()?;
+    let t1 = Instant::now();
+    let s = &preset.sequences;
+    let LibrarySpec::Clips {
+        per_video,
+        output,
+        occlude,
+    } = &s.patterns
+    else {
+        return Err(PrepareError::Clips(format!(
+            "preset {}: {} holds video clips: set [sequences] patterns = {{ library = \"clips\" }}",
+            preset.name,
+            preset.data.describe()
+        )));
+    };
+    if s.t == 0 {
+        return Err(PrepareError::Clips(format!(
+            "preset {}: the subsequence length T must be at least 1",
+            preset.name
+        )));
+    }
+    let cut = ClipCut {
+        t: s.t,
+        per_video: *per_video,
+        output: *output,
+        occlude: *occlude,
+        ordering: s.ordering,
+        seed: s.seed,
+        level_weights: preset.occlusion.level_mix.clone(),
+        limit: s.limit,
+    };
+    let (sequences, clips) = build_clip_sequences(videos, &images.class_names, &cut);
+    if sequences.sequences.is_empty() {
+        return Err(PrepareError::Clips(format!(
+            "preset {}: no video has {} sampled frames: lower T or sample more frames",
+            preset.name, s.t
+        )));
+    }
+    let plans = clip_plans(&sequences, images.num_classes());
+    Ok(Prepared {
+        library: preset.library(&images.class_names)?,
+        images,
+        sequences,
+        plans,
+        load_time,
+        build_time: t1.elapsed(),
+        data_dir: None,
+        clips: Some(Arc::new(clips)),
     })
 }
 
@@ -120,7 +245,17 @@ impl Prepared {
         let seqs = &self.sequences;
         let mut per_pattern: Vec<(String, usize, usize)> = Vec::new();
         let names = &seqs.pattern_names;
-        if seqs.ordering == Ordering::Patterned {
+        if self.clips.is_some() {
+            // Clip data: subsequences per class (the patterns of clip data).
+            for (c, name) in self.images.class_names.iter().enumerate() {
+                let count = |split| {
+                    seqs.sequences_in(split)
+                        .filter(|q| q.labels.first() == Some(&(c as u16)))
+                        .count()
+                };
+                per_pattern.push((name.clone(), count(Split::Train), count(Split::Test)));
+            }
+        } else if seqs.ordering == Ordering::Patterned {
             for (i, name) in names.iter().enumerate() {
                 let count = |split| {
                     seqs.sequences

@@ -3,9 +3,11 @@
 //! files; a run directory stores the exact preset it ran.
 
 use crate::data::source::DataSource;
+use crate::model::resnet::StemKind;
+use crate::model::rrn::{SkipPosition, SkipType};
 use crate::model::{ModelConfig, ModelKind};
 use crate::occlusion::OcclusionSpec;
-use crate::sequence::patterns::{PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use crate::sequence::patterns::{Pattern, PatternError, PatternLibrary, ProgressionOptions, Wrap};
 use crate::train::TrainConfig;
 use std::path::Path;
 
@@ -33,7 +35,8 @@ pub struct Preset {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// "CNN", "CNN-2-S", "CNN-4-S", "CRNN", "CRNN-2-S" or "CRNN-4-S".
+    /// "CNN", "CNN-2-S", "CNN-4-S", "CRNN", "CRNN-2-S" or "CRNN-4-S" (paper A); "ResNet", "RRN",
+    /// "ResNet-Avg" or "ResNet-GRU" (paper B).
     pub kind: ModelKind,
     /// LSTM units d (paper: 256).
     #[serde(default = "default_lstm")]
@@ -44,6 +47,79 @@ pub struct ModelSpec {
     /// Dropout on the LSTM outputs.
     #[serde(default = "default_dropout")]
     pub lstm_dropout: f64,
+    /// Paper B: channels of Block1–Block4.
+    #[serde(default = "default_widths", skip_serializing_if = "is_default_widths")]
+    pub widths: [usize; 4],
+    /// Paper B: residual units in Block1–Block4.
+    #[serde(default = "default_units", skip_serializing_if = "is_default_units")]
+    pub units: [usize; 4],
+    /// Paper B: "auto", "small" (3×3) or "large" (7×7 + pooling) stem.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub stem: StemKind,
+    /// RRN: "none", "identity", "linear" or "non_linear".
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub skip: SkipType,
+    /// RRN: "block1", "block2", "mid_block4" or "block4".
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub skip_position: SkipPosition,
+    /// RRN: frames each output sees (T − 1 temporal skip connections).
+    #[serde(
+        default = "default_context",
+        skip_serializing_if = "is_default_context"
+    )]
+    pub temporal_context: usize,
+    /// ResNet-Avg / ResNet-GRU: features after block 2, 3 or 4.
+    #[serde(default = "default_block", skip_serializing_if = "is_default_block")]
+    pub feature_block: usize,
+    /// ResNet-Avg / ResNet-GRU: z-normalise the frame features.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub z_norm: bool,
+    /// ResNet-GRU: GRU units.
+    #[serde(default = "default_gru", skip_serializing_if = "is_default_gru")]
+    pub gru_hidden: usize,
+    /// Paper B's models: dropout before the classifier.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub head_dropout: f64,
+}
+
+fn default_widths() -> [usize; 4] {
+    [16, 32, 64, 128]
+}
+fn is_default_widths(w: &[usize; 4]) -> bool {
+    *w == default_widths()
+}
+fn default_units() -> [usize; 4] {
+    [2, 2, 2, 2]
+}
+fn is_default_units(u: &[usize; 4]) -> bool {
+    *u == default_units()
+}
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn default_context() -> usize {
+    2
+}
+fn is_default_context(v: &usize) -> bool {
+    *v == default_context()
+}
+fn default_block() -> usize {
+    4
+}
+fn is_default_block(v: &usize) -> bool {
+    *v == default_block()
+}
+fn is_true(v: &bool) -> bool {
+    *v
+}
+fn default_gru() -> usize {
+    128
+}
+fn is_default_gru(v: &usize) -> bool {
+    *v == default_gru()
+}
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_lstm() -> usize {
@@ -60,6 +136,16 @@ impl ModelSpec {
             lstm_hidden: default_lstm(),
             cnn_dropout: default_dropout(),
             lstm_dropout: default_dropout(),
+            widths: default_widths(),
+            units: default_units(),
+            stem: StemKind::Auto,
+            skip: SkipType::default(),
+            skip_position: SkipPosition::default(),
+            temporal_context: default_context(),
+            feature_block: default_block(),
+            z_norm: true,
+            gru_hidden: default_gru(),
+            head_dropout: 0.0,
         }
     }
 
@@ -75,6 +161,16 @@ impl ModelSpec {
             .with_lstm_hidden(self.lstm_hidden)
             .with_cnn_dropout(self.cnn_dropout)
             .with_lstm_dropout(self.lstm_dropout)
+            .with_resnet_widths(self.widths)
+            .with_resnet_units(self.units)
+            .with_resnet_stem(self.stem)
+            .with_skip(self.skip)
+            .with_skip_position(self.skip_position)
+            .with_temporal_context(self.temporal_context)
+            .with_feature_block(self.feature_block)
+            .with_z_norm(self.z_norm)
+            .with_gru_hidden(self.gru_hidden)
+            .with_head_dropout(self.head_dropout)
     }
 }
 
@@ -117,6 +213,32 @@ pub enum LibrarySpec {
     Cities,
     /// The user's own patterns, one string each ("0-1-2-3-4", "BOSTON", "cat,dog,cat,dog,cat").
     Custom { patterns: Vec<String> },
+    /// Clip sources (video frame folders, motion clips): every sequence is a subsequence of T
+    /// sampled frames of one video, labelled with the video's class at every step (paper B). See
+    /// `crate::experiment::clip_data`.
+    Clips {
+        /// Subsequences per video (M), spread evenly over it; none: as many non-overlapping as fit.
+        #[serde(default)]
+        per_video: Option<usize>,
+        /// Which of the model's per-frame outputs is the subsequence's.
+        #[serde(default)]
+        output: ClipOutput,
+        /// Hide every video behind one occluder (level drawn from the occlusion level mix);
+        /// false: unoccluded.
+        #[serde(default = "yes")]
+        occlude: bool,
+    },
+}
+
+/// How a subsequence's logits are read from a model's per-frame logits `[batch, T, classes]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipOutput {
+    /// The last frame's (it sees the whole temporal context).
+    #[default]
+    Last,
+    /// The mean over the frames.
+    Mean,
 }
 
 fn default_steps() -> Vec<usize> {
@@ -241,6 +363,18 @@ impl Preset {
             LibrarySpec::Cities => PatternLibrary::cities_for_length(t).map_err(wrap_err)?,
             LibrarySpec::Custom { patterns } => {
                 PatternLibrary::parse("custom", &patterns.join("\n")).map_err(wrap_err)?
+            }
+            LibrarySpec::Clips { .. } => {
+                // Clip data: the videos are the sequences' sources, and a subsequence carries its
+                // video's class at every step: one constant pattern per class.
+                return Ok(PatternLibrary {
+                    name: format!("video clips T={t}"),
+                    kind: crate::sequence::patterns::LibraryKind::UserDefined,
+                    patterns: class_names
+                        .iter()
+                        .map(|c| Pattern::named(format!("{c} ×{t}"), vec![c.clone(); t]))
+                        .collect(),
+                });
             }
         };
         lib.validate(class_names, t).map_err(wrap_err)?;

@@ -12,6 +12,7 @@
 
 use super::preset::Preset;
 use crate::metrics::ImagePrediction;
+use crate::train::clip_eval::ClipEpochRecord;
 use crate::train::{EpochRecord, StepRecord};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -23,6 +24,8 @@ use std::path::{Path, PathBuf};
 pub enum LogLine {
     Step(StepRecord),
     Epoch(Box<EpochRecord>),
+    /// Clip data: subsequence and video accuracy of an epoch (written before its `epoch` line).
+    Clips(Box<ClipEpochRecord>),
     Finished {
         epochs: usize,
         test_accuracy: f64,
@@ -35,6 +38,7 @@ impl LogLine {
         match self {
             LogLine::Step(s) => Some(s.epoch),
             LogLine::Epoch(e) => Some(e.epoch),
+            LogLine::Clips(c) => Some(c.epoch),
             LogLine::Finished { .. } => None,
         }
     }
@@ -214,6 +218,18 @@ impl RunDir {
                 } else {
                     None
                 }
+            })
+            .collect())
+    }
+
+    /// The clip records of the log (clip data only), in order.
+    pub fn clip_epochs(&self) -> Result<Vec<ClipEpochRecord>, RunError> {
+        Ok(self
+            .log()?
+            .into_iter()
+            .filter_map(|l| match l {
+                LogLine::Clips(c) => Some(*c),
+                _ => None,
             })
             .collect())
     }

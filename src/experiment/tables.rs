@@ -67,7 +67,9 @@ impl Dataset {
             }
             DataSource::Letters { .. } => Some(Dataset::Emnist),
             DataSource::Cifar10 { .. } => Some(Dataset::Cifar10),
-            DataSource::Folder { .. } => None,
+            DataSource::Folder { .. } | DataSource::Clips { .. } | DataSource::Motion { .. } => {
+                None
+            }
         }
     }
 

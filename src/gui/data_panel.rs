@@ -4,10 +4,13 @@
 use super::app::{PanelId, Workbench, panel_heading};
 use super::source_form::SourceForm;
 use super::widgets;
+use crate::data::clips::{StripFrame, VideoClip, frame_strip};
 use crate::data::source::DataSource;
 use crate::data::{ImageSet, Split};
-use egui::{RichText, TextureHandle};
+use crossbeam_channel::Receiver;
+use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Bar, BarChart, Legend};
+use std::path::PathBuf;
 
 /// Number of sample images shown (a square grid).
 const SAMPLE_COLUMNS: usize = 8;
@@ -25,10 +28,35 @@ struct SampleGrid {
     generation: u64,
     textures: Vec<TextureHandle>,
 }
+/// Folder frames shown in a clip's strip.
+const STRIP_FRAMES: usize = 36;
+/// Side of one strip frame, in points (the longer side).
+const STRIP_CELL: f32 = 56.0;
+/// Outline of the frames that sampling keeps.
+const SAMPLED_COLOR: Color32 = Color32::from_rgb(250, 190, 40);
+
+/// A strip of one clip's frames, as textures, with the sampled ones marked.
+struct Strip {
+    video: usize,
+    frames: Vec<(TextureHandle, u32, bool)>,
+}
+
+/// The clip preview of a clip source: its videos (listed on a background thread), the chosen
+/// one, and its strip (frame folders are decoded on a background thread).
+struct ClipPreview {
+    generation: u64,
+    videos: Option<Result<Vec<VideoClip>, String>>,
+    videos_rx: Option<Receiver<Result<Vec<VideoClip>, String>>>,
+    selected: usize,
+    strip: Option<Strip>,
+    strip_rx: Option<(usize, Receiver<Result<Vec<StripFrame>, String>>)>,
+}
+
 /// The Data panel.
 pub struct DataPanel {
     form: SourceForm,
     samples: Option<SampleGrid>,
+    clips: Option<ClipPreview>,
 }
 
 impl DataPanel {
@@ -36,6 +64,7 @@ impl DataPanel {
         DataPanel {
             form: SourceForm::new(source),
             samples: None,
+            clips: None,
         }
     }
 
@@ -50,7 +79,145 @@ impl DataPanel {
                 );
                 self.form.ui(ui, workbench);
                 self.current_ui(ui, workbench);
+                self.clips_ui(ui, workbench);
             });
+    }
+
+    /// The clip preview, for clip sources: pick a video, see its frames in a strip with the
+    /// sampled ones outlined.
+    fn clips_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+        let Some(data) = &workbench.data else {
+            return;
+        };
+        if !data.source.is_clips() {
+            self.clips = None;
+            return;
+        }
+        if self.clips.as_ref().map(|c| c.generation) != Some(data.generation) {
+            self.clips = Some(ClipPreview::start(
+                data.generation,
+                data.source.clone(),
+                workbench.data_dir.clone(),
+                ui.ctx(),
+            ));
+        }
+        let Some(preview) = &mut self.clips else {
+            return;
+        };
+        preview.poll();
+        ui.add_space(widgets::SECTION_GAP);
+        widgets::section(ui, "Clips");
+        let videos = match &preview.videos {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Listing the videos…");
+                });
+                return;
+            }
+            Some(Err(e)) => {
+                widgets::error_text(ui, format!("Cannot list the videos: {e}"));
+                return;
+            }
+            Some(Ok(v)) => v.clone(),
+        };
+        if videos.is_empty() {
+            ui.label("No videos.");
+            return;
+        }
+        let set = &data.set;
+        let train = videos.iter().filter(|v| v.split == Split::Train).count();
+        ui.label(format!(
+            "{} videos ({train} train, {} test), {} sampled frames in all.",
+            videos.len(),
+            videos.len() - train,
+            set.len()
+        ));
+        let title = |v: &VideoClip| {
+            format!(
+                "{} ({}, {:?}, {} of {} frames sampled)",
+                v.name,
+                set.class_names
+                    .get(v.class as usize)
+                    .map_or("?", String::as_str),
+                v.split,
+                v.frame_numbers.len(),
+                v.folder_frames
+            )
+        };
+        let before = preview.selected.min(videos.len() - 1);
+        preview.selected = before;
+        ui.horizontal(|ui| {
+            let l = ui.label("Video");
+            egui::ComboBox::from_id_salt("clip_video")
+                .selected_text(title(&videos[before]))
+                .width(460.0)
+                .show_ui(ui, |ui| {
+                    for (i, v) in videos.iter().enumerate().take(500) {
+                        ui.selectable_value(&mut preview.selected, i, title(v));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        let video = &videos[preview.selected];
+        let every = match &data.source {
+            DataSource::Clips { options, .. } => options.sample_every,
+            _ => 1,
+        };
+        ui.label(
+            RichText::new(format!(
+                "Frames {}–{} of the folder; every {}{} frame is sampled (outlined). Training cuts the sampled frames into subsequences of T.",
+                1,
+                video.folder_frames.min(STRIP_FRAMES),
+                every,
+                if every == 1 { "st" } else { "th" }
+            ))
+            .weak(),
+        );
+        if preview.strip.as_ref().map(|s| s.video) != Some(preview.selected) {
+            preview.load_strip(ui.ctx(), &data.source, set, video);
+        }
+        match &preview.strip {
+            Some(strip) if strip.video == preview.selected => {
+                let (h, w) = (set.height as f32, set.width as f32);
+                let scale = STRIP_CELL / h.max(w);
+                let size = egui::vec2(w * scale, h * scale);
+                egui::ScrollArea::horizontal()
+                    .id_salt("clip_strip")
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            for (tex, position, sampled) in &strip.frames {
+                                ui.vertical(|ui| {
+                                    let stroke = if *sampled {
+                                        egui::Stroke::new(3.0, SAMPLED_COLOR)
+                                    } else {
+                                        egui::Stroke::new(1.0, Color32::from_gray(70))
+                                    };
+                                    egui::Frame::new().stroke(stroke).inner_margin(2.0).show(
+                                        ui,
+                                        |ui| {
+                                            ui.add(egui::Image::new(tex).fit_to_exact_size(size));
+                                        },
+                                    );
+                                    let text = RichText::new(format!("{}", position + 1)).small();
+                                    ui.label(if *sampled {
+                                        text.color(SAMPLED_COLOR).strong()
+                                    } else {
+                                        text.weak()
+                                    });
+                                });
+                            }
+                        });
+                    });
+            }
+            _ => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Decoding the frames…");
+                });
+            }
+        }
     }
 
     fn current_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
@@ -223,4 +390,122 @@ fn sample_textures(ctx: &egui::Context, set: &ImageSet) -> Vec<TextureHandle> {
             widgets::load_nearest(ctx, &format!("data-sample-{k}"), image)
         })
         .collect()
+}
+
+impl ClipPreview {
+    /// Lists the videos of `source` on a background thread.
+    fn start(
+        generation: u64,
+        source: DataSource,
+        data_dir: Option<PathBuf>,
+        ctx: &egui::Context,
+    ) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("occlab-list-clips".into())
+            .spawn(move || {
+                let result = source
+                    .clip_videos(data_dir.as_deref())
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        let failed = spawned.is_err();
+        ClipPreview {
+            generation,
+            videos: failed.then(|| Err("cannot start the listing thread".into())),
+            videos_rx: (!failed).then_some(rx),
+            selected: 0,
+            strip: None,
+            strip_rx: None,
+        }
+    }
+
+    /// Takes the video list when it has arrived.
+    fn poll(&mut self) {
+        if let Some(rx) = &self.videos_rx
+            && let Ok(result) = rx.try_recv()
+        {
+            self.videos = Some(result);
+            self.videos_rx = None;
+        }
+    }
+
+    /// Takes a decoded strip when it has arrived, or starts making the strip of `video`: generated
+    /// clips show their frames from the loaded set (every one sampled), frame folders are decoded
+    /// on a background thread.
+    fn load_strip(
+        &mut self,
+        ctx: &egui::Context,
+        source: &DataSource,
+        set: &ImageSet,
+        video: &VideoClip,
+    ) {
+        let index = self.selected;
+        let texture = |k: usize, pixels: &[u8]| {
+            let image = widgets::to_color_image(pixels, set.height, set.width, set.channels);
+            widgets::load_nearest(ctx, &format!("clip-strip-{index}-{k}"), image)
+        };
+        if video.files.is_empty() {
+            let frames = video
+                .frames
+                .iter()
+                .zip(&video.frame_numbers)
+                .take(STRIP_FRAMES)
+                .enumerate()
+                .map(|(k, (&id, &pos))| (texture(k, set.image(id as usize)), pos, true))
+                .collect();
+            self.strip = Some(Strip {
+                video: index,
+                frames,
+            });
+            return;
+        }
+        if let Some((video_index, rx)) = &self.strip_rx {
+            if *video_index == index {
+                match rx.try_recv() {
+                    Ok(Ok(frames)) => {
+                        let frames = frames
+                            .iter()
+                            .enumerate()
+                            .map(|(k, f)| (texture(k, &f.pixels), f.position, f.sampled))
+                            .collect();
+                        self.strip = Some(Strip {
+                            video: index,
+                            frames,
+                        });
+                        self.strip_rx = None;
+                    }
+                    Ok(Err(e)) => {
+                        self.strip = Some(Strip {
+                            video: index,
+                            frames: Vec::new(),
+                        });
+                        self.strip_rx = None;
+                        self.videos = Some(Err(format!("decoding {}: {e}", video.name)));
+                    }
+                    Err(_) => {}
+                }
+                return;
+            }
+        }
+        let DataSource::Clips { options, .. } = source else {
+            return;
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (video, options, ctx) = (video.clone(), options.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("occlab-clip-strip".into())
+            .spawn(move || {
+                let _ = tx.send(
+                    frame_strip(&video, &options, 0, STRIP_FRAMES).map_err(|e| e.to_string()),
+                );
+                ctx.request_repaint();
+            });
+        if spawned.is_ok() {
+            self.strip_rx = Some((index, rx));
+        }
+    }
 }

@@ -3,9 +3,11 @@
 
 use super::app::Workbench;
 use super::widgets;
+use crate::data::clips::{ClipOptions, ClipSplit};
 use crate::data::folder::{Fit, FolderOptions, Polarity};
 use crate::data::idx::IdxLayout;
 use crate::data::letters::LetterConfig;
+use crate::data::motion::{Motion, MotionConfig};
 use crate::data::source::DataSource;
 use crossbeam_channel::Receiver;
 use egui::RichText;
@@ -20,15 +22,19 @@ enum SourceKind {
     Idx,
     Cifar10,
     Folder,
+    Motion,
+    Clips,
 }
 
 impl SourceKind {
-    const ALL: [SourceKind; 5] = [
+    const ALL: [SourceKind; 7] = [
         SourceKind::Embedded,
         SourceKind::Letters,
         SourceKind::Idx,
         SourceKind::Cifar10,
         SourceKind::Folder,
+        SourceKind::Motion,
+        SourceKind::Clips,
     ];
 
     fn title(self) -> &'static str {
@@ -38,6 +44,8 @@ impl SourceKind {
             SourceKind::Idx => "IDX folder (MNIST-style)",
             SourceKind::Cifar10 => "CIFAR-10 folder",
             SourceKind::Folder => "Image folder",
+            SourceKind::Motion => "Motion clips",
+            SourceKind::Clips => "Video clips",
         }
     }
 
@@ -52,13 +60,19 @@ impl SourceKind {
                 "A folder with the CIFAR-10 binary batches (data_batch_1.bin …)."
             }
             SourceKind::Folder => "A folder with one sub-folder of PNG/JPEG images per class.",
+            SourceKind::Motion => {
+                "Generated clips of an embedded digit that moves, turns, grows or shrinks: the class is the motion (paper B, offline)."
+            }
+            SourceKind::Clips => {
+                "Video frame folders, Class/clip/frame_00001.jpg (UCF-101 layout), with trainlist/testlist files if present."
+            }
         }
     }
 
     fn needs_path(self) -> bool {
         matches!(
             self,
-            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder
+            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder | SourceKind::Clips
         )
     }
 }
@@ -73,6 +87,8 @@ struct SourceDraft {
     idx_prefix: String,
     idx_layout: IdxLayout,
     folder: FolderOptions,
+    motion: MotionConfig,
+    clips: ClipOptions,
 }
 
 impl SourceDraft {
@@ -85,6 +101,8 @@ impl SourceDraft {
             idx_prefix: String::new(),
             idx_layout: IdxLayout::Standard,
             folder: FolderOptions::default(),
+            motion: MotionConfig::default(),
+            clips: ClipOptions::default(),
         };
         match source {
             DataSource::EmbeddedDigits => {}
@@ -112,6 +130,15 @@ impl SourceDraft {
                 draft.kind = SourceKind::Folder;
                 draft.path = path.display().to_string();
                 draft.folder = options.clone();
+            }
+            DataSource::Motion { config } => {
+                draft.kind = SourceKind::Motion;
+                draft.motion = config.clone();
+            }
+            DataSource::Clips { path, options } => {
+                draft.kind = SourceKind::Clips;
+                draft.path = path.display().to_string();
+                draft.clips = options.clone();
             }
         }
         draft
@@ -142,6 +169,13 @@ impl SourceDraft {
             SourceKind::Folder => DataSource::Folder {
                 path,
                 options: self.folder.clone(),
+            },
+            SourceKind::Motion => DataSource::Motion {
+                config: self.motion.clone(),
+            },
+            SourceKind::Clips => DataSource::Clips {
+                path,
+                options: self.clips.clone(),
             },
         })
     }
@@ -226,13 +260,15 @@ impl SourceForm {
                         ui.end_row();
                     });
             }
-            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder => {
+            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder | SourceKind::Clips => {
                 self.path_ui(ui, workbench);
             }
+            SourceKind::Motion => self.motion_ui(ui),
         }
         match self.draft.kind {
             SourceKind::Idx => self.idx_ui(ui),
             SourceKind::Folder => self.folder_ui(ui),
+            SourceKind::Clips => self.clips_ui(ui),
             _ => {}
         }
 
@@ -343,6 +379,115 @@ impl SourceForm {
                     })
                     .response
                     .labelled_by(l.id);
+                ui.end_row();
+            });
+    }
+
+    fn motion_ui(&mut self, ui: &mut egui::Ui) {
+        let m = &mut self.draft.motion;
+        egui::Grid::new("motion_form")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                let l = ui.label("Clips per class");
+                ui.add(egui::DragValue::new(&mut m.per_class).range(1..=5_000))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Frames per clip");
+                ui.add(egui::DragValue::new(&mut m.frames).range(1..=64))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Frame size");
+                ui.add(
+                    egui::DragValue::new(&mut m.size)
+                        .range(16..=128)
+                        .suffix(" px"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Speed");
+                ui.add(egui::Slider::new(&mut m.speed, 0.25..=3.0).fixed_decimals(2))
+                    .labelled_by(l.id);
+                ui.end_row();
+                ui.label("Motions");
+                ui.horizontal_wrapped(|ui| {
+                    for motion in Motion::ALL {
+                        let mut on = m.motions.contains(&motion);
+                        if ui.checkbox(&mut on, motion.name()).changed() {
+                            if on {
+                                m.motions.push(motion);
+                                m.motions
+                                    .sort_by_key(|x| Motion::ALL.iter().position(|y| y == x));
+                            } else if m.motions.len() > 1 {
+                                m.motions.retain(|x| *x != motion);
+                            }
+                        }
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Test share");
+                ui.add(egui::Slider::new(&mut m.test_fraction, 0.0..=0.9).fixed_decimals(2))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Motion seed");
+                ui.add(egui::DragValue::new(&mut m.seed)).labelled_by(l.id);
+                ui.end_row();
+            });
+    }
+
+    fn clips_ui(&mut self, ui: &mut egui::Ui) {
+        let o = &mut self.draft.clips;
+        egui::Grid::new("clips_form")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                ui.label("Frame size");
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut o.height)
+                            .range(8..=512)
+                            .suffix(" px high"),
+                    )
+                    .on_hover_text("Frame height");
+                    ui.label("×");
+                    ui.add(
+                        egui::DragValue::new(&mut o.width)
+                            .range(8..=512)
+                            .suffix(" px wide"),
+                    )
+                    .on_hover_text("Frame width");
+                });
+                ui.end_row();
+                ui.label("Colour");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut o.channels, 1, "Grey");
+                    ui.radio_value(&mut o.channels, 3, "RGB");
+                });
+                ui.end_row();
+                let l = ui.label("Keep every k-th frame");
+                ui.add(egui::DragValue::new(&mut o.sample_every).range(1..=100))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Official split list");
+                ui.add(
+                    egui::DragValue::new(&mut o.split_list)
+                        .range(1..=9)
+                        .prefix("trainlist0"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                ui.label("Without lists, split by");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut o.split_by, ClipSplit::Group, "clip group");
+                    ui.radio_value(&mut o.split_by, ClipSplit::Time, "time (last frames test)");
+                });
+                ui.end_row();
+                let l = ui.label("Test share");
+                ui.add(egui::Slider::new(&mut o.test_fraction, 0.0..=0.9).fixed_decimals(2))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Split seed");
+                ui.add(egui::DragValue::new(&mut o.seed)).labelled_by(l.id);
                 ui.end_row();
             });
     }

@@ -11,9 +11,13 @@ use super::app::{PanelId, Workbench, panel_heading};
 use super::widgets;
 use crate::data::ImageSet;
 use crate::experiment::dataset::{self, Prepared};
-use crate::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
+use crate::experiment::preset::{
+    ClipOutput, LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec,
+};
 use crate::experiment::run::{RunDir, list_runs};
 use crate::model::ModelKind;
+use crate::model::resnet::StemKind;
+use crate::model::rrn::{SkipPosition, SkipType};
 use crate::sequence::patterns::Wrap;
 use crate::train::series::{RunSeries, RunState, format_duration};
 use crate::train::{BackendChoice, Control, TrainConfig, TrainJob, train_in_background};
@@ -121,8 +125,16 @@ impl LibraryChoice {
 /// What the user has chosen in the form (public so that tests can fill it in directly).
 #[derive(Clone, Debug)]
 pub struct TrainForm {
-    /// Index-aligned with [`ModelKind::ALL`].
+    /// Paper A's models, index-aligned with [`ModelKind::ALL`].
     pub selected: [bool; 6],
+    /// Paper B's models, index-aligned with [`ModelKind::PAPER_B`].
+    pub selected_b: [bool; 4],
+    /// Paper B's options (the kind is set per model): ResNet shape, temporal skips, baselines.
+    pub resnet: ModelSpec,
+    /// Clip data: subsequences per video (M); `None`: every non-overlapping one.
+    pub per_video: Option<usize>,
+    /// Clip data: which per-frame output is a subsequence's.
+    pub clip_output: ClipOutput,
     pub config: TrainConfig,
     /// Keep at most this many sequences per split (quick runs).
     pub limit: Option<usize>,
@@ -146,6 +158,10 @@ impl Default for TrainForm {
             .unwrap_or(0)] = true;
         TrainForm {
             selected,
+            selected_b: [false; 4],
+            resnet: ModelSpec::new(ModelKind::Rrn),
+            per_video: None,
+            clip_output: ClipOutput::Last,
             config: TrainConfig::default(),
             limit: None,
             backend: BackendChoice::Auto,
@@ -164,14 +180,28 @@ impl TrainForm {
         for (k, kind) in ModelKind::ALL.iter().enumerate() {
             self.selected[k] = models.contains(kind);
         }
+        for (k, kind) in ModelKind::PAPER_B.iter().enumerate() {
+            self.selected_b[k] = models.contains(kind);
+        }
     }
 
-    fn models(&self) -> Vec<ModelKind> {
-        ModelKind::ALL
-            .iter()
-            .zip(self.selected)
-            .filter_map(|(k, s)| s.then_some(*k))
-            .collect()
+    /// The models ticked, paper A's first.
+    pub fn models(&self) -> Vec<ModelKind> {
+        let a = ModelKind::ALL.iter().zip(self.selected);
+        let b = ModelKind::PAPER_B.iter().zip(self.selected_b);
+        a.chain(b).filter_map(|(k, s)| s.then_some(*k)).collect()
+    }
+
+    /// The model options of one model's run.
+    pub fn model_spec(&self, kind: ModelKind) -> ModelSpec {
+        if kind.is_paper_b() {
+            ModelSpec {
+                kind,
+                ..self.resnet.clone()
+            }
+        } else {
+            ModelSpec::new(kind)
+        }
     }
 
     fn runs_root(&self) -> PathBuf {
@@ -184,11 +214,21 @@ impl TrainForm {
     }
 
     /// The preset of one model's run (its name is settled when the run starts).
-    fn preset(&self, kind: ModelKind, workbench: &Workbench, images: &ImageSet) -> Preset {
+    pub fn preset(&self, kind: ModelKind, workbench: &Workbench, images: &ImageSet) -> Preset {
         let data = workbench.data.as_ref().map(|d| d.source.clone());
         let library = self
             .library
             .unwrap_or_else(|| LibraryChoice::for_classes(&images.class_names));
+        let clips = data.as_ref().is_some_and(|d| d.is_clips());
+        let patterns = if clips {
+            LibrarySpec::Clips {
+                per_video: self.per_video,
+                output: self.clip_output,
+                occlude: true,
+            }
+        } else {
+            library.spec()
+        };
         Preset {
             name: format!("gui-{}", kind.to_string().to_ascii_lowercase()),
             description: format!("{kind} trained from the workbench's Train panel"),
@@ -197,13 +237,13 @@ impl TrainForm {
             sequences: SequenceSpec {
                 t: self.t,
                 ordering: self.ordering,
-                patterns: library.spec(),
+                patterns,
                 seed: self.sequence_seed,
                 cap: None,
                 min_share: 0.0,
                 limit: self.limit,
             },
-            model: Some(ModelSpec::new(kind)),
+            model: Some(self.model_spec(kind)),
             train: Some(self.config.clone()),
         }
     }
@@ -352,12 +392,10 @@ impl TrainPanel {
         let spawned = std::thread::Builder::new()
             .name("occlab-prepare".into())
             .spawn(move || {
-                let result = dataset::prepare_with(&preset, images, load_time)
-                    .map(|mut p| {
-                        p.data_dir = data_dir;
-                        Arc::new(p)
-                    })
-                    .map_err(|e| e.to_string());
+                let result =
+                    dataset::prepare_with_dir(&preset, images, load_time, data_dir.as_deref())
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string());
                 let _ = tx.send(result);
                 ctx.request_repaint();
             });
@@ -494,6 +532,18 @@ impl TrainPanel {
                     }
                 }
             });
+        ui.label(
+            RichText::new("Paper B: residual networks (any sequence data, made for clips)").weak(),
+        );
+        ui.horizontal_wrapped(|ui| {
+            for (k, kind) in ModelKind::PAPER_B.iter().enumerate() {
+                ui.checkbox(&mut form.selected_b[k], kind.to_string())
+                    .on_hover_text(paper_b_help(*kind));
+            }
+        });
+        if form.selected_b.iter().any(|s| *s) {
+            resnet_options_ui(ui, form, workbench);
+        }
 
         widgets::section(ui, "Sequences");
         match &workbench.data {
@@ -507,10 +557,15 @@ impl TrainPanel {
             ),
             None => ui.label(RichText::new("No data set loaded yet.").weak()),
         };
+        let clips = workbench.data.as_ref().is_some_and(|d| d.source.is_clips());
         egui::Grid::new("train_sequences")
             .num_columns(2)
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
+                if clips {
+                    clip_options_ui(ui, form);
+                    return;
+                }
                 let l = ui.label("Patterns");
                 let current = form.library.unwrap_or(auto);
                 let text = if form.library.is_none() {
@@ -934,6 +989,182 @@ fn plot(id: &str, legend: Corner) -> Plot<'static> {
                 .follow_insertion_order(true),
         )
         .allow_scroll(false)
+}
+
+fn paper_b_help(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::ResNet => "A ResNet with batch norm classifying every frame alone.",
+        ModelKind::Rrn => {
+            "Recurrent residual network: temporal skip connections from the previous frame."
+        }
+        ModelKind::ResNetAvg => {
+            "Baseline: frame features averaged over the clip, linear classifier."
+        }
+        ModelKind::ResNetGru => "Baseline: a GRU over the frame features.",
+        _ => "",
+    }
+}
+
+/// Paper B's options: ResNet shape, temporal skips, baselines; the problems of the current
+/// choice (from the library's check) in place.
+fn resnet_options_ui(ui: &mut egui::Ui, form: &mut TrainForm, workbench: &Workbench) {
+    let r = &mut form.resnet;
+    egui::CollapsingHeader::new("Residual network options")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new("train_resnet")
+                .num_columns(2)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    let l = ui.label("Temporal skip");
+                    egui::ComboBox::from_id_salt("rrn_skip")
+                        .selected_text(r.skip.title())
+                        .show_ui(ui, |ui| {
+                            for t in SkipType::ALL {
+                                ui.selectable_value(&mut r.skip, t, t.title());
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("Skip position");
+                    egui::ComboBox::from_id_salt("rrn_position")
+                        .selected_text(r.skip_position.title())
+                        .show_ui(ui, |ui| {
+                            for p in SkipPosition::ALL {
+                                ui.selectable_value(&mut r.skip_position, p, p.title());
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("Temporal context (frames)");
+                    ui.add(egui::DragValue::new(&mut r.temporal_context).range(1..=16))
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("Features after block");
+                    ui.add(egui::DragValue::new(&mut r.feature_block).range(2..=4))
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    ui.label("Baselines");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut r.z_norm, "z-normalise features");
+                        let l = ui.label("GRU units");
+                        ui.add(egui::DragValue::new(&mut r.gru_hidden).range(1..=2048))
+                            .labelled_by(l.id);
+                    });
+                    ui.end_row();
+                    ui.label("Block widths");
+                    ui.horizontal(|ui| {
+                        for (i, w) in r.widths.iter_mut().enumerate() {
+                            ui.add(egui::DragValue::new(w).range(1..=1024))
+                                .on_hover_text(format!("Channels of Block{}", i + 1));
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("Units per block");
+                    ui.horizontal(|ui| {
+                        for (i, u) in r.units.iter_mut().enumerate() {
+                            ui.add(egui::DragValue::new(u).range(1..=8))
+                                .on_hover_text(format!("Residual units in Block{}", i + 1));
+                        }
+                    });
+                    ui.end_row();
+                    let l = ui.label("Stem");
+                    egui::ComboBox::from_id_salt("rrn_stem")
+                        .selected_text(stem_title(r.stem))
+                        .show_ui(ui, |ui| {
+                            for s in [StemKind::Auto, StemKind::Small, StemKind::Large] {
+                                ui.selectable_value(&mut r.stem, s, stem_title(s));
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("Dropout before classifier");
+                    ui.add(egui::Slider::new(&mut r.head_dropout, 0.0..=0.9).fixed_decimals(2))
+                        .labelled_by(l.id);
+                    ui.end_row();
+                });
+        });
+    // The library's check of every ticked paper-B model on the loaded data.
+    if let Some(d) = &workbench.data {
+        let set = &d.set;
+        for kind in form.models().into_iter().filter(|k| k.is_paper_b()) {
+            let config = form.model_spec(kind).config(
+                set.channels,
+                set.height,
+                set.width,
+                set.num_classes(),
+            );
+            if let Err(e) = config.validate() {
+                widgets::error_text(ui, format!("{kind}: {e}"));
+            }
+        }
+    }
+}
+
+/// Clip data: how videos become subsequences.
+fn clip_options_ui(ui: &mut egui::Ui, form: &mut TrainForm) {
+    let l = ui.label("Subsequence length T");
+    ui.add(egui::DragValue::new(&mut form.t).range(1..=64))
+        .labelled_by(l.id);
+    ui.end_row();
+    let mut fixed = form.per_video.is_some();
+    ui.checkbox(&mut fixed, "Subsequences per video")
+        .on_hover_text("M evenly spread subsequences per video; off: every non-overlapping one");
+    let mut m = form.per_video.unwrap_or(4);
+    let r = ui.add_enabled(fixed, egui::DragValue::new(&mut m).range(1..=256));
+    widgets::accessible_name(ui, &r, "Subsequences per video (M)");
+    form.per_video = fixed.then_some(m);
+    ui.end_row();
+    let l = ui.label("Subsequence output");
+    egui::ComboBox::from_id_salt("clip_output")
+        .selected_text(clip_output_title(form.clip_output))
+        .show_ui(ui, |ui| {
+            for o in [ClipOutput::Last, ClipOutput::Mean] {
+                ui.selectable_value(&mut form.clip_output, o, clip_output_title(o));
+            }
+        })
+        .response
+        .labelled_by(l.id);
+    ui.end_row();
+    let l = ui.label("Frame order");
+    egui::ComboBox::from_id_salt("train_ordering")
+        .selected_text(match form.ordering {
+            OrderingSpec::Patterned => "As filmed",
+            OrderingSpec::Random => "Shuffled (control)",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut form.ordering, OrderingSpec::Patterned, "As filmed");
+            ui.selectable_value(
+                &mut form.ordering,
+                OrderingSpec::Random,
+                "Shuffled (control)",
+            );
+        })
+        .response
+        .labelled_by(l.id);
+    ui.end_row();
+    let l = ui.label("Sequence seed");
+    ui.add(egui::DragValue::new(&mut form.sequence_seed))
+        .labelled_by(l.id);
+    ui.end_row();
+}
+
+fn clip_output_title(o: ClipOutput) -> &'static str {
+    match o {
+        ClipOutput::Last => "Last frame (full context)",
+        ClipOutput::Mean => "Mean over the frames",
+    }
+}
+
+fn stem_title(s: StemKind) -> &'static str {
+    match s {
+        StemKind::Auto => "Automatic (by image size)",
+        StemKind::Small => "Small: 3×3 conv",
+        StemKind::Large => "Large: 7×7 conv + pooling",
+    }
 }
 
 fn ordering_title(o: OrderingSpec) -> &'static str {

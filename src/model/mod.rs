@@ -15,8 +15,11 @@
 //! assert_eq!(logits.dims(), [32, 5, 10]);
 //! ```
 
+pub mod baselines;
 pub mod cnn;
 pub mod crnn;
+pub mod resnet;
+pub mod rrn;
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use cnn::{CnnUnit, CnnUnitConfig, DenseHead, Downsampling};
 use crnn::RecurrentHead;
+use resnet::StemKind;
+use rrn::{ResNetModel, RrnConfigError, SkipPosition, SkipType};
 
 /// Which of paper A's six models. Displays, parses and serializes as the paper's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,10 +56,24 @@ pub enum ModelKind {
     /// CNN-4-S unit, LSTM, classifier at every step.
     #[serde(rename = "CRNN-4-S", alias = "Crnn4S")]
     Crnn4S,
+    /// Paper B: a ResNet with batch norm classifying every frame alone (temporal context 1).
+    #[serde(rename = "ResNet", alias = "Resnet")]
+    ResNet,
+    /// Paper B: recurrent residual network, a ResNet with temporal skip connections
+    /// (`ModelConfig::skip`, `skip_position`, `temporal_context`).
+    #[serde(rename = "RRN", alias = "Rrn")]
+    Rrn,
+    /// Paper B's baseline: frame features after block 2, 3 or 4 averaged over the clip
+    /// (optionally z-normalised), linear classifier.
+    #[serde(rename = "ResNet-Avg", alias = "ResNetAvg")]
+    ResNetAvg,
+    /// Paper B's baseline: a GRU (128 units) over the frame features after block 2, 3 or 4.
+    #[serde(rename = "ResNet-GRU", alias = "ResNetGru")]
+    ResNetGru,
 }
 
 impl ModelKind {
-    /// All six, in the order of the paper's tables (per-image models first).
+    /// Paper A's six, in the order of its tables (per-image models first).
     pub const ALL: [ModelKind; 6] = [
         ModelKind::Cnn2S,
         ModelKind::Cnn4S,
@@ -64,7 +83,45 @@ impl ModelKind {
         ModelKind::Crnn,
     ];
 
-    /// The paper's name: "CNN", "CNN-2-S", …, "CRNN-4-S".
+    /// Paper B's models (the residual family).
+    pub const PAPER_B: [ModelKind; 4] = [
+        ModelKind::ResNetAvg,
+        ModelKind::ResNetGru,
+        ModelKind::ResNet,
+        ModelKind::Rrn,
+    ];
+
+    /// Every model occlab builds: paper A's six, then paper B's four.
+    pub const EVERY: [ModelKind; 10] = [
+        ModelKind::Cnn2S,
+        ModelKind::Cnn4S,
+        ModelKind::Cnn,
+        ModelKind::Crnn2S,
+        ModelKind::Crnn4S,
+        ModelKind::Crnn,
+        ModelKind::ResNetAvg,
+        ModelKind::ResNetGru,
+        ModelKind::ResNet,
+        ModelKind::Rrn,
+    ];
+
+    /// Whether this is one of paper B's residual models.
+    pub fn is_paper_b(self) -> bool {
+        Self::PAPER_B.contains(&self)
+    }
+
+    /// Whether a step's output depends on other frames than its own (CRNN family, RRN, the
+    /// clip-level baselines).
+    pub fn uses_context(self) -> bool {
+        self.is_recurrent()
+            || matches!(
+                self,
+                ModelKind::Rrn | ModelKind::ResNetAvg | ModelKind::ResNetGru
+            )
+    }
+
+    /// The paper's name: "CNN", "CNN-2-S", …, "CRNN-4-S", "ResNet", "RRN", "ResNet-Avg",
+    /// "ResNet-GRU".
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Cnn => "CNN",
@@ -73,6 +130,10 @@ impl ModelKind {
             ModelKind::Crnn => "CRNN",
             ModelKind::Crnn2S => "CRNN-2-S",
             ModelKind::Crnn4S => "CRNN-4-S",
+            ModelKind::ResNet => "ResNet",
+            ModelKind::Rrn => "RRN",
+            ModelKind::ResNetAvg => "ResNet-Avg",
+            ModelKind::ResNetGru => "ResNet-GRU",
         }
     }
 
@@ -84,10 +145,13 @@ impl ModelKind {
         )
     }
 
-    /// How its CNN unit downsamples.
+    /// How its CNN unit downsamples (paper B's models have no CNN unit: `MaxPool`, unused).
     pub fn downsampling(self) -> Downsampling {
         match self {
             ModelKind::Cnn | ModelKind::Crnn => Downsampling::MaxPool,
+            ModelKind::ResNet | ModelKind::Rrn | ModelKind::ResNetAvg | ModelKind::ResNetGru => {
+                Downsampling::MaxPool
+            }
             ModelKind::Cnn2S | ModelKind::Crnn2S => Downsampling::Strided,
             ModelKind::Cnn4S | ModelKind::Crnn4S => Downsampling::ExtraStridedConv,
         }
@@ -100,9 +164,11 @@ impl fmt::Display for ModelKind {
     }
 }
 
-/// A string that names none of the six models.
+/// A string that names none of the models.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown model {0:?}; expected one of CNN, CNN-2-S, CNN-4-S, CRNN, CRNN-2-S, CRNN-4-S")]
+#[error(
+    "unknown model {0:?}; expected one of CNN, CNN-2-S, CNN-4-S, CRNN, CRNN-2-S, CRNN-4-S, ResNet, RRN, ResNet-Avg, ResNet-GRU"
+)]
 pub struct ParseModelKindError(pub String);
 
 impl FromStr for ModelKind {
@@ -116,9 +182,9 @@ impl FromStr for ModelKind {
             .filter(|c| !matches!(c, '-' | '_' | ' '))
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        ModelKind::ALL
+        ModelKind::EVERY
             .into_iter()
-            .find(|kind| kind.name().replace('-', "") == key)
+            .find(|kind| kind.name().replace('-', "").to_ascii_uppercase() == key)
             .ok_or_else(|| ParseModelKindError(s.to_string()))
     }
 }
@@ -155,6 +221,37 @@ pub struct ModelConfig {
     /// Dropout after the hidden dense layer (Keras-era 0.5). CNN family only.
     #[config(default = 0.5)]
     pub dense_dropout: f64,
+    /// Paper B: channels of the ResNet's Block1–Block4.
+    #[config(default = "[16, 32, 64, 128]")]
+    pub resnet_widths: [usize; 4],
+    /// Paper B: residual units in Block1–Block4 (`[2, 2, 2, 2]`: ResNet-18's layout).
+    #[config(default = "[2, 2, 2, 2]")]
+    pub resnet_units: [usize; 4],
+    /// Paper B: the ResNet's stem (small 3×3 for small images, ResNet-18's 7×7 + pooling for
+    /// large frames; `Auto` picks by image size).
+    #[config(default = "StemKind::Auto")]
+    pub resnet_stem: StemKind,
+    /// RRN: the temporal skip connection's type.
+    #[config(default = "SkipType::Identity")]
+    pub skip: SkipType,
+    /// RRN: where the temporal skip connections end.
+    #[config(default = "SkipPosition::Block4")]
+    pub skip_position: SkipPosition,
+    /// RRN: frames each output sees (T − 1 temporal skip connections).
+    #[config(default = 2)]
+    pub temporal_context: usize,
+    /// ResNet-Avg / ResNet-GRU: the block (2, 3 or 4) after which the frame features are taken.
+    #[config(default = 4)]
+    pub feature_block: usize,
+    /// ResNet-Avg / ResNet-GRU: z-normalise the frame features.
+    #[config(default = true)]
+    pub z_norm: bool,
+    /// ResNet-GRU: GRU units (paper B: 128).
+    #[config(default = 128)]
+    pub gru_hidden: usize,
+    /// Paper B's models: dropout before the classifier.
+    #[config(default = 0.0)]
+    pub head_dropout: f64,
 }
 
 impl ModelConfig {
@@ -168,14 +265,32 @@ impl ModelConfig {
         }
     }
 
-    /// Length c of the per-image feature vector the CNN unit produces.
+    /// Length c of the per-image feature vector the CNN unit (or, for paper B's models, the
+    /// ResNet) produces.
     pub fn feature_len(&self) -> usize {
+        if self.kind.is_paper_b() {
+            return rrn::backbone_config(self).feature_len();
+        }
         self.cnn_unit().output_len(self.height, self.width)
     }
 
+    /// Checks the options that can be inconsistent (paper B's skip placement, feature block).
+    pub fn validate(&self) -> Result<(), RrnConfigError> {
+        rrn::validate(self)
+    }
+
     /// Builds the model with freshly initialised weights on `device` (use an autodiff device,
-    /// `device.autodiff()`, to train it).
+    /// `device.autodiff()`, to train it). Paper B's options are used as far as they fit; call
+    /// [`validate`](Self::validate) first to be told when they do not.
     pub fn init(&self, device: &Device) -> Model {
+        if self.kind.is_paper_b() {
+            return Model {
+                unit: None,
+                dense: None,
+                recurrent: None,
+                resnet: Some(ResNetModel::new(self, device)),
+            };
+        }
         let features = self.feature_len();
         let (dense, recurrent) = if self.kind.is_recurrent() {
             let head = RecurrentHead::new(
@@ -197,21 +312,26 @@ impl ModelConfig {
             (Some(head), None)
         };
         Model {
-            unit: self.cnn_unit().init(device),
+            unit: Some(self.cnn_unit().init(device)),
             dense,
             recurrent,
+            resnet: None,
         }
     }
 }
 
-/// Any of the six models: the CNN unit and either a per-image or a recurrent head.
+/// Any of the models: paper A's CNN unit and either a per-image or a recurrent head, or one of
+/// paper B's residual models.
 #[derive(Module, Debug)]
 pub struct Model {
-    unit: CnnUnit,
+    /// Paper A's models.
+    unit: Option<CnnUnit>,
     /// CNN family.
     dense: Option<DenseHead>,
     /// CRNN family.
     recurrent: Option<RecurrentHead>,
+    /// Paper B's models.
+    resnet: Option<ResNetModel>,
 }
 
 impl Model {
@@ -221,9 +341,15 @@ impl Model {
     /// - `images`: `[batch, T, channels, height, width]`
     /// - output: `[batch, T, classes]`
     pub fn forward(&self, images: Tensor<5>) -> Tensor<3> {
+        if let Some(resnet) = &self.resnet {
+            return resnet.forward(images); // [batch, T, classes]
+        }
+        let Some(unit) = &self.unit else {
+            unreachable!("ModelConfig::init always builds a CNN unit or a ResNet")
+        };
         let [batch, steps, channels, height, width] = images.dims();
         let x = images.reshape([batch * steps, channels, height, width]); // [batch·T, C, H, W]
-        let features = self.unit.forward(x); // [batch·T, c]
+        let features = unit.forward(x); // [batch·T, c]
         match (&self.recurrent, &self.dense) {
             (Some(recurrent), _) => {
                 let [_, c] = features.dims();
@@ -242,6 +368,11 @@ impl Model {
     /// Whether this model has the LSTM.
     pub fn is_recurrent(&self) -> bool {
         self.recurrent.is_some()
+    }
+
+    /// Paper B's residual model, if this is one.
+    pub fn resnet(&self) -> Option<&ResNetModel> {
+        self.resnet.as_ref()
     }
 }
 

@@ -2,6 +2,8 @@
 //! `[batch, T, C, H, W]` on a separate thread so the next batch is ready when a step ends.
 
 use crate::data::ImageSet;
+use crate::experiment::clip_data::render_clip_sequences;
+use crate::experiment::dataset::Prepared;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::Sequence;
 use crate::sequence::render::render_all;
@@ -55,6 +57,33 @@ impl SequenceData {
             height: set.height,
             width: set.width,
             channels: set.channels,
+        }
+    }
+
+    /// Renders the sequences `ids` (indices into the prepared sequence set); clip data shows every
+    /// video behind its one occluder (see `crate::experiment::clip_data`).
+    pub fn render_prepared(prepared: &Prepared, ids: &[usize], spec: &OcclusionSpec) -> Self {
+        let seqs = &prepared.sequences.sequences;
+        let set = &prepared.images;
+        let picked: Vec<Sequence> = ids.iter().map(|&i| seqs[i].clone()).collect();
+        match &prepared.clips {
+            None => Self::render(set, &picked, spec),
+            Some(clips) => SequenceData {
+                pixels: render_clip_sequences(set, seqs, clips, ids, spec),
+                labels: picked
+                    .iter()
+                    .flat_map(|s| s.labels.iter().copied())
+                    .collect(),
+                levels: picked
+                    .iter()
+                    .flat_map(|s| s.levels.iter().copied())
+                    .collect(),
+                n: picked.len(),
+                t: picked.first().map_or(0, |s| s.images.len()),
+                height: set.height,
+                width: set.width,
+                channels: set.channels,
+            },
         }
     }
 

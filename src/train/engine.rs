@@ -7,6 +7,10 @@
 
 use super::backend::{BackendChoice, choose_device};
 use super::batches::{Batch, SequenceData, prefetch};
+use super::clip_eval::{
+    ClipEpochRecord, ClipMetrics, clip_cross_entropy, evaluate_clips, subsequence_logits,
+    subsequence_predictions,
+};
 use super::{EpochRecord, StepRecord, TrainConfig};
 use crate::data::Split;
 use crate::experiment::dataset::Prepared;
@@ -50,6 +54,8 @@ pub enum TrainEvent {
     },
     Step(StepRecord),
     Epoch(EpochRecord),
+    /// Clip data only: subsequence and video accuracy of the epoch (sent before its `Epoch`).
+    Clips(Box<ClipEpochRecord>),
     Checkpoint {
         epoch: usize,
         path: std::path::PathBuf,
@@ -83,6 +89,8 @@ pub enum TrainError {
     Backend(String),
     #[error("the preset has no [model] section: nothing to train")]
     NoModel,
+    #[error("model: {0}")]
+    Model(#[from] crate::model::rrn::RrnConfigError),
     #[error("no training sequences: the data and patterns give nothing to train on")]
     NoData,
     #[error(
@@ -167,7 +175,7 @@ fn order_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<u
     ids.chunks(batch.max(1)).map(<[usize]>::to_vec).collect()
 }
 
-fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
+pub(crate) fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
     let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
     let y = Tensor::<2, Int>::from_data(
         TensorData::new(batch.targets.clone(), [batch.shape[0], batch.shape[1]]),
@@ -221,7 +229,7 @@ fn batch_predictions(
         .collect()
 }
 
-fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
+pub(crate) fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
     let data = t.into_data();
     data.as_slice::<f32>()
         .map(<[f32]>::to_vec)
@@ -285,7 +293,9 @@ fn check_control(control: &Receiver<Control>, sink: &EventSink) -> bool {
 pub fn model_config(preset: &Preset, prepared: &Prepared) -> Result<ModelConfig, TrainError> {
     let spec = preset.model.as_ref().ok_or(TrainError::NoModel)?;
     let im = &prepared.images;
-    Ok(spec.config(im.channels, im.height, im.width, im.num_classes()))
+    let config = spec.config(im.channels, im.height, im.width, im.num_classes());
+    config.validate()?;
+    Ok(config)
 }
 
 /// Loads a run's trained model (its last checkpoint) on `device`, for evaluation.
@@ -336,14 +346,10 @@ pub fn train(
     if train_ids.is_empty() {
         return Err(TrainError::NoData);
     }
-    let pick = |ids: &[usize]| ids.iter().map(|&i| seqs[i].clone()).collect::<Vec<_>>();
     let spec = &preset.occlusion;
-    let train_data = Arc::new(SequenceData::render(
-        &prepared.images,
-        &pick(&train_ids),
-        spec,
-    ));
-    let test_data = SequenceData::render(&prepared.images, &pick(&test_ids), spec);
+    let train_data = Arc::new(SequenceData::render_prepared(prepared, &train_ids, spec));
+    let test_data = SequenceData::render_prepared(prepared, &test_ids, spec);
+    let clips = prepared.clips.as_deref();
     let classes = prepared.images.num_classes();
     let levels = spec.num_levels();
 
@@ -408,6 +414,7 @@ pub fn train(
         let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch);
         let batches = prefetch(train_data.clone(), order, 2);
         let mut train_metrics = Metrics::new(classes, levels, train_data.t);
+        let mut train_clips = crate::metrics::Tally::default();
         let (mut loss_sum, mut images_done) = (0.0f64, 0usize);
         let epoch_start = Instant::now();
         for (step, batch) in batches.iter().enumerate() {
@@ -422,7 +429,10 @@ pub fn train(
             let t0 = Instant::now();
             let (x, y) = to_tensors(&batch, &ad);
             let logits = model.forward(x);
-            let loss = sequence_cross_entropy(logits.clone(), y);
+            let loss = match clips {
+                Some(c) => clip_cross_entropy(logits.clone(), y, c.output),
+                None => sequence_cross_entropy(logits.clone(), y),
+            };
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {
                 return Err(TrainError::NonFinite {
@@ -435,9 +445,30 @@ pub fn train(
             model = optim.step(cfg.learning_rate, model, grads);
             let t = train_data.t;
             let mut correct = 0usize;
-            let values = floats(logits.detach())?;
-            for p in batch_predictions(&values, classes, &train_data, &batch.ids, &train_ids) {
+            let preds = match clips {
+                Some(c) => {
+                    let sub = subsequence_logits(logits.detach(), c.output); // [batch, classes]
+                    let [rows, k] = sub.dims();
+                    let values = floats(sub.reshape([rows, 1, k]))?;
+                    let (preds, _) = subsequence_predictions(
+                        &values,
+                        classes,
+                        &train_data,
+                        &batch.ids,
+                        &train_ids,
+                        c.output,
+                    );
+                    preds
+                }
+                None => {
+                    let values = floats(logits.detach())?;
+                    batch_predictions(&values, classes, &train_data, &batch.ids, &train_ids)
+                }
+            };
+            let n_predictions = preds.len().max(1);
+            for p in preds {
                 correct += (p.truth == p.predicted) as usize;
+                train_clips.add(p.truth == p.predicted);
                 train_metrics.add(&p);
             }
             let n_images = batch.ids.len() * t;
@@ -449,7 +480,7 @@ pub fn train(
                 steps_per_epoch,
                 global_step: (epoch - 1) * steps_per_epoch + step,
                 loss: loss_value as f64,
-                accuracy: correct as f64 / n_images as f64,
+                accuracy: correct as f64 / n_predictions as f64,
                 images_per_second: n_images as f64 / t0.elapsed().as_secs_f64(),
             };
             run.append(&LogLine::Step(record))?;
@@ -460,15 +491,33 @@ pub fn train(
 
         let eval_start = Instant::now();
         let valid = model.valid();
-        let (test_metrics, preds) = evaluate(
-            &valid,
-            &test_data,
-            &test_ids,
-            &device,
-            cfg.eval_batch_size,
-            classes,
-            levels,
-        )?;
+        let (test_metrics, preds, clip_metrics) = match clips {
+            Some(c) => {
+                let e = evaluate_clips(
+                    &valid,
+                    &test_data,
+                    &test_ids,
+                    c,
+                    &device,
+                    cfg.eval_batch_size,
+                    classes,
+                    levels,
+                )?;
+                (e.metrics, e.predictions, Some(e.clip))
+            }
+            None => {
+                let (m, p) = evaluate(
+                    &valid,
+                    &test_data,
+                    &test_ids,
+                    &device,
+                    cfg.eval_batch_size,
+                    classes,
+                    levels,
+                )?;
+                (m, p, None)
+            }
+        };
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         last_test = test_metrics.accuracy();
 
@@ -495,6 +544,15 @@ pub fn train(
             eval_seconds,
             images_per_second: images_done as f64 / train_seconds.max(1e-9),
         };
+        if let Some(test) = clip_metrics {
+            let clip_record = ClipEpochRecord {
+                epoch,
+                train_subsequences: train_clips,
+                test,
+            };
+            run.append(&LogLine::Clips(Box::new(clip_record.clone())))?;
+            sink.send(TrainEvent::Clips(Box::new(clip_record)));
+        }
         run.append(&LogLine::Epoch(Box::new(record.clone())))?;
         run.mark_checkpoint(epoch)?;
         sink.send(TrainEvent::Epoch(record));
@@ -526,6 +584,8 @@ pub struct EvalReport {
     pub backend: String,
     pub metrics: Metrics,
     pub predictions: Vec<ImagePrediction>,
+    /// Clip data: subsequence and video accuracy.
+    pub clips: Option<ClipMetrics>,
 }
 
 /// Scores the trained model of `run` on the test split of `prepared` (built from `preset`, which
@@ -541,15 +601,34 @@ pub fn evaluate_run(
     let spec = run_preset.model.as_ref().ok_or(TrainError::NoModel)?;
     let im = &prepared.images;
     let config = spec.config(im.channels, im.height, im.width, im.num_classes());
+    config.validate()?;
     let chosen = choose_device(backend).map_err(TrainError::Backend)?;
     let model = load_model(run, &config, &chosen.device)?;
     let seqs = &prepared.sequences.sequences;
     let ids: Vec<usize> = (0..seqs.len())
         .filter(|&i| seqs[i].split == Split::Test)
         .collect();
-    let picked: Vec<_> = ids.iter().map(|&i| seqs[i].clone()).collect();
-    let data = SequenceData::render(im, &picked, &preset.occlusion);
+    let data = SequenceData::render_prepared(prepared, &ids, &preset.occlusion);
     let batch = preset.train.as_ref().map_or(64, |t| t.eval_batch_size);
+    if let Some(clips) = prepared.clips.as_deref() {
+        let e = evaluate_clips(
+            &model,
+            &data,
+            &ids,
+            clips,
+            &chosen.device,
+            batch,
+            im.num_classes(),
+            preset.occlusion.num_levels(),
+        )?;
+        return Ok(EvalReport {
+            model: config.kind.to_string(),
+            backend: chosen.name,
+            metrics: e.metrics,
+            predictions: e.predictions,
+            clips: Some(e.clip),
+        });
+    }
     let (metrics, predictions) = evaluate(
         &model,
         &data,
@@ -564,5 +643,6 @@ pub fn evaluate_run(
         backend: chosen.name,
         metrics,
         predictions,
+        clips: None,
     })
 }

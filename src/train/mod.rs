@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod batches;
+pub mod clip_eval;
 pub mod engine;
 pub mod series;
 

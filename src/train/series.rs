@@ -5,6 +5,7 @@
 //! The GUI feeds [`RunSeries::apply`] every [`TrainEvent`] it drains, or loads a finished run with
 //! [`RunSeries::from_run`], and draws what the methods return.
 
+use super::clip_eval::ClipEpochRecord;
 use super::engine::TrainEvent;
 use super::{EpochRecord, StepRecord};
 use crate::experiment::run::{LogLine, RunDir, RunError};
@@ -108,6 +109,8 @@ pub struct RunSeries {
     pub images_per_step: usize,
     pub steps: Vec<StepRecord>,
     pub epochs: Vec<EpochRecord>,
+    /// Clip data: video and subsequence accuracy per epoch.
+    pub clips: Vec<ClipEpochRecord>,
 }
 
 /// Steps whose throughput the current rate is averaged over.
@@ -156,6 +159,7 @@ impl RunSeries {
             match line {
                 LogLine::Step(s) => self.steps.push(*s),
                 LogLine::Epoch(e) => self.epochs.push((**e).clone()),
+                LogLine::Clips(c) => self.clips.push((**c).clone()),
                 LogLine::Finished {
                     test_accuracy,
                     wall_seconds,
@@ -192,9 +196,11 @@ impl RunSeries {
                 // A resumed run re-trains from `first_epoch`: forget what came after it.
                 self.steps.retain(|s| s.epoch < *first_epoch);
                 self.epochs.retain(|e| e.epoch < *first_epoch);
+                self.clips.retain(|c| c.epoch < *first_epoch);
             }
             TrainEvent::Step(s) => self.steps.push(*s),
             TrainEvent::Epoch(e) => self.epochs.push(e.clone()),
+            TrainEvent::Clips(c) => self.clips.push((**c).clone()),
             TrainEvent::Checkpoint { .. } => {}
             TrainEvent::Paused => self.state = RunState::Paused,
             TrainEvent::Resumed => self.state = RunState::Running,
