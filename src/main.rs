@@ -84,6 +84,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rerun the runs behind published tables (reusing finished ones with the same config) and
+    /// write a report (index.md, index.html, plots) with ours beside the published numbers.
+    Reproduce {
+        /// A1 … A5, B1 … B4, a comma-separated list, or all.
+        #[arg(long, default_value = "all")]
+        table: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// quick: data subsets and ≤ 2 epochs (minutes on a CPU); full: the presets as they are;
+        /// smoke: tiny, for tests.
+        #[arg(long, value_enum, default_value_t = occlab::experiment::reproduce::Budget::Quick)]
+        budget: occlab::experiment::reproduce::Budget,
+        /// Override every run's epochs (the report says so).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Report folder; runs go to OUT/runs/.
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Presets folder (default: ./presets, else the repository's).
+        #[arg(long)]
+        presets: Option<PathBuf>,
+        /// Quiz session files for Tables A4–A5.
+        #[arg(long, default_value = "quiz")]
+        quiz_dir: PathBuf,
+        /// Only create the run directories and print them (to train them elsewhere, e.g. with
+        /// `occlab train --resume --out DIR` on a GPU machine); no training, no report.
+        #[arg(long)]
+        plan_only: bool,
+    },
     /// Score a trained run on its own test sequences or on another preset's (e.g. the random control).
     Eval {
         #[arg(long)]
@@ -163,6 +194,30 @@ fn main() -> Result<()> {
             out,
             resume,
         ),
+        Some(Command::Reproduce {
+            table,
+            data_dir,
+            budget,
+            epochs,
+            out,
+            backend,
+            presets,
+            quiz_dir,
+            plan_only,
+        }) => {
+            let tables = occlab::experiment::reproduce::TableId::parse_list(&table)
+                .map_err(anyhow::Error::msg)?;
+            let mut opts =
+                occlab::experiment::reproduce::ReproduceOptions::new(tables, budget, out);
+            opts.epochs = epochs;
+            opts.data_dir = data_dir_from(data_dir.as_deref());
+            opts.backend = backend;
+            opts.quiz_dir = Some(quiz_dir);
+            if let Some(p) = presets {
+                opts.presets = p;
+            }
+            reproduce(&opts, plan_only)
+        }
         Some(Command::Eval {
             run,
             preset,
@@ -180,6 +235,141 @@ fn main() -> Result<()> {
         }) => bench(&what, data_dir, &model, backend, repeats, json),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
+    }
+}
+
+/// Prints a line above the progress bar; where the bar is hidden (output not a terminal: logs,
+/// pipes, tests), prints it plainly so that scripted runs keep their log.
+fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
+    if bar.is_hidden() {
+        println!("{}", line.as_ref());
+    } else {
+        bar.println(line);
+    }
+}
+
+fn reproduce(
+    opts: &occlab::experiment::reproduce::ReproduceOptions,
+    plan_only: bool,
+) -> Result<()> {
+    use occlab::experiment::reproduce::{self as rep, ReproduceEvent, RunOutcome, RunState};
+    if plan_only {
+        for run in rep::plan(opts)? {
+            if run.state == RunState::New {
+                RunDir::create(&run.dir, &run.preset)?;
+            }
+            println!(
+                "{}\t{:?}\t{}",
+                run.dir.display(),
+                run.state,
+                run.source.display()
+            );
+        }
+        return Ok(());
+    }
+    let job = rep::reproduce_in_background(opts.clone(), None);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:25}] {pos}/{len} steps  {msg}  eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut total = 0;
+    for event in job.events.iter() {
+        match event {
+            ReproduceEvent::Planned { runs } => {
+                total = runs.len();
+                let reuse = runs.iter().filter(|r| r.1 == RunState::Reuse).count();
+                let resume = runs.iter().filter(|r| r.1 == RunState::Resume).count();
+                say(
+                    &bar,
+                    format!(
+                        "{total} runs for tables {}: {reuse} finished earlier (reused), {resume} to resume, {} new; budget {}",
+                        opts.tables
+                            .iter()
+                            .map(|t| t.name())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        total - reuse - resume,
+                        opts.budget.name()
+                    ),
+                );
+            }
+            ReproduceEvent::RunStarted { index, name, .. } => {
+                bar.set_prefix(format!("run {}/{total} {name}", index + 1));
+                bar.reset();
+            }
+            ReproduceEvent::Train { event, .. } => match event {
+                TrainEvent::Step(s) => {
+                    bar.set_length(s.steps_per_epoch as u64);
+                    bar.set_position(s.step as u64 + 1);
+                    bar.set_message(format!(
+                        "epoch {} loss {:.3} {:.0} img/s",
+                        s.epoch, s.loss, s.images_per_second
+                    ));
+                }
+                TrainEvent::Epoch(e) => say(
+                    &bar,
+                    format!(
+                        "    epoch {}: test accuracy {:.2} %",
+                        e.epoch,
+                        e.test.accuracy() * 100.0
+                    ),
+                ),
+                _ => {}
+            },
+            ReproduceEvent::RunEnded {
+                index,
+                name,
+                outcome,
+                seconds,
+            } => {
+                let what = match outcome {
+                    RunOutcome::Reused => "reused".to_string(),
+                    RunOutcome::Finished { test_accuracy } => {
+                        format!("test accuracy {:.2} %", test_accuracy * 100.0)
+                    }
+                    RunOutcome::Failed(e) => format!("FAILED: {e}"),
+                    RunOutcome::Stopped => "stopped".to_string(),
+                };
+                say(
+                    &bar,
+                    format!("[{}/{total}] {name}: {what} ({seconds:.0} s)", index + 1),
+                );
+            }
+            ReproduceEvent::ReportWritten { markdown, html } => {
+                bar.finish_and_clear();
+                println!("report: {} and {}", markdown.display(), html.display());
+            }
+            ReproduceEvent::Stopped => println!("stopped: rerun the same command to resume"),
+        }
+    }
+    match job.handle.join() {
+        Ok(Ok(summary)) => {
+            let failed = summary
+                .runs
+                .iter()
+                .filter(|(_, o)| matches!(o, RunOutcome::Failed(_)))
+                .count();
+            println!(
+                "{} runs in {:.0} s{}",
+                summary.runs.len(),
+                summary.wall_seconds,
+                if failed > 0 {
+                    format!(", {failed} failed (see the report)")
+                } else {
+                    String::new()
+                }
+            );
+            if failed > 0 {
+                bail!("{failed} runs failed");
+            }
+            Ok(())
+        }
+        Ok(Err(e)) => bail!("reproduce failed: {e}"),
+        Err(_) => bail!("the reproduce thread panicked"),
     }
 }
 
@@ -247,9 +437,12 @@ fn train(
                 epochs,
             } => {
                 epochs_total = epochs;
-                bar.println(format!(
-                    "run {run}: {model} ({parameters} parameters) on {backend} [{backend_reason}]\n{train_sequences} train / {test_sequences} test sequences, epochs {first_epoch}..={epochs}"
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "run {run}: {model} ({parameters} parameters) on {backend} [{backend_reason}]\n{train_sequences} train / {test_sequences} test sequences, epochs {first_epoch}..={epochs}"
+                    ),
+                );
             }
             TrainEvent::Step(s) => {
                 bar.set_length(s.steps_per_epoch as u64);
@@ -263,16 +456,19 @@ fn train(
                 ));
             }
             TrainEvent::Epoch(e) => {
-                bar.println(format!(
-                    "epoch {:>3}: train loss {:.4} acc {:.2} %  |  test loss {:.4} acc {:.2} %  |  {:.0} img/s, {:.0} s",
-                    e.epoch,
-                    e.train.loss.unwrap_or(f64::NAN),
-                    e.train.accuracy() * 100.0,
-                    e.test.loss.unwrap_or(f64::NAN),
-                    e.test.accuracy() * 100.0,
-                    e.images_per_second,
-                    e.train_seconds + e.eval_seconds
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "epoch {:>3}: train loss {:.4} acc {:.2} %  |  test loss {:.4} acc {:.2} %  |  {:.0} img/s, {:.0} s",
+                        e.epoch,
+                        e.train.loss.unwrap_or(f64::NAN),
+                        e.train.accuracy() * 100.0,
+                        e.test.loss.unwrap_or(f64::NAN),
+                        e.test.accuracy() * 100.0,
+                        e.images_per_second,
+                        e.train_seconds + e.eval_seconds
+                    ),
+                );
                 bar.reset();
             }
             TrainEvent::Finished {
@@ -298,13 +494,16 @@ fn train(
                 bar.finish_and_clear();
                 eprintln!("training failed: {e}");
             }
-            TrainEvent::Clips(c) => bar.println(format!(
-                "           clips: test videos {:.2} % right ({} of {}), subsequences {:.2} %",
-                c.test.videos.accuracy().unwrap_or(0.0) * 100.0,
-                c.test.videos.correct,
-                c.test.videos.total,
-                c.test.subsequences.accuracy().unwrap_or(0.0) * 100.0
-            )),
+            TrainEvent::Clips(c) => say(
+                &bar,
+                format!(
+                    "           clips: test videos {:.2} % right ({} of {}), subsequences {:.2} %",
+                    c.test.videos.accuracy().unwrap_or(0.0) * 100.0,
+                    c.test.videos.correct,
+                    c.test.videos.total,
+                    c.test.subsequences.accuracy().unwrap_or(0.0) * 100.0
+                ),
+            ),
             TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
         }
     }

@@ -2,6 +2,9 @@
 
 pub mod clip_data;
 pub mod dataset;
+pub mod plots;
 pub mod preset;
+pub mod report;
+pub mod reproduce;
 pub mod run;
 pub mod tables;

@@ -4,8 +4,8 @@
 //! * [`app`]: [`OcclabApp`] (navigation, status bar, persistence), [`Workbench`] (state shared by
 //!   the panels: data set, occlusion spec, preview seed, background load).
 //! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`],
-//!   [`patterns_panel`], [`results_panel`], [`train_panel`], [`quiz_panel`] (with its
-//!   [`quiz_results`]).
+//!   [`patterns_panel`], [`results_panel`] (with its [`reproduce_section`]), [`train_panel`],
+//!   [`quiz_panel`] (with its [`quiz_results`]).
 //! * [`widgets`]: image grids, level colours and legend.
 //!
 //! Start-up panel: set `OCCLAB_START_PANEL=occlusion` (or `data`) to open a panel first.
@@ -16,6 +16,7 @@ pub mod occlusion_panel;
 pub mod patterns_panel;
 pub mod quiz_panel;
 pub mod quiz_results;
+pub mod reproduce_section;
 pub mod results_panel;
 pub mod source_form;
 pub mod train_panel;

@@ -3,6 +3,7 @@
 //! (truth, predicted) pair. Everything shown comes from [`crate::experiment::tables`].
 
 use super::app::{PanelId, Workbench, panel_heading};
+use super::reproduce_section::ReproduceSection;
 use super::widgets;
 use crate::experiment::tables::{self, ResultsTable, RunSummary, Scan, TableKind};
 use crate::metrics::ImagePrediction;
@@ -32,6 +33,8 @@ pub struct ResultsPanel {
     predictions: Option<(String, Result<Vec<ImagePrediction>, String>)>,
     /// The last CSV export: the file written, or the error.
     export: Option<Result<PathBuf, String>>,
+    /// "Reproduce the papers": runs the tables' experiments and writes the report.
+    pub reproduce: ReproduceSection,
 }
 
 impl Default for ResultsPanel {
@@ -44,6 +47,7 @@ impl Default for ResultsPanel {
             pair: None,
             predictions: None,
             export: None,
+            reproduce: ReproduceSection::default(),
         }
     }
 }
@@ -81,7 +85,7 @@ impl ResultsPanel {
         self.scan = Some(scan);
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, _workbench: &mut Workbench) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         if self.scan.is_none() {
             self.refresh();
         }
@@ -95,6 +99,16 @@ impl ResultsPanel {
                     "Our runs beside paper A's published test accuracies (%).",
                 );
                 self.root_ui(ui);
+                egui::CollapsingHeader::new("Reproduce the papers")
+                    .id_salt("reproduce_section")
+                    .default_open(self.reproduce.is_running())
+                    .show(ui, |ui| {
+                        if self.reproduce.ui(ui, workbench.data_dir.clone()) {
+                            self.runs_root = self.reproduce.runs_root().display().to_string();
+                            self.refresh();
+                        }
+                    });
+                ui.add_space(6.0);
                 let width = ui.available_width();
                 if width >= TABLES_WIDTH + 24.0 + DETAILS_WIDTH {
                     ui.horizontal_top(|ui| {

@@ -1,0 +1,739 @@
+//! The reproduction report: `index.md` and `index.html` with every table ours vs published, the
+//! settings behind it, plots, hardware and links to the run directories.
+//!
+//! The Markdown is the source; the HTML is the same document rendered with `pulldown-cmark`.
+//! Every table of ours is a plain pipe table whose first column is the row label and whose other
+//! columns come in pairs `<column> (ours)` / `<column> (paper)`, so scripts (and the tests) can
+//! parse it back.
+
+use super::plots::{self, LineChart, Series};
+use super::preset::OrderingSpec;
+use super::reproduce::{Budget, PlannedRun, ReproduceOptions, RunOutcome, TableId};
+use super::run::{RunDir, RunInfo};
+use super::tables::{self, Dataset, ResultsTable, RunSummary, TableKind};
+use crate::train::EpochRecord;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One planned run with what is on disk for it.
+struct Row<'a> {
+    run: &'a PlannedRun,
+    outcome: &'a RunOutcome,
+    summary: Option<RunSummary>,
+    epochs: Vec<EpochRecord>,
+    info: Option<RunInfo>,
+}
+
+impl Row<'_> {
+    fn link(&self) -> String {
+        format!("runs/{}/", self.run.name())
+    }
+    fn wall_seconds(&self) -> f64 {
+        self.epochs
+            .iter()
+            .map(|e| e.train_seconds + e.eval_seconds)
+            .sum()
+    }
+    fn model(&self) -> String {
+        self.run
+            .preset
+            .model
+            .as_ref()
+            .map_or_else(|| "—".into(), |m| m.kind.to_string())
+    }
+}
+
+/// Writes `<out>/index.md`, `<out>/index.html` and the plots; returns the two documents' paths.
+pub fn write_report(
+    opts: &ReproduceOptions,
+    results: &[(PlannedRun, RunOutcome)],
+    stopped: bool,
+) -> Result<(PathBuf, PathBuf), String> {
+    let rows: Vec<Row> = results
+        .iter()
+        .map(|(run, outcome)| {
+            let dir = RunDir {
+                path: run.dir.clone(),
+            };
+            let exists = dir.config_path().exists();
+            Row {
+                run,
+                outcome,
+                summary: exists.then(|| tables::summarize(&dir).ok()).flatten(),
+                epochs: if exists {
+                    tables::read_epochs(&dir).unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                info: exists.then(|| dir.info().ok()).flatten(),
+            }
+        })
+        .collect();
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# occlab reproduction report\n");
+    let _ = writeln!(
+        md,
+        "Tables: {}. Budget: `{}`{}. Written by occlab {} on {}.\n",
+        opts.tables
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        opts.budget.name(),
+        opts.epochs
+            .map(|e| format!(", epochs overridden to {e}"))
+            .unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+        today(),
+    );
+    if stopped {
+        let _ = writeln!(
+            md,
+            "> **Stopped before all runs finished.** Run the same command again to resume: \
+             finished runs are reused, the interrupted one continues from its last checkpoint.\n"
+        );
+    }
+    let _ = writeln!(md, "{}\n", opts.budget.describe());
+    hardware(&mut md, &rows);
+
+    for &table in &opts.tables {
+        let in_table: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.run.tables.contains(&table))
+            .collect();
+        let _ = writeln!(md, "## Table {} — {}\n", table.name(), table.title());
+        if opts.budget != Budget::Full {
+            let _ = writeln!(
+                md,
+                "*{} budget: data subsets, few epochs — not comparable with the published \
+                 numbers (see the top of this report).*\n",
+                opts.budget.name()
+            );
+        }
+        match table {
+            TableId::A1 | TableId::A2 | TableId::A3 => {
+                let kind = match table {
+                    TableId::A1 => TableKind::Patterned,
+                    TableId::A2 => TableKind::Random,
+                    _ => TableKind::ByLength,
+                };
+                let summaries: Vec<RunSummary> =
+                    in_table.iter().filter_map(|r| r.summary.clone()).collect();
+                let t = tables::table(&summaries, kind);
+                write_results_table(&mut md, &t);
+                stand_ins_paper_a(&mut md, &in_table);
+            }
+            TableId::A4 | TableId::A5 => {
+                people_table(&mut md, table, &in_table, opts);
+            }
+            TableId::B1 | TableId::B2 | TableId::B3 | TableId::B4 => {
+                paper_b_table(&mut md, &in_table);
+            }
+        }
+        settings(&mut md, &in_table);
+        plots_for(&mut md, &opts.out, table, &in_table)?;
+        runs_table(&mut md, &in_table);
+    }
+
+    let md_path = opts.out.join("index.md");
+    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    let html_path = opts.out.join("index.html");
+    std::fs::write(&html_path, to_html(&md))
+        .map_err(|e| format!("{}: {e}", html_path.display()))?;
+    Ok((md_path, html_path))
+}
+
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn hardware(md: &mut String, rows: &[Row]) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".into(),
+            |kb| format!("{:.0} GiB", kb / 1024.0 / 1024.0),
+        );
+    let backends: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r.info.as_ref())
+        .map(|i| format!("{} ({})", i.backend, i.backend_reason))
+        .collect();
+    let _ = writeln!(md, "## Hardware and backend\n");
+    let _ = writeln!(
+        md,
+        "- Machine writing this report: {cpu}, {threads} threads, {mem} memory, {} {}.",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    if backends.is_empty() {
+        let _ = writeln!(md, "- Backend: no run has started yet.");
+    }
+    for b in backends {
+        let _ = writeln!(md, "- Backend of the runs: {b}.");
+    }
+    let _ = writeln!(
+        md,
+        "- Each run's own `run.json` records the backend, threads and data folder it used.\n"
+    );
+}
+
+fn write_results_table(md: &mut String, t: &ResultsTable) {
+    let first = if t.kind == TableKind::ByLength {
+        "data set"
+    } else {
+        "model"
+    };
+    let mut header = format!("| {first} |");
+    let mut rule = String::from("|---|");
+    for c in &t.column_labels {
+        let _ = write!(header, " {c} (ours) | {c} (paper) |");
+        rule.push_str("---:|---:|");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for (label, row) in t.row_labels.iter().zip(&t.cells) {
+        let mut line = format!("| {label} |");
+        for cell in row {
+            let ours = cell.ours.as_ref().map_or_else(
+                || "—".to_string(),
+                |o| format!("[{:.2}](runs/{}/)", o.accuracy, o.run),
+            );
+            let paper = cell
+                .paper
+                .map_or_else(|| "—".to_string(), |p| format!("{p:.2}"));
+            let _ = write!(line, " {ours} | {paper} |");
+        }
+        let _ = writeln!(md, "{line}");
+    }
+    let _ = writeln!(md, "\nTest accuracy in % per image; — = no finished run.\n");
+}
+
+fn stand_ins_paper_a(md: &mut String, rows: &[&Row]) {
+    let letters = rows.iter().any(|r| {
+        matches!(
+            r.run.preset.data,
+            crate::data::source::DataSource::Letters { .. }
+        )
+    });
+    if letters {
+        let _ = writeln!(
+            md,
+            "**Stand-in:** the EMNIST column uses occlab's generated handwritten-style letters \
+             (26 classes, 28×28, six OFL handwriting fonts with random rotation, shear, stroke and \
+             elastic distortion): no EMNIST letters images can be obtained offline. Sequences are \
+             six-letter city names, as in the paper.\n"
+        );
+    }
+}
+
+fn people_table(md: &mut String, table: TableId, rows: &[&Row], opts: &ReproduceOptions) {
+    let patterned = table == TableId::A4;
+    let quiz_dir = opts
+        .quiz_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("quiz"));
+    // The published rows (Tables 4–5 of paper A), MNIST / EMNIST / CIFAR-10.
+    let paper: [(&str, [f64; 3], [f64; 3]); 3] = [
+        ("Non-expert", [93.96, 92.52, 71.11], [75.56, 71.79, 50.19]),
+        ("Expert", [100.00, 99.26, 97.78], [81.00, 78.89, 71.67]),
+        ("CRNN", [98.33, 98.14, 90.36], [87.89, 87.81, 50.62]),
+    ];
+    let people = people_accuracy(&quiz_dir, patterned);
+    let _ = writeln!(
+        md,
+        "| who | MNIST (ours) | MNIST (paper) | EMNIST (ours) | EMNIST (paper) | CIFAR-10 (ours) | CIFAR-10 (paper) |\n|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for (who, pat, rand) in paper {
+        let published = if patterned { pat } else { rand };
+        let mut line = format!("| {who} |");
+        for (i, d) in Dataset::ALL.iter().enumerate() {
+            let ours = if who == "CRNN" {
+                rows.iter()
+                    .filter_map(|r| r.summary.as_ref())
+                    .find(|s| s.dataset == Some(*d))
+                    .and_then(|s| {
+                        s.test_accuracy_percent()
+                            .map(|a| format!("[{a:.2}](runs/{}/)", s.name))
+                    })
+            } else {
+                people
+                    .iter()
+                    .find(|p| p.group.eq_ignore_ascii_case(who) && p.dataset == Some(*d))
+                    .map(|p| format!("{:.2} (n = {})", p.accuracy * 100.0, p.answers))
+            };
+            let _ = write!(
+                line,
+                " {} | {:.2} |",
+                ours.unwrap_or_else(|| "—".into()),
+                published[i]
+            );
+        }
+        let _ = writeln!(md, "{line}");
+    }
+    let _ = writeln!(
+        md,
+        "\nPeople: accuracy per image answer from the quiz sessions in `{}` ({}). CRNN: the \
+         {} run of this report. — = no sessions or no finished run.\n",
+        quiz_dir.display(),
+        if people.is_empty() {
+            "none found: run sessions in the Quiz panel or `occlab quiz`".to_string()
+        } else {
+            format!("{} group × data set cells", people.len())
+        },
+        if patterned {
+            "patterned"
+        } else {
+            "random-order"
+        }
+    );
+}
+
+fn paper_b_table(md: &mut String, rows: &[&Row]) {
+    let _ = writeln!(
+        md,
+        "| setting | model | error (ours) | error (paper) |\n|---|---|---:|---:|"
+    );
+    for r in rows {
+        let ours = r
+            .summary
+            .as_ref()
+            .and_then(|s| s.test_accuracy_percent())
+            .map_or_else(
+                || "—".to_string(),
+                |a| format!("[{:.3}]({})", 1.0 - a / 100.0, r.link()),
+            );
+        let paper =
+            published_error_b(&r.run.preset).map_or_else(|| "—".to_string(), |e| format!("{e:.3}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {ours} | {paper} |",
+            r.run.preset.description.replace('|', "/"),
+            r.model()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nError = 1 − test accuracy. **Stand-in:** paper B's numbers are on UCF-101 (101 \
+         classes, real videos), which cannot be obtained offline; ours are on occlab's generated \
+         motion clips, whose classes are defined by motion alone, so the comparison is of which \
+         way each effect points, not of the values.\n"
+    );
+}
+
+/// People's accuracy in one group on one data set (from quiz sessions).
+struct PeopleCell {
+    group: String,
+    dataset: Option<Dataset>,
+    accuracy: f64,
+    answers: u64,
+}
+
+/// Each group's accuracy on each data set, in one condition, from the quiz sessions in `dir`
+/// (unreadable files are skipped; `occlab quiz-report` names them).
+fn people_accuracy(dir: &Path, patterned: bool) -> Vec<PeopleCell> {
+    use crate::quiz::analysis::{Who, analyze};
+    use crate::quiz::{Condition, session::list_sessions};
+    let sessions: Vec<_> = list_sessions(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    if sessions.is_empty() {
+        return Vec::new();
+    }
+    let condition = if patterned {
+        Condition::Patterned
+    } else {
+        Condition::Random
+    };
+    analyze(&sessions, &[])
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let Who::Group { group } = &row.who else {
+                return None;
+            };
+            let score = row.condition(condition)?.score?;
+            Some(PeopleCell {
+                group: group.label().to_string(),
+                dataset: Dataset::ALL.into_iter().find(|d| d.title() == row.dataset),
+                accuracy: score.accuracy,
+                answers: score.total,
+            })
+        })
+        .collect()
+}
+
+/// Paper B's published UCF-101 error for the setting a preset trains (its model options), if the
+/// paper reports that setting.
+pub fn published_error_b(preset: &super::preset::Preset) -> Option<f64> {
+    use crate::model::ModelKind;
+    use crate::model::rrn::{SkipPosition, SkipType};
+    let m = preset.model.as_ref()?;
+    match m.kind {
+        ModelKind::ResNetAvg => match (m.feature_block, m.z_norm) {
+            (4, true) => Some(0.236),
+            (4, false) => Some(0.237),
+            (3, true) => Some(0.309),
+            (2, true) => Some(0.431),
+            _ => None,
+        },
+        ModelKind::ResNetGru => match (m.feature_block, m.z_norm) {
+            (4, true) => Some(0.239),
+            (4, false) => Some(0.276),
+            (3, true) => Some(0.403),
+            (2, true) => Some(0.440),
+            _ => None,
+        },
+        // Temporal context 1: the per-frame baseline of Table 4.
+        ModelKind::ResNet => Some(0.236),
+        ModelKind::Rrn => match (m.skip, m.skip_position, m.temporal_context) {
+            (SkipType::Linear, SkipPosition::Block1, 2) => Some(0.265),
+            (SkipType::Linear, SkipPosition::Block2, 2) => Some(0.234),
+            (SkipType::Linear, SkipPosition::MidBlock4, 2) => Some(0.231),
+            (SkipType::Linear, SkipPosition::Block4, 2) => Some(0.219),
+            (SkipType::NonLinear, SkipPosition::Block4, 2) => Some(0.210),
+            (SkipType::Identity, SkipPosition::Block4, 2) => Some(0.197),
+            (SkipType::Identity, SkipPosition::Block4, 3) => Some(0.194),
+            (SkipType::Identity, SkipPosition::Block4, 5) => Some(0.209),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn settings(md: &mut String, rows: &[&Row]) {
+    let _ = writeln!(md, "### Settings\n");
+    let mut seen = BTreeSet::new();
+    for r in rows {
+        let p = &r.run.preset;
+        let o = &p.occlusion;
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{}|{:?}",
+            p.data.describe(),
+            o.shape,
+            o.fill,
+            o.level_widths,
+            p.sequences.t,
+            p.sequences.ordering
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        let (train, test) = r
+            .epochs
+            .last()
+            .map(|e| {
+                let t = p.sequences.t.max(1) as u64;
+                (
+                    (e.train.overall.total / t).to_string(),
+                    (e.test.overall.total / t).to_string(),
+                )
+            })
+            .unwrap_or_else(|| ("?".into(), "?".into()));
+        let _ = writeln!(
+            md,
+            "- {}: occluders {:?}/{:?}, level widths {:?} (mix {:?}), T = {}, {}, patterns `{}`, \
+             sequence seed {}, {} train / {} test sequences{}.",
+            p.data.describe(),
+            o.shape,
+            o.fill,
+            o.level_widths,
+            o.level_mix,
+            p.sequences.t,
+            match p.sequences.ordering {
+                OrderingSpec::Patterned => "patterned",
+                OrderingSpec::Random => "random order (the same images shuffled)",
+            },
+            toml::to_string(&p.sequences.patterns)
+                .unwrap_or_default()
+                .replace('\n', "; ")
+                .trim_end_matches("; "),
+            p.sequences.seed,
+            train,
+            test,
+            p.sequences
+                .limit
+                .map(|l| format!(" (capped at {l} per split)"))
+                .unwrap_or_default()
+        );
+    }
+    let train = rows.iter().find_map(|r| r.run.preset.train.clone());
+    if let Some(t) = train {
+        let _ = writeln!(
+            md,
+            "- Training: Adam, learning rate {}, batch {} sequences, weight decay {}, seed {}, \
+             epochs as listed per run.",
+            t.learning_rate, t.batch_size, t.weight_decay, t.seed
+        );
+    }
+    let _ = writeln!(md);
+}
+
+/// `MNIST (mnist)` → `mnist-mnist`: lower-case letters and digits joined by single dashes.
+fn slug(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn plots_for(md: &mut String, out: &Path, table: TableId, rows: &[&Row]) -> Result<(), String> {
+    // One chart per data set, so each holds a handful of lines.
+    let mut groups: Vec<(String, Vec<&Row>)> = Vec::new();
+    for r in rows.iter().filter(|r| !r.epochs.is_empty()) {
+        let key = r.run.preset.data.describe();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(md, "### Plots\n");
+    for (data, group) in groups {
+        let label = |r: &Row| {
+            let mut s = r.model();
+            if r.run.preset.sequences.ordering == OrderingSpec::Random {
+                s.push_str(" random");
+            }
+            if table == TableId::A3 || table == TableId::B4 {
+                s.push_str(&format!(" T={}", r.run.preset.sequences.t));
+            }
+            if table.name().starts_with('B') {
+                s = r.run.preset.name.clone();
+            }
+            s
+        };
+        let base = format!("table-{}-{}", table.name().to_lowercase(), slug(&data));
+        let curves = LineChart {
+            title: format!("Table {}: test accuracy per epoch — {data}", table.name()),
+            x_label: "epoch".into(),
+            y_label: "test accuracy (%)".into(),
+            x_range: None,
+            y_range: None,
+            integer_x: true,
+            series: group
+                .iter()
+                .map(|r| Series {
+                    name: label(r),
+                    points: r
+                        .epochs
+                        .iter()
+                        .map(|e| (e.epoch as f64, e.test.accuracy() * 100.0))
+                        .collect(),
+                })
+                .collect(),
+        };
+        let file = format!("{base}-curves.png");
+        plots::write_png(&curves, &out.join(&file), 900, 520).map_err(|e| e.to_string())?;
+        let _ = writeln!(md, "![{}]({file})\n", curves.title);
+        let levels = LineChart {
+            title: format!(
+                "Table {}: test accuracy per occlusion level (last epoch) — {data}",
+                table.name()
+            ),
+            x_label: "occlusion level".into(),
+            y_label: "test accuracy (%)".into(),
+            x_range: None,
+            y_range: None,
+            integer_x: true,
+            series: group
+                .iter()
+                .filter_map(|r| {
+                    let last = r.epochs.last()?;
+                    Some(Series {
+                        name: label(r),
+                        points: last
+                            .test
+                            .per_level
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(l, t)| Some((l as f64, t.accuracy()? * 100.0)))
+                            .collect(),
+                    })
+                })
+                .collect(),
+        };
+        let file = format!("{base}-levels.png");
+        plots::write_png(&levels, &out.join(&file), 900, 520).map_err(|e| e.to_string())?;
+        let _ = writeln!(md, "![{}]({file})\n", levels.title);
+    }
+    Ok(())
+}
+
+fn runs_table(md: &mut String, rows: &[&Row]) {
+    let _ = writeln!(md, "### Runs\n");
+    let _ = writeln!(
+        md,
+        "| run | model | data | T | epochs | test accuracy | wall time | backend | status |\n|---|---|---|---:|---:|---:|---:|---|---|"
+    );
+    for r in rows {
+        let p = &r.run.preset;
+        let acc = r
+            .summary
+            .as_ref()
+            .and_then(|s| s.test_accuracy_percent())
+            .map_or_else(|| "—".into(), |a| format!("{a:.2} %"));
+        let status = match r.outcome {
+            RunOutcome::Reused => "reused (same config, finished earlier)".to_string(),
+            RunOutcome::Finished { .. } => "trained now".to_string(),
+            RunOutcome::Failed(e) => format!("**failed**: {}", e.replace('|', "/")),
+            RunOutcome::Stopped => "stopped (resume by rerunning)".to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| [{}]({}) | {} | {} | {} | {} | {acc} | {:.0} s | {} | {status} |",
+            r.run.name(),
+            r.link(),
+            r.model(),
+            p.data.describe(),
+            p.sequences.t,
+            r.epochs.len(),
+            r.wall_seconds(),
+            r.info.as_ref().map_or("—", |i| i.backend.as_str()),
+        );
+    }
+    let _ = writeln!(md);
+}
+
+/// The Markdown as a standalone HTML page.
+pub fn to_html(md: &str) -> String {
+    use pulldown_cmark::{Options, Parser, html};
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES);
+    let mut body = String::new();
+    html::push_html(&mut body, parser);
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>occlab reproduction report</title><style>\
+         body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:.3em .6em}}\
+         th{{background:#f3f3f3}}img{{max-width:100%}}blockquote{{border-left:4px solid #d33;margin:0;padding:.2em 1em;background:#fff4f4}}\
+         </style></head><body>\n{body}</body></html>\n"
+    )
+}
+
+/// A pipe table of the report, parsed back: header cells and rows of cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedTable {
+    pub heading: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Every pipe table of a report with the `##` heading it stands under (the first table after each
+/// `## Table …` heading is the table itself).
+pub fn parse_tables(md: &str) -> Vec<ParsedTable> {
+    let mut out = Vec::new();
+    let mut heading = String::new();
+    let mut current: Option<ParsedTable> = None;
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    for line in md.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            heading = h.trim().to_string();
+        }
+        if line.trim_start().starts_with('|') {
+            match current.as_mut() {
+                None => {
+                    current = Some(ParsedTable {
+                        heading: heading.clone(),
+                        header: cells(line),
+                        rows: Vec::new(),
+                    })
+                }
+                Some(t) => {
+                    let c = cells(line);
+                    if !c
+                        .iter()
+                        .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':')))
+                    {
+                        t.rows.push(c);
+                    }
+                }
+            }
+        } else if let Some(t) = current.take() {
+            out.push(t);
+        }
+    }
+    out.extend(current);
+    out
+}
+
+/// The number in a report cell (`[97.12](runs/x/)`, `97.12`, `97.12 (n = 40)`); `None` for "—".
+pub fn cell_value(cell: &str) -> Option<f64> {
+    let s = cell.trim().trim_start_matches('[');
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(s.len());
+    s[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_parse_back() {
+        let md = "## Table A1 — x\n\ntext\n\n| model | MNIST (ours) | MNIST (paper) |\n|---|---:|---:|\n| CNN | [97.10](runs/a/) | 89.44 |\n| CRNN | — | 98.33 |\n\nafter\n";
+        let t = parse_tables(md);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].heading, "Table A1 — x");
+        assert_eq!(t[0].header, ["model", "MNIST (ours)", "MNIST (paper)"]);
+        assert_eq!(t[0].rows.len(), 2);
+        assert_eq!(cell_value(&t[0].rows[0][1]), Some(97.10));
+        assert_eq!(cell_value(&t[0].rows[1][1]), None);
+        assert_eq!(cell_value("81.00 (n = 40)"), Some(81.0));
+    }
+
+    #[test]
+    fn html_has_the_tables() {
+        let html = to_html("# R\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<td>2</td>"), "{html}");
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        let d = today();
+        assert_eq!(d.len(), 10);
+        assert!(d.starts_with("20"));
+    }
+}

@@ -1,0 +1,743 @@
+//! `occlab reproduce`: the runs behind each published table, then a report beside the papers.
+//!
+//! A table ([`TableId`]) names the presets it needs (`presets/paper-a/a1-*.toml` for Table A1 …).
+//! A [`Budget`] scales them: `full` runs them as they are; `quick` caps the sequences per split, the
+//! epochs and the generated letters so that every table finishes on a laptop's CPU, and the report
+//! says so on every table; `smoke` is smaller still, for tests.
+//!
+//! Each run lands in `<out>/runs/<preset>-<budget>-<hash>`, where the hash is taken over the exact
+//! preset the run trains (after the budget is applied). So a second `reproduce` reuses every
+//! finished run whose config matches exactly, resumes an interrupted one from its last checkpoint
+//! (the engine replays the epochs bit for bit) and trains the rest. The job runs on its own thread
+//! and speaks through channels like training does ([`reproduce_in_background`]).
+
+use super::dataset::{self, Prepared};
+use super::preset::Preset;
+use super::report;
+use super::run::{RunDir, RunError};
+use crate::data::ImageSet;
+use crate::data::source::DataSource;
+use crate::train::BackendChoice;
+use crate::train::engine::{self, Control, EventSink, TrainEvent, TrainOutcome};
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A published table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableId {
+    A1,
+    A2,
+    A3,
+    A4,
+    A5,
+    B1,
+    B2,
+    B3,
+    B4,
+}
+
+impl TableId {
+    pub const ALL: [TableId; 9] = [
+        TableId::A1,
+        TableId::A2,
+        TableId::A3,
+        TableId::A4,
+        TableId::A5,
+        TableId::B1,
+        TableId::B2,
+        TableId::B3,
+        TableId::B4,
+    ];
+
+    /// "A1" … "B4".
+    pub fn name(self) -> &'static str {
+        match self {
+            TableId::A1 => "A1",
+            TableId::A2 => "A2",
+            TableId::A3 => "A3",
+            TableId::A4 => "A4",
+            TableId::A5 => "A5",
+            TableId::B1 => "B1",
+            TableId::B2 => "B2",
+            TableId::B3 => "B3",
+            TableId::B4 => "B4",
+        }
+    }
+
+    /// The table's title in the papers.
+    pub fn title(self) -> &'static str {
+        match self {
+            TableId::A1 => "Paper A, Table 1 — accuracy with regular patterns",
+            TableId::A2 => "Paper A, Table 2 — accuracy without patterns (random order)",
+            TableId::A3 => "Paper A, Table 3 — CRNN with patterns, by sequence length",
+            TableId::A4 => "Paper A, Table 4 — people vs CRNN, with patterns",
+            TableId::A5 => "Paper A, Table 5 — people vs CRNN, without patterns",
+            TableId::B1 => "Paper B, Table 1 — per-frame baselines by block",
+            TableId::B2 => "Paper B, Table 2 — temporal skip position",
+            TableId::B3 => "Paper B, Table 3 — temporal skip type",
+            TableId::B4 => "Paper B, Table 4 — temporal context",
+        }
+    }
+
+    /// Parses "A1", "a1", "all", or a comma-separated list of these.
+    pub fn parse_list(s: &str) -> Result<Vec<TableId>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part.eq_ignore_ascii_case("all") {
+                out.extend(TableId::ALL);
+                continue;
+            }
+            let t = TableId::ALL
+                .into_iter()
+                .find(|t| t.name().eq_ignore_ascii_case(part))
+                .ok_or_else(|| {
+                    format!("unknown table {part:?}; expected A1 … A5, B1 … B4 or all")
+                })?;
+            out.push(t);
+        }
+        if out.is_empty() {
+            return Err("no table named; expected A1 … A5, B1 … B4 or all".into());
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Presets of another table that this one shares (paper B's tables overlap: Table 3's linear
+    /// skip is Table 2's Block4 run, Table 4's context 2 is Table 3's identity run).
+    fn shared_presets(self) -> &'static [&'static str] {
+        match self {
+            TableId::B3 => &["b2-rrn-linear-block4.toml"],
+            TableId::B4 => &["b3-rrn-identity-block4.toml"],
+            _ => &[],
+        }
+    }
+
+    /// Which preset files (under the presets folder) the table needs: (sub-folder, file-name
+    /// prefixes, required suffix).
+    fn preset_globs(self) -> (&'static str, &'static [&'static str], &'static str) {
+        match self {
+            TableId::A1 => ("paper-a", &["a1-"], ""),
+            TableId::A2 => ("paper-a", &["a2-"], ""),
+            // The first column of Table 3 is Table 1's CRNN (T = 5, EMNIST 6).
+            TableId::A3 => ("paper-a", &["a3-", "a1-"], ""),
+            TableId::A4 => ("paper-a", &["a1-"], "-crnn.toml"),
+            TableId::A5 => ("paper-a", &["a2-"], "-crnn.toml"),
+            TableId::B1 => ("paper-b", &["b1-"], ""),
+            TableId::B2 => ("paper-b", &["b2-"], ""),
+            TableId::B3 => ("paper-b", &["b3-"], ""),
+            TableId::B4 => ("paper-b", &["b4-"], ""),
+        }
+    }
+
+    /// The preset files the table needs, sorted by name.
+    pub fn presets(self, presets_root: &Path) -> Result<Vec<PathBuf>, ReproduceError> {
+        let (dir, prefixes, suffix) = self.preset_globs();
+        let dir = presets_root.join(dir);
+        let entries = std::fs::read_dir(&dir).map_err(|source| ReproduceError::Presets {
+            path: dir.clone(),
+            message: source.to_string(),
+        })?;
+        let mut out: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let Some(name) = name else { return false };
+                self.shared_presets().contains(&name.as_str())
+                    || name.ends_with(".toml")
+                        && name.ends_with(suffix)
+                        && prefixes.iter().any(|pre| name.starts_with(pre))
+                        && (self != TableId::A3
+                            || name.starts_with("a3-")
+                            || name.ends_with("-patterned-crnn.toml"))
+            })
+            .collect();
+        out.sort();
+        if out.is_empty() {
+            return Err(ReproduceError::Presets {
+                path: dir,
+                message: format!(
+                    "no presets for table {} ({}*{}.toml)",
+                    self.name(),
+                    prefixes.join("* or "),
+                    suffix.trim_end_matches(".toml")
+                ),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for TableId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How much of each experiment to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Budget {
+    /// Tiny subsets and one epoch: checks that everything runs (tests).
+    Smoke,
+    /// Data subsets and at most two epochs: every table on a 2-core CPU in minutes.
+    Quick,
+    /// The presets as they are: whole data sets, their epochs.
+    Full,
+}
+
+impl Budget {
+    pub fn name(self) -> &'static str {
+        match self {
+            Budget::Smoke => "smoke",
+            Budget::Quick => "quick",
+            Budget::Full => "full",
+        }
+    }
+
+    /// (images per split, most epochs, generated letters per class); `None` = the preset's.
+    fn limits(self) -> (Option<usize>, Option<usize>, Option<usize>) {
+        match self {
+            Budget::Smoke => (Some(60), Some(1), Some(40)),
+            Budget::Quick => (Some(1000), Some(2), Some(300)),
+            Budget::Full => (None, None, None),
+        }
+    }
+
+    /// What the budget changes, for the report (said on every table).
+    pub fn describe(self) -> String {
+        match self.limits() {
+            (Some(images), Some(epochs), Some(letters)) => format!(
+                "**{} budget** — data subsets: at most {images} images per split \
+                 (⌊{images} / T⌋ sequences), at most {epochs} epoch{}, generated letters \
+                 {letters} per class. Accuracies are far from converged and not comparable with \
+                 the published ones; they show that the pipeline runs and which way the effects \
+                 point. Use `--budget full` for the real comparison.",
+                self.name(),
+                if epochs == 1 { "" } else { "s" }
+            ),
+            _ => "**full budget** — whole data sets, the presets' own epochs.".into(),
+        }
+    }
+
+    /// The preset a run of this budget trains (with `epochs`, if given, overriding the epochs).
+    pub fn apply(self, preset: &Preset, epochs: Option<usize>) -> Preset {
+        let mut p = preset.clone();
+        let (images, max_epochs, letters) = self.limits();
+        if let Some(images) = images {
+            let t = p.sequences.t.max(1);
+            let n = (images / t).max(2);
+            p.sequences.limit = Some(p.sequences.limit.map_or(n, |l| l.min(n)));
+        }
+        let train = p.train.get_or_insert_with(Default::default);
+        if let Some(e) = max_epochs {
+            train.epochs = train.epochs.min(e);
+        }
+        if let Some(e) = epochs {
+            train.epochs = e;
+        }
+        match (letters, &mut p.data) {
+            (Some(per_class), DataSource::Letters { config }) => {
+                config.per_class = config.per_class.min(per_class);
+            }
+            // Generated motion clips: as many clips per class as letters (a clip is several
+            // images, so this keeps the B tables' share of the budget alike).
+            (Some(per_class), DataSource::Motion { config }) => {
+                config.per_class = config.per_class.min(per_class / 2).max(8);
+            }
+            _ => {}
+        }
+        p
+    }
+}
+
+/// Why `reproduce` could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    #[error("{}: {message}", path.display())]
+    Presets { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Preset { path: PathBuf, message: String },
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("report: {0}")]
+    Report(String),
+}
+
+/// What to reproduce, where.
+#[derive(Clone, Debug)]
+pub struct ReproduceOptions {
+    pub tables: Vec<TableId>,
+    pub budget: Budget,
+    /// Overrides every run's epochs (the report says so).
+    pub epochs: Option<usize>,
+    pub data_dir: Option<PathBuf>,
+    /// The report folder; runs go to `<out>/runs/`.
+    pub out: PathBuf,
+    pub backend: BackendChoice,
+    /// The presets folder (`presets/` of the repository).
+    pub presets: PathBuf,
+    /// Quiz session files for Tables A4 and A5 (`quiz/` by default).
+    pub quiz_dir: Option<PathBuf>,
+}
+
+impl ReproduceOptions {
+    pub fn new(tables: Vec<TableId>, budget: Budget, out: PathBuf) -> Self {
+        ReproduceOptions {
+            tables,
+            budget,
+            epochs: None,
+            data_dir: None,
+            out,
+            backend: BackendChoice::Auto,
+            presets: default_presets_dir(),
+            quiz_dir: None,
+        }
+    }
+}
+
+/// `presets/` in the working directory, else the repository's own (where this binary was built).
+pub fn default_presets_dir() -> PathBuf {
+    let here = PathBuf::from("presets");
+    if here.join("paper-a").is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")
+    }
+}
+
+/// Whether a planned run is new, half done or done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    New,
+    /// Same config, not finished: continue from its last checkpoint.
+    Resume,
+    /// Same config, finished: reuse as it is.
+    Reuse,
+}
+
+/// One run a reproduction needs.
+#[derive(Clone, Debug)]
+pub struct PlannedRun {
+    /// The tables that use it.
+    pub tables: Vec<TableId>,
+    /// The preset file it came from.
+    pub source: PathBuf,
+    /// The exact preset it trains (budget applied).
+    pub preset: Preset,
+    pub dir: PathBuf,
+    pub state: RunState,
+}
+
+impl PlannedRun {
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    }
+}
+
+/// 64-bit FNV-1a: a stable short name for a config (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The run directory of `preset` under budget `budget`: `<out>/runs/<name>-<budget>-<hash>`.
+pub fn run_dir(out: &Path, preset: &Preset, budget: Budget) -> PathBuf {
+    let hash = fnv1a(preset.to_toml().as_bytes());
+    out.join("runs").join(format!(
+        "{}-{}-{:08x}",
+        preset.name,
+        budget.name(),
+        hash as u32
+    ))
+}
+
+/// The runs the options need, each once, in table order, with their state on disk.
+pub fn plan(opts: &ReproduceOptions) -> Result<Vec<PlannedRun>, ReproduceError> {
+    let mut runs: Vec<PlannedRun> = Vec::new();
+    for &table in &opts.tables {
+        for path in table.presets(&opts.presets)? {
+            if let Some(existing) = runs.iter_mut().find(|r| r.source == path) {
+                existing.tables.push(table);
+                continue;
+            }
+            let base = Preset::load(&path).map_err(|e| ReproduceError::Preset {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            if base.model.is_none() {
+                return Err(ReproduceError::Preset {
+                    path,
+                    message: "no [model] section: not a training preset".into(),
+                });
+            }
+            let preset = opts.budget.apply(&base, opts.epochs);
+            let dir = run_dir(&opts.out, &preset, opts.budget);
+            let state = state_of(&dir, &preset)?;
+            runs.push(PlannedRun {
+                tables: vec![table],
+                source: path,
+                preset,
+                dir,
+                state,
+            });
+        }
+    }
+    Ok(runs)
+}
+
+fn state_of(dir: &Path, preset: &Preset) -> Result<RunState, ReproduceError> {
+    if !dir.join("config.toml").exists() {
+        return Ok(RunState::New);
+    }
+    let run = RunDir::open(dir)?;
+    if run.preset()? != *preset {
+        // The name carries the config's hash, so this is a hash collision or a hand edit.
+        return Err(ReproduceError::Preset {
+            path: run.config_path(),
+            message: "holds a different config than its name says; move it away".into(),
+        });
+    }
+    Ok(if run.is_finished()? {
+        RunState::Reuse
+    } else {
+        RunState::Resume
+    })
+}
+
+/// How one run ended in this reproduction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    Reused,
+    Finished { test_accuracy: f64 },
+    Failed(String),
+    Stopped,
+}
+
+/// What a reproduction reports, in order.
+#[derive(Clone, Debug)]
+pub enum ReproduceEvent {
+    Planned {
+        runs: Vec<(String, RunState)>,
+    },
+    RunStarted {
+        index: usize,
+        total: usize,
+        name: String,
+        state: RunState,
+    },
+    Train {
+        index: usize,
+        event: TrainEvent,
+    },
+    RunEnded {
+        index: usize,
+        name: String,
+        outcome: RunOutcome,
+        seconds: f64,
+    },
+    ReportWritten {
+        markdown: PathBuf,
+        html: PathBuf,
+    },
+    Stopped,
+}
+
+/// The end of a reproduction.
+#[derive(Clone, Debug)]
+pub struct ReproduceSummary {
+    pub runs: Vec<(PlannedRun, RunOutcome)>,
+    pub report: PathBuf,
+    pub stopped: bool,
+    pub wall_seconds: f64,
+}
+
+/// Images loaded once per data source (several presets share MNIST, say).
+#[derive(Default)]
+struct Cache {
+    images: HashMap<String, Arc<ImageSet>>,
+}
+
+impl Cache {
+    fn prepare(&mut self, preset: &Preset, data_dir: Option<&Path>) -> Result<Prepared, String> {
+        let key = toml::to_string(&preset.data).unwrap_or_default();
+        let t0 = Instant::now();
+        let images = match self.images.get(&key) {
+            Some(images) => images.clone(),
+            None => {
+                let images = Arc::new(preset.data.load(data_dir).map_err(|e| e.to_string())?);
+                if self.images.len() >= 3 {
+                    self.images.clear();
+                }
+                self.images.insert(key, images.clone());
+                images
+            }
+        };
+        let mut prepared =
+            dataset::prepare_with(preset, images, t0.elapsed()).map_err(|e| e.to_string())?;
+        prepared.data_dir = data_dir.map(Path::to_path_buf);
+        Ok(prepared)
+    }
+}
+
+/// Runs (or reuses) every run the options need, then writes the report. Blocks; `sink` gets the
+/// events, `control` can stop it (after the current training step; rerun to resume).
+pub fn reproduce(
+    opts: &ReproduceOptions,
+    sink: &(dyn Fn(ReproduceEvent) + Sync),
+    control: &Receiver<Control>,
+) -> Result<ReproduceSummary, ReproduceError> {
+    let wall = Instant::now();
+    std::fs::create_dir_all(opts.out.join("runs")).map_err(|source| ReproduceError::Io {
+        path: opts.out.join("runs"),
+        source,
+    })?;
+    let planned = plan(opts)?;
+    sink(ReproduceEvent::Planned {
+        runs: planned.iter().map(|r| (r.name(), r.state)).collect(),
+    });
+    let mut cache = Cache::default();
+    let mut results: Vec<(PlannedRun, RunOutcome)> = Vec::new();
+    let mut stopped = false;
+    let total = planned.len();
+    for (index, run) in planned.into_iter().enumerate() {
+        if stopped {
+            results.push((run, RunOutcome::Stopped));
+            continue;
+        }
+        let t0 = Instant::now();
+        sink(ReproduceEvent::RunStarted {
+            index,
+            total,
+            name: run.name(),
+            state: run.state,
+        });
+        let outcome = if run.state == RunState::Reuse {
+            RunOutcome::Reused
+        } else {
+            train_one(opts, &run, index, &mut cache, sink, control)
+        };
+        if outcome == RunOutcome::Stopped {
+            stopped = true;
+        }
+        sink(ReproduceEvent::RunEnded {
+            index,
+            name: run.name(),
+            outcome: outcome.clone(),
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        results.push((run, outcome));
+    }
+    let (markdown, html) =
+        report::write_report(opts, &results, stopped).map_err(ReproduceError::Report)?;
+    sink(ReproduceEvent::ReportWritten {
+        markdown: markdown.clone(),
+        html,
+    });
+    if stopped {
+        sink(ReproduceEvent::Stopped);
+    }
+    Ok(ReproduceSummary {
+        runs: results,
+        report: markdown,
+        stopped,
+        wall_seconds: wall.elapsed().as_secs_f64(),
+    })
+}
+
+fn train_one(
+    opts: &ReproduceOptions,
+    run: &PlannedRun,
+    index: usize,
+    cache: &mut Cache,
+    sink: &(dyn Fn(ReproduceEvent) + Sync),
+    control: &Receiver<Control>,
+) -> RunOutcome {
+    let dir = match run.state {
+        RunState::New => RunDir::create(&run.dir, &run.preset),
+        _ => RunDir::open(&run.dir),
+    };
+    let dir = match dir {
+        Ok(d) => d,
+        Err(e) => return RunOutcome::Failed(e.to_string()),
+    };
+    let prepared = match cache.prepare(&run.preset, opts.data_dir.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return RunOutcome::Failed(format!("preparing the data: {e}")),
+    };
+    let (tx, rx) = unbounded();
+    let result = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            let events = EventSink { tx, notify: None };
+            engine::train(
+                &prepared,
+                &dir,
+                opts.backend,
+                run.state == RunState::Resume,
+                &events,
+                control,
+            )
+        });
+        for event in rx.iter() {
+            sink(ReproduceEvent::Train { index, event });
+        }
+        handle.join()
+    });
+    match result {
+        Ok(Ok(TrainOutcome::Finished { test_accuracy })) => RunOutcome::Finished { test_accuracy },
+        Ok(Ok(TrainOutcome::Stopped { .. })) => RunOutcome::Stopped,
+        Ok(Err(e)) => RunOutcome::Failed(e.to_string()),
+        Err(_) => RunOutcome::Failed("the training thread panicked".into()),
+    }
+}
+
+/// A reproduction on its own thread.
+pub struct ReproduceJob {
+    pub control: Sender<Control>,
+    pub events: Receiver<ReproduceEvent>,
+    pub handle: std::thread::JoinHandle<Result<ReproduceSummary, String>>,
+}
+
+/// Starts [`reproduce`] on a background thread; `notify` is called after every event (the GUI
+/// passes `request_repaint`).
+pub fn reproduce_in_background(
+    opts: ReproduceOptions,
+    notify: Option<Arc<dyn Fn() + Send + Sync>>,
+) -> ReproduceJob {
+    let (control_tx, control_rx) = unbounded();
+    let (event_tx, event_rx) = unbounded();
+    let handle = std::thread::Builder::new()
+        .name("occlab-reproduce".into())
+        .spawn(move || {
+            let sink = move |e: ReproduceEvent| {
+                let _ = event_tx.send(e);
+                if let Some(n) = &notify {
+                    n();
+                }
+            };
+            reproduce(&opts, &sink, &control_rx).map_err(|e| e.to_string())
+        })
+        .expect("spawning the reproduce thread");
+    ReproduceJob {
+        control: control_tx,
+        events: event_rx,
+        handle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_parse() {
+        assert_eq!(TableId::parse_list("all").unwrap().len(), 9);
+        assert_eq!(
+            TableId::parse_list("a2, A1,a2").unwrap(),
+            vec![TableId::A1, TableId::A2]
+        );
+        let err = TableId::parse_list("C7").unwrap_err();
+        assert!(err.contains("C7"), "{err}");
+        assert!(TableId::parse_list("").is_err());
+    }
+
+    #[test]
+    fn paper_a_tables_find_their_presets() {
+        let root = Path::new("presets");
+        let a1 = TableId::A1.presets(root).unwrap();
+        assert_eq!(a1.len(), 18, "6 models × 3 data sets");
+        assert_eq!(TableId::A2.presets(root).unwrap().len(), 18);
+        let a3 = TableId::A3.presets(root).unwrap();
+        assert_eq!(a3.len(), 15, "3 data sets × 5 lengths");
+        assert!(
+            a3.iter()
+                .any(|p| p.ends_with("a1-mnist-patterned-crnn.toml"))
+        );
+        assert_eq!(TableId::A4.presets(root).unwrap().len(), 3);
+        assert_eq!(TableId::A5.presets(root).unwrap().len(), 3);
+        let err = TableId::A1
+            .presets(Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/paper-a"), "{err}");
+    }
+
+    #[test]
+    fn budgets_scale_presets_and_name_runs_by_config() {
+        let p = Preset::load(Path::new("presets/paper-a/a1-letters-patterned-crnn.toml")).unwrap();
+        let q = Budget::Quick.apply(&p, None);
+        assert_eq!(q.sequences.limit, Some(1000 / 6));
+        assert_eq!(q.train.as_ref().unwrap().epochs, 2);
+        match &q.data {
+            DataSource::Letters { config } => assert_eq!(config.per_class, 300),
+            other => panic!("{other:?}"),
+        }
+        let f = Budget::Full.apply(&p, None);
+        assert_eq!(f, p);
+        let e = Budget::Full.apply(&p, Some(3));
+        assert_eq!(e.train.as_ref().unwrap().epochs, 3);
+
+        let out = Path::new("/r");
+        let a = run_dir(out, &q, Budget::Quick);
+        assert_eq!(a, run_dir(out, &q.clone(), Budget::Quick), "stable");
+        assert!(
+            a.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("a1-letters-patterned-crnn-quick-")
+        );
+        let mut q2 = q.clone();
+        q2.train.as_mut().unwrap().seed = 2;
+        assert_ne!(
+            a,
+            run_dir(out, &q2, Budget::Quick),
+            "another config, another run"
+        );
+    }
+
+    #[test]
+    fn plan_shares_runs_between_tables_and_sees_finished_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = ReproduceOptions::new(
+            vec![TableId::A1, TableId::A3, TableId::A4],
+            Budget::Smoke,
+            dir.path().to_path_buf(),
+        );
+        opts.presets = PathBuf::from("presets");
+        let runs = plan(&opts).unwrap();
+        // A1: 18; A3 adds its 12 longer ones (T = 5/6 come from A1); A4 adds none.
+        assert_eq!(runs.len(), 30);
+        let crnn = runs
+            .iter()
+            .find(|r| r.source.ends_with("a1-mnist-patterned-crnn.toml"))
+            .unwrap();
+        assert_eq!(crnn.tables, vec![TableId::A1, TableId::A3, TableId::A4]);
+        assert!(runs.iter().all(|r| r.state == RunState::New));
+
+        // A run directory with the same config, finished: reused; unfinished: resumed.
+        let run = RunDir::create(&crnn.dir, &crnn.preset).unwrap();
+        let state =
+            |runs: Vec<PlannedRun>| runs.into_iter().find(|r| r.dir == crnn.dir).unwrap().state;
+        assert_eq!(state(plan(&opts).unwrap()), RunState::Resume);
+        run.append(&crate::experiment::run::LogLine::Finished {
+            epochs: 1,
+            test_accuracy: 0.5,
+            wall_seconds: 1.0,
+        })
+        .unwrap();
+        assert_eq!(state(plan(&opts).unwrap()), RunState::Reuse);
+    }
+}

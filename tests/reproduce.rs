@@ -1,0 +1,235 @@
+//! `occlab reproduce`: every table on a tiny budget produces a report whose tables parse back;
+//! a second call reuses every run; a stopped reproduction resumes where it stopped.
+
+mod common;
+
+use occlab::experiment::preset::Preset;
+use occlab::experiment::report::{ParsedTable, cell_value, parse_tables};
+use occlab::experiment::reproduce::{
+    Budget, ReproduceEvent, ReproduceOptions, RunOutcome, RunState, TableId, reproduce,
+};
+use occlab::experiment::tables::{PAPER_TABLE1, PAPER_TABLE2};
+use occlab::train::{BackendChoice, Control, TrainEvent};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+fn table<'a>(tables: &'a [ParsedTable], id: &str) -> &'a ParsedTable {
+    tables
+        .iter()
+        .find(|t| t.heading.starts_with(&format!("Table {id} ")))
+        .unwrap_or_else(|| panic!("no table {id} in the report"))
+}
+
+fn percent(cell: &str) -> f64 {
+    let v = cell_value(cell).unwrap_or_else(|| panic!("no number in {cell:?}"));
+    assert!((0.0..=100.0).contains(&v), "{cell}");
+    v
+}
+
+#[test]
+fn every_table_on_a_smoke_budget_gives_a_report_that_parses() {
+    let Some(data) = common::data_dir("every_table_on_a_smoke_budget_gives_a_report_that_parses")
+    else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let run = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_occlab"))
+            .args([
+                "reproduce",
+                "--table",
+                "all",
+                "--budget",
+                "smoke",
+                "--backend",
+                "flex",
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--out")
+            .arg(out.path())
+            .arg("--quiz-dir")
+            .arg(out.path().join("no-quiz"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stdout}\n{stderr}");
+        stdout
+    };
+    let first = run();
+    let md = std::fs::read_to_string(out.path().join("index.md")).unwrap();
+    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(html.contains("<table>"));
+    let tables = parse_tables(&md);
+
+    // Tables 1 and 2: six models × three data sets, ours beside the paper's.
+    for (id, paper) in [("A1", PAPER_TABLE1), ("A2", PAPER_TABLE2)] {
+        let t = table(&tables, id);
+        assert_eq!(
+            t.header,
+            [
+                "model",
+                "MNIST (ours)",
+                "MNIST (paper)",
+                "EMNIST (ours)",
+                "EMNIST (paper)",
+                "CIFAR-10 (ours)",
+                "CIFAR-10 (paper)"
+            ]
+        );
+        assert_eq!(t.rows.len(), 6, "{id}");
+        for (r, row) in t.rows.iter().enumerate() {
+            for d in 0..3 {
+                percent(&row[1 + 2 * d]);
+                assert_eq!(
+                    cell_value(&row[2 + 2 * d]),
+                    Some(paper[r][d]),
+                    "{id} {row:?}"
+                );
+            }
+        }
+    }
+    // Table 3: three data sets × five lengths, every cell filled.
+    let t3 = table(&tables, "A3");
+    assert_eq!(t3.rows.len(), 3);
+    assert_eq!(t3.header.len(), 11);
+    for row in &t3.rows {
+        for c in 0..5 {
+            percent(&row[1 + 2 * c]);
+        }
+    }
+    // Tables 4–5: people (no sessions here) and the CRNN (ours filled).
+    for id in ["A4", "A5"] {
+        let t = table(&tables, id);
+        let labels: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(labels, ["Non-expert", "Expert", "CRNN"]);
+        for d in 0..3 {
+            percent(&t.rows[2][1 + 2 * d]);
+            assert_eq!(cell_value(&t.rows[0][1 + 2 * d]), None, "no quiz sessions");
+        }
+    }
+    // Paper B: error rates in 0–1, the stand-in said.
+    for id in ["B1", "B2", "B3", "B4"] {
+        let t = table(&tables, id);
+        assert!(!t.rows.is_empty(), "{id}");
+        for row in &t.rows {
+            let e = cell_value(&row[2]).unwrap_or_else(|| panic!("{id}: {row:?}"));
+            assert!((0.0..=1.0).contains(&e), "{id}: {row:?}");
+        }
+    }
+    assert!(
+        md.contains("generated letters"),
+        "the EMNIST stand-in is named"
+    );
+    assert!(md.contains("motion clips"), "the UCF-101 stand-in is named");
+    assert!(
+        md.matches("smoke budget").count() >= 9,
+        "every table says its budget"
+    );
+    // Plots are real PNGs.
+    let pngs: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert!(pngs.len() >= 6, "{pngs:?}");
+    for p in &pngs {
+        assert!(md.contains(p.file_name().unwrap().to_str().unwrap()));
+        image::open(p).unwrap();
+    }
+    assert!(first.contains(" new;"), "{first}");
+
+    // Again: everything is reused, nothing is trained.
+    let second = run();
+    let planned = second.lines().next().unwrap();
+    assert!(
+        planned.contains("(reused), 0 to resume, 0 new"),
+        "{planned}"
+    );
+}
+
+/// Only one reproduction at a time in this file (they share the CPU).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A presets folder with two tiny A1 runs on the embedded digits (no data folder needed).
+fn embedded_presets(root: &Path) {
+    let dir = root.join("paper-a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
+    for (name, kind) in [("a1-embedded-cnn", "CNN"), ("a1-embedded-crnn", "CRNN")] {
+        let mut p = base.clone();
+        p.name = name.into();
+        p.model.as_mut().unwrap().kind = kind.parse().unwrap();
+        p.train.as_mut().unwrap().epochs = 2;
+        p.save(&dir.join(format!("{name}.toml"))).unwrap();
+    }
+}
+
+#[test]
+fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
+    let _serial = SERIAL.lock().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    embedded_presets(&tmp.path().join("presets"));
+    let mut opts =
+        ReproduceOptions::new(vec![TableId::A1], Budget::Smoke, tmp.path().join("report"));
+    opts.presets = tmp.path().join("presets");
+    opts.backend = BackendChoice::Flex;
+    opts.quiz_dir = Some(tmp.path().join("quiz"));
+
+    // Stop as the second run starts (before its first step).
+    let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    let events = Mutex::new(Vec::new());
+    let sink = |e: ReproduceEvent| {
+        if let ReproduceEvent::Train {
+            index: 1,
+            event: TrainEvent::Started { .. },
+        } = &e
+        {
+            let _ = control_tx.send(Control::Stop);
+        }
+        events.lock().unwrap().push(e);
+    };
+    let first = reproduce(&opts, &sink, &control_rx).unwrap();
+    assert!(first.stopped);
+    assert!(
+        matches!(first.runs[0].1, RunOutcome::Finished { .. }),
+        "{:?}",
+        first.runs[0].1
+    );
+    assert_eq!(first.runs[1].1, RunOutcome::Stopped);
+    let md = std::fs::read_to_string(&first.report).unwrap();
+    assert!(md.contains("Stopped before all runs finished"), "{md}");
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, ReproduceEvent::Stopped))
+    );
+
+    // Again: the finished run is reused, the stopped one resumed and finished.
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let planned = Mutex::new(Vec::new());
+    let sink = |e: ReproduceEvent| {
+        if let ReproduceEvent::Planned { runs } = e {
+            planned.lock().unwrap().extend(runs);
+        }
+    };
+    let second = reproduce(&opts, &sink, &rx).unwrap();
+    assert!(!second.stopped);
+    let states: Vec<RunState> = planned.lock().unwrap().iter().map(|r| r.1).collect();
+    assert_eq!(states, [RunState::Reuse, RunState::Resume]);
+    assert_eq!(second.runs[0].1, RunOutcome::Reused);
+    assert!(matches!(second.runs[1].1, RunOutcome::Finished { .. }));
+    let md = std::fs::read_to_string(&second.report).unwrap();
+    assert!(!md.contains("Stopped before"));
+    let runs_dir = tmp.path().join("report/runs");
+    assert_eq!(
+        std::fs::read_dir(&runs_dir).unwrap().count(),
+        2,
+        "no run twice"
+    );
+}
