@@ -45,7 +45,8 @@ fn every_listed_panel_opens_with_its_heading() {
             PanelId::Occlusion,
             PanelId::Patterns,
             PanelId::Train,
-            PanelId::Results
+            PanelId::Results,
+            PanelId::Quiz,
         ]
     );
     let expected = [
@@ -54,6 +55,7 @@ fn every_listed_panel_opens_with_its_heading() {
         (PanelId::Patterns, "Plan"),
         (PanelId::Train, "Batch size"),
         (PanelId::Results, "Table 1 — with regular patterns"),
+        (PanelId::Quiz, "Stimuli"),
     ];
     for (panel, section) in expected {
         open_panel(&mut harness, panel);
@@ -77,7 +79,7 @@ fn every_listed_panel_opens_with_its_heading() {
         assert!(found, "panel {:?} shows no {section:?}", panel.title());
     }
     // Panels that do not exist yet are not offered.
-    for panel in [PanelId::Quiz, PanelId::Present] {
+    for panel in [PanelId::Present] {
         assert!(
             harness
                 .query_by_role_and_label(Role::Button, panel.title())

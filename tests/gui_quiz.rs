@@ -14,6 +14,7 @@ use occlab::quiz::{Group, QuizItem};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
 mod gui_common;
 
 const PRESET: &str = concat!(
@@ -307,4 +308,41 @@ fn a_session_on_disk_is_resumed_from_the_list() {
     assert!(shows(&h, "5 of 5 images have no answer yet"));
     let record = SessionRecord::read(&dir.path().join("R1-digits-embedded.jsonl")).unwrap();
     assert_eq!(record.responses.len(), 3);
+}
+
+#[test]
+fn cifar_classes_are_answered_by_number_key_with_the_legend_on_screen() {
+    let Some(_) = common::data_dir("cifar_classes_are_answered_by_number_key") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = quiz_harness(dir.path());
+    {
+        let form = &mut h.state_mut().quiz_panel.form;
+        form.preset_path = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/quiz/cifar10.toml").into();
+        form.patterned = 1;
+        form.random = 1;
+        form.practice = 0;
+    }
+    h.run();
+    start(&mut h, "C1", "Non-expert");
+    assert!(shows(&h, "Press the number key of the class"));
+    assert!(shows(&h, "3 = cat"));
+    press(&mut h, Key::Enter);
+    for _ in 0..2 {
+        let (_, item) = current(&h);
+        // The legend stays on screen during the trial.
+        assert!(shows(&h, "9 = truck"));
+        press(&mut h, Key::Num3);
+        assert_eq!(h.state().quiz_panel.current_answers().unwrap()[0], Some(3));
+        assert!(shows(&h, "cat"));
+        for &l in &item.labels[1..] {
+            press(&mut h, digit(l));
+        }
+        press(&mut h, Key::Enter);
+    }
+    assert_eq!(screen(&h), QuizScreen::Finished);
+    let record = SessionRecord::read(&dir.path().join("C1-cifar10.jsonl")).unwrap();
+    assert_eq!(record.header.class_names[3], "cat");
+    assert!(record.responses.iter().all(|r| r.answers[0] == Some(3)));
 }

@@ -19,6 +19,22 @@ const PRESET: &str = concat!(
     "/presets/quiz/digits-embedded.toml"
 );
 
+/// Fails clearly when the binary at `CARGO_BIN_EXE_occlab` is not this checkout's (a build in
+/// another checkout sharing the target folder can replace it).
+fn check_binary_has_quiz() {
+    let out = Command::new(env!("CARGO_BIN_EXE_occlab"))
+        .args(["quiz", "--help"])
+        .output()
+        .expect("running occlab");
+    assert!(
+        out.status.success(),
+        "{} has no `quiz` command: not the binary of this checkout (another build sharing the \
+         target folder replaced it?): {}",
+        env!("CARGO_BIN_EXE_occlab"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running `occlab quiz` with its stdin, and its stdout collected by a thread.
 struct Quiz {
     child: Child,
@@ -33,6 +49,7 @@ impl Quiz {
 
     /// `per_condition` patterned and as many random sequences, plus two practice ones.
     fn start_with(dir: &Path, participant: &str, per_condition: usize) -> Quiz {
+        check_binary_has_quiz();
         let n = per_condition.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_occlab"))
             .args([
@@ -99,7 +116,7 @@ impl Quiz {
     }
 
     /// SIGKILL (what `Child::kill` sends on Unix); checks that the signal is what ended it.
-    fn kill(mut self) {
+    fn kill(self) {
         assert!(
             self.kill_or_finished(),
             "the process had exited before the kill"
@@ -136,7 +153,7 @@ fn session_file(dir: &Path, participant: &str) -> PathBuf {
 fn answer_line(record: &SessionRecord, k: usize) -> (String, Vec<Option<u16>>) {
     let item = &record.header.items[k];
     let mut answers: Vec<u16> = item.labels.clone();
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         answers[0] = (answers[0] + 1) % 10;
     }
     let line = answers

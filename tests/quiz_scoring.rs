@@ -176,6 +176,18 @@ fn a_run_scores_exactly_the_images_the_participants_saw() {
         )),
         "{stdout}"
     );
+    // And as JSON.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+        .arg("quiz-report")
+        .arg(record.path.as_path())
+        .args(["--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["sessions"][0]["participant"], "S1");
+    assert_eq!(json["rows"][0]["who"]["group"], "Non-expert");
+    assert_eq!(json["table"]["columns"][0]["dataset"], "MNIST");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), 1 + 9 * 5);
     assert!(

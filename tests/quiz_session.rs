@@ -15,6 +15,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod common;
+
 fn preset() -> Preset {
     Preset::parse(
         include_str!("../presets/quiz/digits-embedded.toml"),
@@ -266,5 +268,52 @@ fn a_session_refuses_other_images_than_it_was_recorded_with() {
     match session::start(dir.path(), &bad, &s) {
         Err(QuizError::Config(m)) => assert!(m.contains("participant")),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_quiz_preset_parses_and_names_its_session() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/presets/quiz")).unwrap() {
+        let path = entry.unwrap().path();
+        let p = Preset::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(p.model.is_none() && p.train.is_none(), "{}", path.display());
+        let c = QuizConfig::new("P", Group::Expert, p.clone());
+        c.validate().unwrap();
+        assert_eq!(c.session_name(), format!("P-{}", p.name));
+        assert_eq!(
+            path.file_stem().unwrap().to_string_lossy(),
+            p.name,
+            "preset file name and name differ"
+        );
+    }
+}
+
+#[test]
+fn the_real_data_presets_give_sessions() {
+    let Some(data) = common::data_dir("the_real_data_presets_give_sessions") else {
+        return;
+    };
+    for name in ["mnist", "cifar10"] {
+        let path = format!("{}/presets/quiz/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let mut c = QuizConfig::new("P", Group::Expert, Preset::load(Path::new(&path)).unwrap());
+        c.patterned = 20;
+        c.random = 20;
+        let s = Stimuli::load(&c, Some(&data)).unwrap();
+        let items = select_items(&c, s.images.clone()).unwrap();
+        assert_eq!(items.len(), 42);
+        s.check(&items).unwrap();
+        assert!(
+            items
+                .iter()
+                .filter(|i| !i.practice)
+                .all(|i| i.split == Split::Test)
+        );
+        for cond in Condition::ALL {
+            let h = level_histogram(&items, Some(cond));
+            assert!(
+                h[1..].iter().all(|&n| n.abs_diff(20) <= 1),
+                "{name} {cond:?}: {h:?}"
+            );
+        }
     }
 }

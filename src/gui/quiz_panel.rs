@@ -853,9 +853,7 @@ fn legend_ui(ui: &mut egui::Ui, class_names: &[String]) {
 /// A sequence on screen: the images large, an answer box under each, the class buttons, submit.
 fn trial_ui(ui: &mut egui::Ui, r: &mut Running) -> Option<Action> {
     let mut action = None;
-    let Some(trial) = r.trial.as_mut() else {
-        return None;
-    };
+    let trial = r.trial.as_mut()?;
     let header = r.session.header();
     let now = Instant::now();
     ui.horizontal(|ui| {

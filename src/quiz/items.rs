@@ -340,7 +340,7 @@ pub fn select_items(
         TrialOrder::Blocked => {
             pat_items.shuffle(&mut order_rng);
             rnd_items.shuffle(&mut order_rng);
-            if config.order_seed % 2 == 0 {
+            if config.order_seed.is_multiple_of(2) {
                 pat_items.append(&mut rnd_items);
                 pat_items
             } else {

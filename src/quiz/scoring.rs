@@ -65,15 +65,6 @@ pub fn score_runs(
             if !compatible(&preset.data, &group.stimuli.config.preset.data) {
                 continue;
             }
-            if preset.data != group.stimuli.config.preset.data {
-                answers.caveats.push(format!(
-                    "{} was trained on {}, the quiz shows {}: unless these are disjoint, the \
-                     model may have seen some of the quiz's images in training",
-                    answers.run,
-                    preset.data.describe(),
-                    group.stimuli.config.preset.data.describe()
-                ));
-            }
             let config = spec.config(im.channels, im.height, im.width, im.num_classes());
             let model = match load_model(&run, &config, &chosen.device) {
                 Ok(m) => m,
@@ -81,6 +72,17 @@ pub fn score_runs(
                 Err(_) if !group_matches_run(&preset.data, group) => continue,
                 Err(e) => return Err(err(e.to_string())),
             };
+            let caveat = format!(
+                "{} was trained on {}, the quiz shows {}: unless these are disjoint, the model \
+                 may have seen some of the quiz's images in training",
+                answers.run,
+                preset.data.describe(),
+                group.stimuli.config.preset.data.describe()
+            );
+            if preset.data != group.stimuli.config.preset.data && !answers.caveats.contains(&caveat)
+            {
+                answers.caveats.push(caveat);
+            }
             let items: Vec<&QuizItem> = group
                 .members
                 .iter()
