@@ -114,6 +114,10 @@ enum Command {
         /// `occlab train --resume --out DIR` on a GPU machine); no training, no report.
         #[arg(long)]
         plan_only: bool,
+        /// Train nothing: write the report from the runs already finished; list the rest as
+        /// not run.
+        #[arg(long)]
+        report_only: bool,
     },
     /// Score a trained run on its own test sequences or on another preset's (e.g. the random control).
     Eval {
@@ -204,6 +208,7 @@ fn main() -> Result<()> {
             presets,
             quiz_dir,
             plan_only,
+            report_only,
         }) => {
             let tables = occlab::experiment::reproduce::TableId::parse_list(&table)
                 .map_err(anyhow::Error::msg)?;
@@ -213,6 +218,7 @@ fn main() -> Result<()> {
             opts.data_dir = data_dir_from(data_dir.as_deref());
             opts.backend = backend;
             opts.quiz_dir = Some(quiz_dir);
+            opts.report_only = report_only;
             if let Some(p) = presets {
                 opts.presets = p;
             }
@@ -333,6 +339,7 @@ fn reproduce(
                     }
                     RunOutcome::Failed(e) => format!("FAILED: {e}"),
                     RunOutcome::Stopped => "stopped".to_string(),
+                    RunOutcome::NotRun => "not run (--report-only)".to_string(),
                 };
                 say(
                     &bar,

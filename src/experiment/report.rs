@@ -102,6 +102,18 @@ pub fn write_report(
              finished runs are reused, the interrupted one continues from its last checkpoint.\n"
         );
     }
+    let not_run = results
+        .iter()
+        .filter(|(_, o)| *o == RunOutcome::NotRun)
+        .count();
+    if not_run > 0 {
+        let _ = writeln!(
+            md,
+            "> **{not_run} of {} runs were not run** (report written from finished runs only); \
+             their cells show —. They are listed with their status under each table.\n",
+            results.len()
+        );
+    }
     let _ = writeln!(md, "{}\n", opts.budget.describe());
     hardware(&mut md, &rows);
 
@@ -635,6 +647,7 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
             RunOutcome::Finished { .. } => "trained now".to_string(),
             RunOutcome::Failed(e) => format!("**failed**: {}", e.replace('|', "/")),
             RunOutcome::Stopped => "stopped (resume by rerunning)".to_string(),
+            RunOutcome::NotRun => "**not run** (report only)".to_string(),
         };
         let _ = writeln!(
             md,

@@ -289,6 +289,10 @@ pub struct ReproduceOptions {
     pub presets: PathBuf,
     /// Quiz session files for Tables A4 and A5 (`quiz/` by default).
     pub quiz_dir: Option<PathBuf>,
+    /// Train nothing: write the report from the runs already finished (e.g. runs trained on
+    /// another machine with `--plan-only` + `occlab train --resume`); the others are listed as
+    /// not run.
+    pub report_only: bool,
 }
 
 impl ReproduceOptions {
@@ -302,6 +306,7 @@ impl ReproduceOptions {
             backend: BackendChoice::Auto,
             presets: default_presets_dir(),
             quiz_dir: None,
+            report_only: false,
         }
     }
 }
@@ -422,9 +427,13 @@ fn state_of(dir: &Path, preset: &Preset) -> Result<RunState, ReproduceError> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunOutcome {
     Reused,
-    Finished { test_accuracy: f64 },
+    Finished {
+        test_accuracy: f64,
+    },
     Failed(String),
     Stopped,
+    /// Not finished and not trained in this reproduction (`report_only`).
+    NotRun,
 }
 
 /// What a reproduction reports, in order.
@@ -527,6 +536,8 @@ pub fn reproduce(
         });
         let outcome = if run.state == RunState::Reuse {
             RunOutcome::Reused
+        } else if opts.report_only {
+            RunOutcome::NotRun
         } else {
             train_one(opts, &run, index, &mut cache, sink, control)
         };

@@ -121,6 +121,7 @@ impl ReproduceSection {
                         }
                         RunOutcome::Failed(e) => (format!("failed: {e}"), false),
                         RunOutcome::Stopped => ("stopped".to_string(), true),
+                        RunOutcome::NotRun => ("not run".to_string(), false),
                     };
                     p.log.push((format!("{name}: {text} ({seconds:.0} s)"), ok));
                 }
