@@ -7,4 +7,5 @@ pub mod preset;
 pub mod report;
 pub mod reproduce;
 pub mod run;
+pub mod showcase;
 pub mod tables;

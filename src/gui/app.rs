@@ -9,6 +9,7 @@
 use super::data_panel::DataPanel;
 use super::occlusion_panel::OcclusionPanel;
 use super::patterns_panel::PatternsPanel;
+use super::present_panel::PresentPanel;
 use super::quiz_panel::QuizPanel;
 use super::results_panel::ResultsPanel;
 use super::train_panel::TrainPanel;
@@ -43,6 +44,7 @@ pub const LISTED_PANELS: &[PanelId] = &[
     PanelId::Train,
     PanelId::Results,
     PanelId::Quiz,
+    PanelId::Present,
 ];
 
 impl PanelId {
@@ -307,6 +309,8 @@ pub struct OcclabApp {
     pub results_panel: ResultsPanel,
     /// The Train panel (public so tests can fill in its form).
     pub train_panel: TrainPanel,
+    /// The Present panel (public so tests can choose its runs folder).
+    pub present_panel: PresentPanel,
     /// The Quiz panel (public so tests can fill in its form and follow the session).
     pub quiz_panel: QuizPanel,
 }
@@ -358,6 +362,7 @@ impl OcclabApp {
             patterns_panel: PatternsPanel::default(),
             results_panel: ResultsPanel::default(),
             train_panel: TrainPanel::default(),
+            present_panel: PresentPanel::default(),
             quiz_panel: QuizPanel::default(),
         }
     }
@@ -462,9 +467,8 @@ impl OcclabApp {
             PanelId::Patterns => self.patterns_panel.ui(ui, &mut self.workbench),
             PanelId::Results => self.results_panel.ui(ui, &mut self.workbench),
             PanelId::Train => self.train_panel.ui(ui, &mut self.workbench),
+            PanelId::Present => self.present_panel.ui(ui, &mut self.workbench),
             PanelId::Quiz => self.quiz_panel.ui(ui, &mut self.workbench),
-            // Not built yet, hence not listed; `set_panel` never selects it.
-            PanelId::Present => {}
         }
     }
 }
@@ -474,6 +478,19 @@ impl eframe::App for OcclabApp {
         self.workbench.poll_load();
         // Training jobs report whichever panel is shown; the queue moves on in the background.
         self.train_panel.poll(ui.ctx());
+        if self.panel == PanelId::Present {
+            // Its keys first, so that a focused button does not take their Space.
+            self.present_panel.handle_keys(ui.ctx());
+            if self.present_panel.hides_workbench() {
+                // Controls hidden: only the images, no side bar or status bar.
+                egui::CentralPanel::default()
+                    .frame(
+                        egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(12)),
+                    )
+                    .show(ui, |ui| self.panel_ui(ui));
+                return;
+            }
+        }
         egui::Panel::bottom("status_bar")
             .frame(
                 egui::Frame::side_top_panel(ui.style())

@@ -5,7 +5,7 @@
 //!   the panels: data set, occlusion spec, preview seed, background load).
 //! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`],
 //!   [`patterns_panel`], [`results_panel`] (with its [`reproduce_section`]), [`train_panel`],
-//!   [`quiz_panel`] (with its [`quiz_results`]).
+//!   [`quiz_panel`] (with its [`quiz_results`]), [`present_panel`].
 //! * [`widgets`]: image grids, level colours and legend.
 //!
 //! Start-up panel: set `OCCLAB_START_PANEL=occlusion` (or `data`) to open a panel first.
@@ -14,6 +14,7 @@ pub mod app;
 pub mod data_panel;
 pub mod occlusion_panel;
 pub mod patterns_panel;
+pub mod present_panel;
 pub mod quiz_panel;
 pub mod quiz_results;
 pub mod reproduce_section;
