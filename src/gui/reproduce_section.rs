@@ -35,6 +35,8 @@ pub struct ReproduceSection {
     pub budget: Budget,
     /// The report folder (runs in `<out>/runs`).
     pub out: String,
+    /// The presets folder the tables' presets are read from.
+    pub presets: PathBuf,
     job: Option<ReproduceJob>,
     progress: Progress,
     open_error: Option<String>,
@@ -46,6 +48,7 @@ impl Default for ReproduceSection {
             chosen: [true, true, true, false, false, false, false, false, false],
             budget: Budget::Quick,
             out: "report".into(),
+            presets: crate::experiment::reproduce::default_presets_dir(),
             job: None,
             progress: Progress::default(),
             open_error: None,
@@ -82,6 +85,7 @@ impl ReproduceSection {
         }
         let mut opts = ReproduceOptions::new(tables, self.budget, PathBuf::from(self.out.trim()));
         opts.data_dir = data_dir;
+        opts.presets = self.presets.clone();
         let ctx = ctx.clone();
         let notify: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
         self.progress = Progress::default();

@@ -1,0 +1,77 @@
+//! "Reproduce the papers" in the Results panel: choose a table and a budget, start, watch the
+//! runs arrive, and find the report and the runs in the tables afterwards (headless, egui_kittest).
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use occlab::experiment::preset::Preset;
+use occlab::gui::PanelId;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+mod gui_common;
+
+/// A presets folder whose Table A1 is two tiny runs on the embedded digits (no data folder).
+fn embedded_presets(root: &Path) {
+    let dir = root.join("paper-a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
+    for (name, kind) in [("a1-embedded-cnn", "CNN"), ("a1-embedded-crnn", "CRNN")] {
+        let mut p = base.clone();
+        p.name = name.into();
+        p.model.as_mut().unwrap().kind = kind.parse().unwrap();
+        p.save(&dir.join(format!("{name}.toml"))).unwrap();
+    }
+}
+
+#[test]
+fn reproduce_from_the_results_panel() {
+    let tmp = tempfile::tempdir().unwrap();
+    embedded_presets(&tmp.path().join("presets"));
+    let out = tmp.path().join("report");
+    let mut harness = gui_common::harness();
+    {
+        let section = &mut harness.state_mut().results_panel.reproduce;
+        section.presets = tmp.path().join("presets");
+        section.out = out.display().to_string();
+    }
+    harness
+        .get_by_role_and_label(Role::Button, PanelId::Results.title())
+        .click();
+    harness.run();
+    harness.get_by_label("Reproduce the papers").click();
+    harness.run();
+    // Only Table A1 (A2 and A3 are chosen by default), on the smoke budget.
+    harness.get_by_label("A2").click();
+    harness.get_by_label("A3").click();
+    harness.get_by_label("smoke").click();
+    harness.run();
+    harness.get_by_label("Start reproduction").click();
+    harness.run();
+    assert!(harness.state().results_panel.reproduce.is_running());
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while harness.state().results_panel.reproduce.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the reproduction did not end in 300 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run();
+    harness.get_by_label("2 of 2 runs (0 reused)");
+    harness.get_by_role_and_label(Role::Button, "Open report");
+    let md = std::fs::read_to_string(out.join("index.md")).unwrap();
+    assert!(md.contains("## Table A1"), "{md}");
+    // The tables above now read the reproduction's runs.
+    assert_eq!(
+        harness.state().results_panel.runs_root,
+        out.join("runs").display().to_string()
+    );
+    assert!(
+        harness
+            .query_all_by(|n| n.value().is_some_and(|v| v.starts_with("2 runs in")))
+            .next()
+            .is_some()
+    );
+}
