@@ -6,7 +6,7 @@
 
 use super::widgets;
 use crate::experiment::run::list_runs;
-use crate::quiz::analysis::{ModelAnswers, QuizReport, Who, analyze};
+use crate::quiz::analysis::{ModelAnswers, QuizReport, Who, analyze, format_p};
 use crate::quiz::items::Condition;
 use crate::quiz::session::{self, SessionRecord};
 use crate::quiz::{export, scoring};
@@ -330,8 +330,8 @@ fn report_ui(ui: &mut egui::Ui, a: &Analysis) {
                     ui.label(m.only_first.to_string());
                     ui.label(m.only_second.to_string());
                     ui.label(m.chi_square.map_or("—".into(), |x| format!("{x:.3}")));
-                    ui.label(m.p_chi_square.map_or("—".into(), |x| format!("{x:.4}")));
-                    ui.label(format!("{:.4}", m.p_exact));
+                    ui.label(m.p_chi_square.map_or("—".into(), format_p));
+                    ui.label(format_p(m.p_exact));
                     ui.end_row();
                 }
             });

@@ -627,7 +627,7 @@ impl fmt::Display for QuizReport {
                 let t = &c.test;
                 writeln!(
                     f,
-                    "  {:<12} vs {:<28} {:<9} {:<17} pairs {:>5}  b {:>4}  c {:>4}  χ² {:>7}  p(χ²) {:>8}  p(exact) {:>8}  → p = {:.4}",
+                    "  {:<12} vs {:<28} {:<9} {:<17} pairs {:>5}  b {:>4}  c {:>4}  χ² {:>7}  p(χ²) {:>8}  p(exact) {:>8}  → p = {}",
                     c.group.label(),
                     truncate(&format!("{} ({})", c.model, c.run), 28),
                     c.dataset,
@@ -636,9 +636,9 @@ impl fmt::Display for QuizReport {
                     t.only_first,
                     t.only_second,
                     t.chi_square.map_or("—".into(), |x| format!("{x:.3}")),
-                    t.p_chi_square.map_or("—".into(), |x| format!("{x:.4}")),
-                    format!("{:.4}", t.p_exact),
-                    t.p()
+                    t.p_chi_square.map_or("—".into(), format_p),
+                    format_p(t.p_exact),
+                    format_p(t.p())
                 )?;
             }
         }
@@ -646,6 +646,15 @@ impl fmt::Display for QuizReport {
             writeln!(f, "note: {n}")?;
         }
         Ok(())
+    }
+}
+
+/// A p-value for reading: four decimals, or scientific notation below 0.0001.
+pub fn format_p(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
     }
 }
 
