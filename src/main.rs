@@ -307,7 +307,7 @@ fn reproduce(
                 bar.set_prefix(format!("run {}/{total} {name}", index + 1));
                 bar.reset();
             }
-            ReproduceEvent::Train { event, .. } => match event {
+            ReproduceEvent::Train { event, .. } => match *event {
                 TrainEvent::Step(s) => {
                     bar.set_length(s.steps_per_epoch as u64);
                     bar.set_position(s.step as u64 + 1);

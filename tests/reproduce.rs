@@ -183,10 +183,8 @@ fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let events = Mutex::new(Vec::new());
     let sink = |e: ReproduceEvent| {
-        if let ReproduceEvent::Train {
-            index: 1,
-            event: TrainEvent::Started { .. },
-        } = &e
+        if let ReproduceEvent::Train { index: 1, event } = &e
+            && matches!(**event, TrainEvent::Started { .. })
         {
             let _ = control_tx.send(Control::Stop);
         }

@@ -450,7 +450,7 @@ pub enum ReproduceEvent {
     },
     Train {
         index: usize,
-        event: TrainEvent,
+        event: Box<TrainEvent>,
     },
     RunEnded {
         index: usize,
@@ -603,7 +603,10 @@ fn train_one(
             )
         });
         for event in rx.iter() {
-            sink(ReproduceEvent::Train { index, event });
+            sink(ReproduceEvent::Train {
+                index,
+                event: Box::new(event),
+            });
         }
         handle.join()
     });

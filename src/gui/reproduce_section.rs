@@ -107,7 +107,7 @@ impl ReproduceSection {
                     p.step = None;
                 }
                 ReproduceEvent::Train { event, .. } => {
-                    if let TrainEvent::Step(s) = event {
+                    if let TrainEvent::Step(s) = *event {
                         p.step =
                             Some((s.epoch, s.step + 1, s.steps_per_epoch, s.images_per_second));
                     }
