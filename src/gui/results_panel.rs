@@ -368,9 +368,13 @@ fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -
                                             clicked = Some(o.run.clone());
                                         }
                                         ui.label(
-                                            RichText::new(format!("{} · {} ep", o.run, o.epochs))
-                                                .small()
-                                                .weak(),
+                                            RichText::new(format!(
+                                                "{} · {} ep",
+                                                elide(&o.run, 24),
+                                                o.epochs
+                                            ))
+                                            .small()
+                                            .weak(),
                                         );
                                     });
                                 }
@@ -388,6 +392,19 @@ fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -
                 });
         });
     clicked
+}
+
+/// `name` shortened to at most `max` characters with an ellipsis in the middle (run names from
+/// `reproduce` are long; the cell's hover text has the whole name).
+fn elide(name: &str, max: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max {
+        return name.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head: String = chars[..keep - keep / 2].iter().collect();
+    let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 fn run_facts_ui(ui: &mut egui::Ui, run: &RunSummary) {
@@ -482,4 +499,16 @@ fn share_color(share: f64, diagonal: bool) -> Color32 {
     };
     let mix = |c: f32| (245.0 + (c - 245.0) * s).round() as u8;
     Color32::from_rgb(mix(r), mix(g), mix(b))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_run_names_are_elided_in_the_middle() {
+        assert_eq!(super::elide("tiny-cnn", 24), "tiny-cnn");
+        let e = super::elide("a1-mnist-patterned-crnn-2-s-quick-1f21c241", 24);
+        assert_eq!(e.chars().count(), 24);
+        assert!(e.starts_with("a1-mnist-pat") && e.ends_with("1f21c241"), "{e}");
+        assert!(e.contains('…'));
+    }
 }
