@@ -7,10 +7,11 @@
 //! stride-`s` layer is `ceil(n / s)` wide.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+
+use super::conv::{Conv2d, Conv2dSpec};
 
 /// How the CNN unit halves the image size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ impl CnnUnitConfig {
             Downsampling::MaxPool | Downsampling::ExtraStridedConv => 1,
         };
         let conv = |channels: [usize; 2], stride: usize| {
-            Conv2dConfig::new(channels, [3, 3])
+            Conv2dSpec::new(channels, [3, 3])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Same)
                 .init(device)
@@ -168,5 +169,84 @@ impl DenseHead {
             None => features, // [n, c]
         };
         self.output.forward(x) // [n, classes]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2d as BurnConv2d, Conv2dConfig};
+    use burn::tensor::{Distribution, Tolerance};
+
+    /// The CNN unit's parameters as they were saved when it used `burn::nn::conv::Conv2d`.
+    #[derive(Module, Debug)]
+    struct BurnConvUnit {
+        conv1: BurnConv2d,
+        conv1_down: Option<BurnConv2d>,
+        conv2: BurnConv2d,
+        conv2_down: Option<BurnConv2d>,
+    }
+
+    #[test]
+    fn loads_checkpoints_written_with_burns_conv2d() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        for downsampling in [
+            Downsampling::MaxPool,
+            Downsampling::Strided,
+            Downsampling::ExtraStridedConv,
+        ] {
+            let config = CnnUnitConfig {
+                in_channels: 2,
+                filters: [3, 4],
+                downsampling,
+                dropout: 0.0,
+            };
+            let stride = if downsampling == Downsampling::Strided {
+                2
+            } else {
+                1
+            };
+            let conv = |channels: [usize; 2], stride: usize| {
+                Conv2dConfig::new(channels, [3, 3])
+                    .with_stride([stride, stride])
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(&device)
+            };
+            let extra = downsampling == Downsampling::ExtraStridedConv;
+            let old = BurnConvUnit {
+                conv1: conv([2, 3], stride),
+                conv1_down: extra.then(|| conv([3, 3], 2)),
+                conv2: conv([3, 4], stride),
+                conv2_down: extra.then(|| conv([4, 4], 2)),
+            };
+            let path = dir.path().join(format!("{downsampling:?}.bpk"));
+            old.clone().save_file(&path).unwrap();
+            let unit = config
+                .init(&device)
+                .try_load_file(&path)
+                .unwrap_or_else(|e| panic!("{downsampling:?}: {e}"));
+
+            // The old unit's computation, with Burn's layers.
+            let images = Tensor::<4>::random([2, 2, 9, 9], Distribution::Default, &device);
+            let relu = Relu::new();
+            let mut x = relu.forward(old.conv1.forward(images.clone()));
+            if let Some(c) = &old.conv1_down {
+                x = relu.forward(c.forward(x));
+            }
+            x = relu.forward(old.conv2.forward(x));
+            if let Some(c) = &old.conv2_down {
+                x = relu.forward(c.forward(x));
+            }
+            if downsampling == Downsampling::MaxPool {
+                x = MaxPool2dConfig::new([2, 2]).init().forward(x);
+            }
+            let expected = x.flatten::<2>(1, 3);
+            let actual = unit.forward(images);
+            assert_eq!(actual.dims(), expected.dims(), "{downsampling:?}");
+            actual
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+        }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod baselines;
 pub mod cnn;
+pub mod conv;
 pub mod crnn;
 pub mod resnet;
 pub mod rrn;

@@ -1,0 +1,615 @@
+//! 2-D convolution that runs as im2col + one matrix product on Burn's CPU backend (`flex`).
+//!
+//! Why: flex computes a convolution's weight gradient generically (a convolution with batch and
+//! channels swapped), at a quarter of its forward rate; in a CRNN train step conv2's weight
+//! gradient alone took 17 % of the time (docs/PERFORMANCE.md). Written as tensor operations whose
+//! own backward passes are cheap, the whole layer becomes three large matrix products:
+//!
+//! ```text
+//! forward         cols [n·h'·w', k·k·c_in] = select(x as NHWC rows, patch index)   (a gather)
+//!                 y    [n·h'·w', c_out]    = cols × W  + bias
+//! weight gradient dW   [k·k·c_in, c_out]   = colsᵀ × dy                            (one gemm)
+//! input gradient  dcols                    = dy × Wᵀ,  dx = scatter-add of dcols    (gemm + select_add)
+//! ```
+//!
+//! Out-of-image taps of the zero padding point at one all-zero image appended to the batch, so
+//! padding costs no extra pass. The output stays channels-last in memory and is returned as an
+//! NCHW view (`permute`), which the next layer turns back into NHWC rows without a copy.
+//!
+//! On other backends (WGPU) Burn's own `conv2d` is used: it is faster there and the im2col
+//! matrix would cost GPU memory. Either way the parameters are the same tensors, `weight`
+//! `[c_out, c_in, k, k]` and `bias` `[c_out]`, with the same names as `burn::nn::conv::Conv2d`,
+//! so checkpoints move between backends and load checkpoints saved with Burn's `Conv2d`.
+
+use burn::backend::DispatchDevice;
+use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2dConfig;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// How [`Conv2d::forward`] computes the convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPath {
+    /// Burn's `conv2d`, with Burn's backward pass (every backend but flex).
+    Native,
+    /// Burn's `conv2d` forward and input gradient, but the weight gradient as im2col + one
+    /// batched matrix product (flex). Burn's own weight gradient on flex is its slowest
+    /// convolution operation; this is the default on flex.
+    FlexWeightGemm,
+    /// Everything from tensor operations: im2col by a gather, one matrix product; the backward
+    /// pass is what autodiff derives (two matrix products and a scatter-add). Works on any
+    /// backend; measured slower than `FlexWeightGemm` on flex for 32 → 64 channels at 28×28
+    /// (docs/PERFORMANCE.md), kept for comparison.
+    Im2col,
+}
+
+impl ConvPath {
+    /// The faster path for `device`: [`FlexWeightGemm`](Self::FlexWeightGemm) on flex, Burn's
+    /// own convolution elsewhere.
+    pub fn for_device(device: &Device) -> Self {
+        match device.clone().without_autodiff().as_dispatch() {
+            DispatchDevice::Flex(_) => ConvPath::FlexWeightGemm,
+            _ => ConvPath::Native,
+        }
+    }
+}
+
+/// Configuration of a [`Conv2d`]: the subset of `burn::nn::conv::Conv2dConfig` occlab's models
+/// use (dilation 1, one group, bias).
+#[derive(Clone, Debug)]
+pub struct Conv2dSpec {
+    /// `[c_in, c_out]`.
+    pub channels: [usize; 2],
+    /// `[k_h, k_w]`.
+    pub kernel_size: [usize; 2],
+    /// `[s_h, s_w]`.
+    pub stride: [usize; 2],
+    /// Zero padding; `Same` is Keras' (output `ceil(n / s)`, the odd pixel at the bottom/right).
+    pub padding: PaddingConfig2d,
+}
+
+impl Conv2dSpec {
+    /// A `c_in → c_out` convolution with a `k × k` kernel, stride 1, no padding.
+    pub fn new(channels: [usize; 2], kernel_size: [usize; 2]) -> Self {
+        Self {
+            channels,
+            kernel_size,
+            stride: [1, 1],
+            padding: PaddingConfig2d::Valid,
+        }
+    }
+
+    /// With stride `[s_h, s_w]`.
+    pub fn with_stride(mut self, stride: [usize; 2]) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// With the given zero padding.
+    pub fn with_padding(mut self, padding: PaddingConfig2d) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Builds the layer on `device`. The weights are drawn exactly as `burn::nn::conv::Conv2d`
+    /// draws them (Burn's own initialiser, same order), so a seeded model starts from the same
+    /// numbers whichever convolution runs it.
+    pub fn init(&self, device: &Device) -> Conv2d {
+        let burn_conv = Conv2dConfig::new(self.channels, self.kernel_size)
+            .with_stride(self.stride)
+            .with_padding(self.padding.clone())
+            .init(device);
+        Conv2d {
+            weight: burn_conv.weight,
+            bias: burn_conv.bias,
+            stride: self.stride,
+            kernel_size: self.kernel_size,
+            padding: self.padding.clone(),
+        }
+    }
+}
+
+/// A 2-D convolution layer (see the module documentation).
+#[derive(Module, Debug)]
+pub struct Conv2d {
+    /// `[c_out, c_in, k_h, k_w]`, as in `burn::nn::conv::Conv2d`.
+    pub weight: Param<Tensor<4>>,
+    /// `[c_out]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    stride: [usize; 2],
+    kernel_size: [usize; 2],
+    #[module(skip)]
+    padding: PaddingConfig2d,
+}
+
+/// Geometry of one convolution call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    batch: usize,
+    in_size: [usize; 2],
+    out_size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    /// Padding before the first row / column (top, left).
+    pad_start: [usize; 2],
+}
+
+/// `(before, after)` zero padding of one dimension, as `burn::nn` computes it.
+fn padding_pair(
+    padding: &PaddingConfig2d,
+    axis: usize,
+    size: usize,
+    k: usize,
+    s: usize,
+) -> [usize; 2] {
+    match padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Same => {
+            let out = size.div_ceil(s);
+            let total = if out > 0 {
+                ((out - 1) * s + k).saturating_sub(size)
+            } else {
+                0
+            };
+            [total / 2, total - total / 2]
+        }
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            if axis == 0 {
+                [*top, *bottom]
+            } else {
+                [*left, *right]
+            }
+        }
+    }
+}
+
+impl Conv2d {
+    /// Output `[height, width]` for an input of `height × width`.
+    pub fn output_size(&self, height: usize, width: usize) -> [usize; 2] {
+        let g = self.geometry(1, [height, width]);
+        g.out_size
+    }
+
+    fn pads(&self, in_size: [usize; 2]) -> [[usize; 2]; 2] {
+        [0, 1].map(|axis| {
+            padding_pair(
+                &self.padding,
+                axis,
+                in_size[axis],
+                self.kernel_size[axis],
+                self.stride[axis],
+            )
+        })
+    }
+
+    fn geometry(&self, batch: usize, in_size: [usize; 2]) -> Geometry {
+        let pads = self.pads(in_size);
+        let out_size = [0, 1].map(|a| {
+            let padded = in_size[a] + pads[a][0] + pads[a][1];
+            if padded < self.kernel_size[a] {
+                0
+            } else {
+                (padded - self.kernel_size[a]) / self.stride[a] + 1
+            }
+        });
+        Geometry {
+            batch,
+            in_size,
+            out_size,
+            kernel: self.kernel_size,
+            stride: self.stride,
+            pad_start: [pads[0][0], pads[1][0]],
+        }
+    }
+
+    /// Convolves a batch of images.
+    ///
+    /// # Shapes
+    /// - `input`: `[n, c_in, h, w]`
+    /// - output: `[n, c_out, h', w']`
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let path = ConvPath::for_device(&input.device());
+        self.forward_with(input, path)
+    }
+
+    /// [`forward`](Self::forward) on the given path (tests and benchmarks compare the two).
+    pub fn forward_with(&self, input: Tensor<4>, path: ConvPath) -> Tensor<4> {
+        match path {
+            ConvPath::Native => self.forward_native(input),
+            ConvPath::Im2col => self.forward_im2col(input),
+            ConvPath::FlexWeightGemm => {
+                let [n, _, h, w] = input.dims();
+                match &self.bias {
+                    Some(bias) => flex_weight_gemm::conv2d(
+                        &input,
+                        self.weight.val(),
+                        bias.val(),
+                        self.options([h, w]),
+                        self.geometry(n, [h, w]),
+                    )
+                    .unwrap_or_else(|| self.forward_native(input)),
+                    None => self.forward_native(input),
+                }
+            }
+        }
+    }
+
+    fn options(&self, in_size: [usize; 2]) -> ConvOptions<2> {
+        let [[top, bottom], [left, right]] = self.pads(in_size);
+        ConvOptions::new_with_padding(self.stride, [(top, bottom), (left, right)], [1, 1], 1)
+    }
+
+    fn forward_native(&self, input: Tensor<4>) -> Tensor<4> {
+        let [_, _, h, w] = input.dims();
+        let options = self.options([h, w]);
+        conv2d(
+            input,
+            self.weight.val(),
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
+    }
+
+    fn forward_im2col(&self, input: Tensor<4>) -> Tensor<4> {
+        let [n, c_in, h, w] = input.dims();
+        let [c_out, _, kh, kw] = self.weight.dims();
+        let g = self.geometry(n, [h, w]);
+        let [oh, ow] = g.out_size;
+        let device = input.device();
+        // Channels-last rows, with one all-zero image after the batch for the padding taps.
+        let nhwc = input.permute([0, 2, 3, 1]); // [n, h, w, c_in] (a view)
+        let zero_image = Tensor::<4>::zeros([1, h, w, c_in], &device);
+        let rows = Tensor::cat(vec![nhwc, zero_image], 0).reshape([(n + 1) * h * w, c_in]);
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(patch_index(&g), [n * oh * ow * kh * kw]),
+            &device,
+        );
+        // [n·h'·w'·k_h·k_w, c_in] → one patch per row, taps in (ky, kx, c) order.
+        let cols = rows.select(0, index).reshape([n * oh * ow, kh * kw * c_in]);
+        // weight [c_out, c_in, ky, kx] → [ky, kx, c_in, c_out] → [k·k·c_in, c_out]
+        let weight = self
+            .weight
+            .val()
+            .permute([2, 3, 1, 0])
+            .reshape([kh * kw * c_in, c_out]);
+        let y = cols.matmul(weight); // [n·h'·w', c_out]
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze::<2>(), // + [1, c_out]
+            None => y,
+        };
+        y.reshape([n, oh, ow, c_out]).permute([0, 3, 1, 2]) // [n, c_out, h', w'] (a view)
+    }
+}
+
+/// For every output pixel (row-major over batch, y, x) and every kernel tap (ky, kx), the row of
+/// the input rows `[(n + 1)·h·w, c]` it reads: the pixel's row, or the zero image's first row for
+/// a tap that falls into the padding.
+fn patch_index(g: &Geometry) -> Vec<i64> {
+    let [h, w] = g.in_size;
+    let [oh, ow] = g.out_size;
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [ph, pw] = g.pad_start;
+    let zero_row = (g.batch * h * w) as i64;
+    // Column offsets for each (ox, kx) are the same for every row: compute them once.
+    let columns: Vec<Option<usize>> = (0..ow)
+        .flat_map(|ox| (0..kw).map(move |kx| (ox * sw + kx).checked_sub(pw).filter(|&x| x < w)))
+        .collect();
+    let mut index = Vec::with_capacity(g.batch * oh * ow * kh * kw);
+    for b in 0..g.batch {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky).checked_sub(ph).filter(|&y| y < h);
+                    for kx in 0..kw {
+                        index.push(match (iy, columns[ox * kw + kx]) {
+                            (Some(y), Some(x)) => ((b * h + y) * w + x) as i64,
+                            _ => zero_row,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    index
+}
+
+/// The [`ConvPath::FlexWeightGemm`] operation: a custom autodiff step on Burn's `Autodiff<Flex>`
+/// backend (Burn's extension points: `Tensor::try_into_primitive`, `burn_autodiff`'s `Backward`).
+mod flex_weight_gemm {
+    use super::{Geometry, patch_index};
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::flex::FlexDevice;
+    use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
+    use burn::backend::tensor::{FloatTensor, IntTensor};
+    use burn::backend::{Autodiff, AutodiffBackend, Flex, TensorMetadata};
+    use burn::tensor::ops::ConvOptions;
+    use burn::tensor::{
+        DType, FloatDType, GradientCheckpointingStrategy, Shape, Tensor, TensorData,
+    };
+    use std::sync::Mutex;
+
+    type Ad = Autodiff<Flex>;
+
+    /// `conv2d(x, weight, bias)` on flex, forward and input gradient by Burn, weight gradient by
+    /// [`weight_gradient`]. `None` when the tensors are not f32 flex tensors with autodiff
+    /// (without gradient checkpointing): the caller then takes another path.
+    pub(super) fn conv2d(
+        x: &Tensor<4>,
+        weight: Tensor<4>,
+        bias: Tensor<1>,
+        options: ConvOptions<2>,
+        geometry: Geometry,
+    ) -> Option<Tensor<4>> {
+        let usable = x.device().gradient_checkpointing_strategy()
+            == Some(GradientCheckpointingStrategy::Disabled)
+            && x.dtype() == DType::F32
+            && weight.dtype() == DType::F32;
+        if !usable {
+            return None;
+        }
+        let x_ad = x.clone().try_into_primitive::<Ad>().ok()?;
+        let w_ad = weight.try_into_primitive::<Ad>().ok()?;
+        let b_ad = bias.try_into_primitive::<Ad>().ok()?;
+        let nodes = [x_ad.node(), w_ad.node(), b_ad.node()];
+        let x = Ad::inner(x_ad);
+        let w = Ad::inner(w_ad);
+        let b = Ad::inner(b_ad);
+        let output = match WeightGemmConv
+            .prepare::<NoCheckpointing>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = Flex::conv2d(x.clone(), w.clone(), Some(b), options.clone());
+                prep.finish((x, w, options, geometry), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(x, w, Some(b), options)),
+        };
+        Some(Tensor::from_primitive::<Ad>(output))
+    }
+
+    #[derive(Debug)]
+    struct WeightGemmConv;
+
+    impl Backward<Flex, 3> for WeightGemmConv {
+        /// Input, weight, options, geometry.
+        type State = (
+            FloatTensor<Flex>,
+            FloatTensor<Flex>,
+            ConvOptions<2>,
+            Geometry,
+        );
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 3>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            let [node_x, node_w, node_b] = ops.parents;
+            let grad = grads.consume::<Flex>(&ops.node);
+            let (x, w, options, geometry) = ops.state;
+            if let Some(node) = node_b {
+                let [c_out, ..] = w.shape().dims::<4>();
+                // Σ over batch, rows and columns of the output gradient.
+                let db = Flex::float_sum_dims(grad.clone(), &[0, 2, 3]);
+                grads.register::<Flex>(node.id, Flex::float_reshape(db, Shape::new([c_out])));
+            }
+            if let Some(node) = node_w {
+                let dw = weight_gradient(x.clone(), grad.clone(), &geometry);
+                grads.register::<Flex>(node.id, dw);
+            }
+            if let Some(node) = node_x {
+                let dx = Flex::conv2d_x_backward(x, w, grad, options);
+                grads.register::<Flex>(node.id, dx);
+            }
+        }
+    }
+
+    /// The patch index of `g` as a flex tensor. Layers of the same geometry (conv1 and conv2 of
+    /// the CNN unit) and every step of a run share it, so the last few are kept.
+    fn cached_patch_index(g: &Geometry) -> IntTensor<Flex> {
+        static CACHE: Mutex<Vec<(Geometry, IntTensor<Flex>)>> = Mutex::new(Vec::new());
+        let mut cache = CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, index)) = cache.iter().find(|(geometry, _)| geometry == g) {
+            return index.clone();
+        }
+        let index = patch_index(g);
+        let len = index.len();
+        let index = Flex::int_from_data(TensorData::new(index, [len]), &FlexDevice);
+        if cache.len() == 4 {
+            cache.remove(0);
+        }
+        cache.push((*g, index.clone()));
+        index
+    }
+
+    /// `dW[o, c, ky, kx] = Σ_{n,y,x} dy[n, o, y, x] · x_padded[n, c, y·s + ky, x·s + kx]` as im2col
+    /// (a gather of channels-last rows) and one batched product
+    /// `dy [n, c_out, h'·w'] × cols [n, h'·w', k·k·c_in]`, summed over the batch.
+    fn weight_gradient(
+        x: FloatTensor<Flex>,
+        dy: FloatTensor<Flex>,
+        g: &Geometry,
+    ) -> FloatTensor<Flex> {
+        let [n, c_in, h, w] = x.shape().dims::<4>();
+        let [_, c_out, oh, ow] = dy.shape().dims::<4>();
+        let [kh, kw] = g.kernel;
+        let taps = kh * kw * c_in;
+        let device = FlexDevice;
+        let nhwc = Flex::float_permute(x, &[0, 2, 3, 1]);
+        let zero_image = Flex::float_zeros(Shape::new([1, h, w, c_in]), &device, FloatDType::F32);
+        let rows = Flex::float_reshape(
+            Flex::float_cat(vec![nhwc, zero_image], 0),
+            Shape::new([(n + 1) * h * w, c_in]),
+        );
+        let index = cached_patch_index(g);
+        let cols = Flex::float_reshape(
+            Flex::float_select(rows, 0, index),
+            Shape::new([n, oh * ow, taps]),
+        );
+        let dy = Flex::float_reshape(dy, Shape::new([n, c_out, oh * ow]));
+        let per_image = Flex::float_matmul(dy, cols); // [n, c_out, taps]
+        let dw = Flex::float_sum_dim(per_image, 0); // [1, c_out, taps]
+        // taps are (ky, kx, c): [c_out, ky, kx, c] → [c_out, c, ky, kx]
+        let dw = Flex::float_reshape(dw, Shape::new([c_out, kh, kw, c_in]));
+        Flex::float_permute(dw, &[0, 3, 1, 2])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn flex() -> Device {
+        Device::flex()
+    }
+
+    /// |a − b| < max(1e-5 · |a + b|, 1e-5): float rounding of a different summation order.
+    fn tolerance() -> Tolerance<f32> {
+        Tolerance::rel_abs(1e-5, 1e-5)
+    }
+
+    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+        assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
+        actual
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), tolerance());
+    }
+
+    /// The six models' layers: 3×3, "same", stride 1 and 2, on odd and even sizes; plus
+    /// valid and explicit padding.
+    fn cases() -> Vec<(Conv2dSpec, [usize; 4])> {
+        let same = |cin, cout, s| {
+            Conv2dSpec::new([cin, cout], [3, 3])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Same)
+        };
+        vec![
+            (same(1, 4, 1), [3, 1, 8, 8]),
+            (same(3, 5, 1), [2, 3, 7, 9]),
+            (same(4, 6, 2), [2, 4, 8, 8]),
+            (same(4, 6, 2), [2, 4, 7, 7]),
+            (same(2, 3, 2), [1, 2, 5, 6]),
+            (Conv2dSpec::new([2, 3], [3, 3]), [2, 2, 6, 5]),
+            (
+                Conv2dSpec::new([2, 3], [3, 2])
+                    .with_stride([2, 1])
+                    .with_padding(PaddingConfig2d::Explicit(1, 0, 2, 1)),
+                [2, 2, 6, 5],
+            ),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_burns_conv2d() {
+        let device = flex();
+        for (spec, shape) in cases() {
+            let conv = spec.init(&device);
+            let x = Tensor::<4>::random(shape, Distribution::Default, &device);
+            let native = conv.forward_with(x.clone(), ConvPath::Native);
+            for path in [ConvPath::Im2col, ConvPath::FlexWeightGemm] {
+                let y = conv.forward_with(x.clone(), path);
+                assert_close(y, native.clone(), &format!("{path:?} {spec:?} {shape:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_match_burns_conv2d() {
+        let device = flex().autodiff();
+        for (spec, shape) in cases() {
+            let conv = spec.init(&device);
+            let x = Tensor::<4>::random(shape, Distribution::Default, &device).require_grad();
+            let [c_out, _, _, _] = conv.weight.dims();
+            let out_size = conv.output_size(shape[2], shape[3]);
+            // A non-uniform upstream gradient: sum of y ⊙ r.
+            let r = Tensor::<4>::random(
+                [shape[0], c_out, out_size[0], out_size[1]],
+                Distribution::Default,
+                &device,
+            );
+            let grads = |path| {
+                let loss = (conv.forward_with(x.clone(), path) * r.clone()).sum();
+                let grads = loss.backward();
+                (
+                    x.grad(&grads).expect("input gradient"),
+                    conv.weight.val().grad(&grads).expect("weight gradient"),
+                    conv.bias
+                        .as_ref()
+                        .expect("bias")
+                        .val()
+                        .grad(&grads)
+                        .expect("bias gradient"),
+                )
+            };
+            let (dx_n, dw_n, db_n) = grads(ConvPath::Native);
+            for path in [ConvPath::Im2col, ConvPath::FlexWeightGemm] {
+                let (dx, dw, db) = grads(path);
+                let what = format!("{path:?} {spec:?} {shape:?}");
+                assert_close(dx, dx_n.clone(), &format!("input gradient {what}"));
+                assert_close(dw, dw_n.clone(), &format!("weight gradient {what}"));
+                assert_close(db, db_n.clone(), &format!("bias gradient {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn flex_takes_the_weight_gemm_path_with_and_without_autodiff() {
+        assert_eq!(ConvPath::for_device(&flex()), ConvPath::FlexWeightGemm);
+        assert_eq!(
+            ConvPath::for_device(&flex().autodiff()),
+            ConvPath::FlexWeightGemm
+        );
+    }
+
+    #[test]
+    fn the_custom_autodiff_step_runs_on_flex_with_autodiff_only() {
+        let spec = Conv2dSpec::new([2, 3], [3, 3]).with_padding(PaddingConfig2d::Same);
+        for (device, expected) in [(flex().autodiff(), true), (flex(), false)] {
+            let conv = spec.init(&device);
+            let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Default, &device);
+            let taken = flex_weight_gemm::conv2d(
+                &x,
+                conv.weight.val(),
+                conv.bias.as_ref().unwrap().val(),
+                conv.options([5, 5]),
+                conv.geometry(2, [5, 5]),
+            );
+            assert_eq!(taken.is_some(), expected, "{device:?}");
+        }
+    }
+
+    #[test]
+    fn loads_checkpoints_written_with_burns_conv2d() {
+        // A checkpoint written by Burn's own layer loads into ours and computes the same.
+        let device = flex();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conv.bpk");
+        let burn_conv = Conv2dConfig::new([3, 4], [3, 3])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        burn_conv.clone().save_file(&path).unwrap();
+        let spec = Conv2dSpec::new([3, 4], [3, 3])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Same);
+        let loaded = spec
+            .init(&device)
+            .try_load_file(&path)
+            .expect("load Burn's Conv2d record");
+        for size in [6, 7] {
+            let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
+            assert_close(loaded.forward(x.clone()), burn_conv.forward(x), "loaded");
+        }
+    }
+}
