@@ -27,6 +27,15 @@ use std::time::{Duration, Instant};
 const CONTROLS_WIDTH: f32 = 380.0;
 /// Space between the images of a sequence.
 const IMAGE_GAP: f32 = 18.0;
+/// Narrowest stage beside the controls; narrower windows stack them.
+const MIN_STAGE_WIDTH: f32 = 620.0;
+/// Width of a character of a guess line, in units of the font size: on a screenshot
+/// "CRNN: 8 (92 %)" took about 0.42 of the size per character; the rest leaves room.
+const CHAR_WIDTH: f32 = 0.52;
+/// Smallest text the stage's layout aims for, in points (before the projector scale).
+const MIN_FONT: f32 = 13.0;
+/// Smallest text at all, where the window leaves no room for more (the guesses stay whole).
+const TIGHT_FONT: f32 = 10.0;
 /// Largest side of an image on the stage, in points.
 const MAX_CELL: f32 = 420.0;
 /// Most sequences one showcase prepares.
@@ -385,7 +394,22 @@ impl PresentPanel {
         }
 
         if !self.controls {
-            self.stage_ui(ui);
+            let height = ui.available_height();
+            self.stage_ui(ui, height);
+            return;
+        }
+        if ui.available_width() < CONTROLS_WIDTH + 24.0 + MIN_STAGE_WIDTH {
+            // A narrow window (a projector's, or the projector scale): the stage takes the
+            // whole width and the controls follow below it.
+            let height = ui.available_height();
+            egui::ScrollArea::vertical()
+                .id_salt("present_narrow")
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    self.stage_ui(ui, height);
+                    ui.separator();
+                    self.controls_ui(ui, workbench);
+                });
             return;
         }
         panel_heading(
@@ -402,7 +426,10 @@ impl PresentPanel {
                     .show(ui, |ui| self.controls_ui(ui, workbench));
             });
             ui.add_space(24.0);
-            ui.vertical(|ui| self.stage_ui(ui));
+            ui.vertical(|ui| {
+                let height = ui.available_height();
+                self.stage_ui(ui, height);
+            });
         });
     }
 
@@ -600,7 +627,9 @@ impl PresentPanel {
     }
 
     /// The sequence on the stage: counter and state, then the images with the guesses above.
-    fn stage_ui(&mut self, ui: &mut egui::Ui) {
+    /// `height`: what the stage may fill, from its top.
+    fn stage_ui(&mut self, ui: &mut egui::Ui, height: f32) {
+        let top = ui.cursor().top();
         let Some(shown) = &self.shown else {
             ui.add_space(40.0);
             if self.pending.is_some() {
@@ -627,7 +656,8 @@ impl PresentPanel {
 
         self.stage_bar_ui(ui, &showcase);
         ui.add_space(if self.controls { 16.0 } else { 8.0 });
-        self.sequence_ui(ui, &showcase, seq);
+        let left = height - (ui.cursor().top() - top);
+        self.sequence_ui(ui, &showcase, seq, left);
         ui.add_space(16.0);
         self.summary_ui(ui, &showcase, seq);
     }
@@ -722,16 +752,23 @@ impl PresentPanel {
 
     /// The images of `seq` side by side, each with the models' guesses above and its level and
     /// truth below, as large as the space allows.
-    fn sequence_ui(&self, ui: &mut egui::Ui, showcase: &Showcase, seq: &ShownSequence) {
+    /// The images of `seq`, each with the models' guesses above and its level and truth below,
+    /// as large as `height` and the width allow; long sequences wrap onto more rows.
+    fn sequence_ui(
+        &self,
+        ui: &mut egui::Ui,
+        showcase: &Showcase,
+        seq: &ShownSequence,
+        height: f32,
+    ) {
         let Some(textures) = &self.textures else {
             return;
         };
         let t = seq.images.len().max(1);
         let width = ui.available_width();
         // Below the images: the summary line(s).
-        let height = ui.available_height() - 70.0;
-        // Text as large as fits a guess line ("CRNN: airplane (100 %)" and its mark) on one
-        // cell's width.
+        let height = height - 70.0;
+        // The longest guess line ("CRNN: airplane (100 %)" and its mark), in characters.
         let chars = showcase
             .models
             .iter()
@@ -745,32 +782,36 @@ impl PresentPanel {
                 .max()
                 .unwrap_or(1)
             + 11;
-        let font_for = |cell: f32| {
-            (cell * 0.14)
-                .min(cell / (0.6 * chars as f32))
-                .clamp(13.0, 34.0)
+        // Text as large as fits a guess line on a slot's width.
+        let font_for = |slot: f32| {
+            (slot * 0.14)
+                .min(slot / (CHAR_WIDTH * chars as f32))
+                .clamp(TIGHT_FONT, 34.0)
         };
+        // Width a guess line needs at the smallest font.
+        let text_min = CHAR_WIDTH * chars as f32 * MIN_FONT;
         // Room for the guesses above and the level and truth below each image.
         let lines = showcase.models.len() as f32 + 2.0;
-        let text_height = |cell: f32| lines * font_for(cell) * 1.45 + 24.0;
-        // As many rows as make the images largest (long sequences wrap), fewest on a tie.
-        let (per_row, cell) = (1..=t)
-            .map(|rows| {
-                let per_row = t.div_ceil(rows);
-                let n = per_row as f32;
-                let w = (width - IMAGE_GAP * (n - 1.0)) / n;
-                let h = (height - IMAGE_GAP * (rows as f32 - 1.0)) / rows as f32 - text_height(w);
-                (per_row, w.min(h))
-            })
-            .fold(
-                (t, f32::NEG_INFINITY),
-                |best, c| {
-                    if c.1 > best.1 { c } else { best }
-                },
-            );
-        let cell = cell.clamp(32.0, MAX_CELL);
-        let font = font_for(cell);
-        let block = cell + text_height(cell);
+        let text_height = |slot: f32| lines * font_for(slot) * 1.45 + 24.0;
+        // Each image has a slot (a column) at least as wide as itself and, where there is room,
+        // as wide as its guess lines. As many rows as make the images largest with the guesses
+        // readable (long sequences wrap), fewest on a tie.
+        let layout = |rows: usize| {
+            let per_row = t.div_ceil(rows);
+            let n = per_row as f32;
+            let w = (width - IMAGE_GAP * (n - 1.0)) / n;
+            let slot = w.min(MAX_CELL.max(text_min));
+            let h = (height - IMAGE_GAP * (rows as f32 - 1.0)) / rows as f32 - text_height(slot);
+            let cell = w.min(h).clamp(32.0, MAX_CELL);
+            let slot = cell.max(text_min.min(w));
+            let score = cell * (slot / text_min).min(1.0);
+            (per_row, cell, slot, score)
+        };
+        let (per_row, cell, slot, _) = (1..=t)
+            .map(layout)
+            .fold(layout(1), |best, c| if c.3 > best.3 { c } else { best });
+        let font = font_for(slot);
+        let block = cell + text_height(slot);
         let rows = t.div_ceil(per_row);
         let levels = showcase.occlusion.num_levels().max(1);
         if !self.controls {
@@ -783,7 +824,7 @@ impl PresentPanel {
                 ui.add_space(IMAGE_GAP);
             }
             let n = chunk.len() as f32;
-            let row = cell * n + IMAGE_GAP * (n - 1.0);
+            let row = slot * n + IMAGE_GAP * (n - 1.0);
             ui.horizontal_top(|ui| {
                 // The gaps are IMAGE_GAP exactly.
                 ui.spacing_mut().item_spacing.x = 0.0;
@@ -799,10 +840,10 @@ impl PresentPanel {
                         &textures.revealed[pos]
                     };
                     ui.allocate_ui_with_layout(
-                        Vec2::new(cell, block),
+                        Vec2::new(slot, block),
                         Layout::top_down(Align::Center),
                         |ui| {
-                            ui.set_width(cell);
+                            ui.set_width(slot);
                             self.image_ui(ui, showcase, image, texture, cell, font, levels);
                         },
                     );
@@ -945,16 +986,25 @@ fn guess_line(ui: &mut egui::Ui, text: String, font: f32, verdict: Option<bool>)
     let width = ui.available_width();
     let pad = (font * 0.2).max(3.0);
     let mark = if verdict.is_some() { font * 0.8 } else { 0.0 };
-    let mut rich = RichText::new(text.as_str()).size(font);
-    if verdict.is_some() {
-        rich = rich.strong().color(Color32::WHITE);
+    let room = (width - mark - 4.0 * pad).max(10.0);
+    let layout = |size: f32| {
+        let mut rich = RichText::new(text.as_str()).size(size);
+        if verdict.is_some() {
+            rich = rich.strong().color(Color32::WHITE);
+        }
+        egui::WidgetText::from(rich).into_galley(
+            ui,
+            Some(egui::TextWrapMode::Truncate),
+            room,
+            egui::TextStyle::Body,
+        )
+    };
+    let mut galley = layout(font);
+    if galley.elided {
+        // Too long for the slot: smaller rather than cut, down to a size still legible.
+        let whole = layout_width(ui, &text, font);
+        galley = layout((font * room / whole).max(8.0));
     }
-    let galley = egui::WidgetText::from(rich).into_galley(
-        ui,
-        Some(egui::TextWrapMode::Truncate),
-        (width - mark - 4.0 * pad).max(10.0),
-        egui::TextStyle::Body,
-    );
     let (rect, response) = ui.allocate_exact_size(
         Vec2::new(width, galley.size().y + 2.0 * pad),
         egui::Sense::hover(),
@@ -993,6 +1043,19 @@ fn guess_line(ui: &mut egui::Ui, text: String, font: f32, verdict: Option<bool>)
         None => text,
     };
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
+}
+
+/// Width of `text` at `size` on one line, bold (the widest a guess line gets).
+fn layout_width(ui: &egui::Ui, text: &str, size: f32) -> f32 {
+    egui::WidgetText::from(RichText::new(text).size(size).strong())
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x
 }
 
 fn runs_root(text: &str) -> PathBuf {
