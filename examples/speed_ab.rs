@@ -5,6 +5,8 @@
 //! cargo run --example speed_ab -- ops          # per-op only
 //! cargo run --example speed_ab -- train        # CRNN and CNN train steps only
 //! cargo run --example speed_ab -- train --repeats 9
+//! cargo run --example speed_ab -- train CRNN-2-S CNN-4-S   # other models
+//! cargo run --example speed_ab -- pieces       # the steps of an im2col convolution, one by one
 //! ```
 //!
 //! The machine this runs on is shared, so absolute times move with the load; what this reports is
@@ -61,7 +63,11 @@ fn main() {
         im2col_pieces(&device, repeats);
     }
     if all || args.iter().any(|a| a == "train") {
-        for kind in [ModelKind::Crnn, ModelKind::Cnn] {
+        let mut kinds: Vec<ModelKind> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if kinds.is_empty() {
+            kinds = vec![ModelKind::Crnn, ModelKind::Cnn];
+        }
+        for kind in kinds {
             train_steps(kind, &device.clone().autodiff(), repeats);
         }
     }
@@ -140,7 +146,11 @@ fn ops(device: &Device, repeats: usize) {
         } else {
             "fwd+bwd (weight, bias grads)"
         };
-        for path in [ConvPath::FlexWeightGemm, ConvPath::Im2col] {
+        for path in [
+            ConvPath::FlexWeightGemm,
+            ConvPath::FlexGemm,
+            ConvPath::Im2col,
+        ] {
             ab(
                 &format!("{name} {label}, {path:?}"),
                 device,

@@ -38,6 +38,9 @@ pub enum ConvPath {
     /// batched matrix product (flex). Burn's own weight gradient on flex is its slowest
     /// convolution operation; this is the default on flex.
     FlexWeightGemm,
+    /// Like `FlexWeightGemm`, but the forward pass too is im2col + one batched matrix product,
+    /// and the backward pass reuses that im2col matrix for the weight gradient (flex).
+    FlexGemm,
     /// Everything from tensor operations: im2col by a gather, one matrix product; the backward
     /// pass is what autodiff derives (two matrix products and a scatter-add). Works on any
     /// backend; measured slower than `FlexWeightGemm` on flex for 32 → 64 channels at 28×28
@@ -46,10 +49,18 @@ pub enum ConvPath {
 }
 
 impl ConvPath {
-    /// The faster path for `device`: [`FlexWeightGemm`](Self::FlexWeightGemm) on flex, Burn's
-    /// own convolution elsewhere.
-    pub fn for_device(device: &Device) -> Self {
+    /// The faster path for a layer with `in_channels` inputs and `stride` on `device`, as
+    /// measured on flex in one process (`examples/speed_ab.rs`, docs/PERFORMANCE.md): Burn's own
+    /// convolution off flex; on flex, for fwd + bwd against Burn's convolution,
+    /// - a few input channels (conv1 on 1 or 3 channels): `FlexGemm`, 0.4×;
+    /// - stride 1, many channels (conv2, 32 → 64 at 28×28): `FlexWeightGemm`, 0.85×
+    ///   (`FlexGemm` 0.92×, `Im2col` 0.9–1.2×);
+    /// - stride 2 (the `-S` models' layers): `Im2col`, 0.5–0.75× (`FlexWeightGemm` 0.8–0.95×),
+    ///   where Burn's input gradient (a strided transposed convolution) is slow.
+    pub fn choose(device: &Device, in_channels: usize, stride: [usize; 2]) -> Self {
         match device.clone().without_autodiff().as_dispatch() {
+            DispatchDevice::Flex(_) if stride != [1, 1] => ConvPath::Im2col,
+            DispatchDevice::Flex(_) if in_channels < 8 => ConvPath::FlexGemm,
             DispatchDevice::Flex(_) => ConvPath::FlexWeightGemm,
             _ => ConvPath::Native,
         }
@@ -210,7 +221,8 @@ impl Conv2d {
     /// - `input`: `[n, c_in, h, w]`
     /// - output: `[n, c_out, h', w']`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let path = ConvPath::for_device(&input.device());
+        let [_, c_in, _, _] = input.dims();
+        let path = ConvPath::choose(&input.device(), c_in, self.stride);
         self.forward_with(input, path)
     }
 
@@ -219,7 +231,7 @@ impl Conv2d {
         match path {
             ConvPath::Native => self.forward_native(input),
             ConvPath::Im2col => self.forward_im2col(input),
-            ConvPath::FlexWeightGemm => {
+            ConvPath::FlexWeightGemm | ConvPath::FlexGemm => {
                 let [n, _, h, w] = input.dims();
                 match &self.bias {
                     Some(bias) => flex_weight_gemm::conv2d(
@@ -228,6 +240,7 @@ impl Conv2d {
                         bias.val(),
                         self.options([h, w]),
                         self.geometry(n, [h, w]),
+                        path == ConvPath::FlexGemm,
                     )
                     .unwrap_or_else(|| self.forward_native(input)),
                     None => self.forward_native(input),
@@ -345,6 +358,7 @@ mod flex_weight_gemm {
         bias: Tensor<1>,
         options: ConvOptions<2>,
         geometry: Geometry,
+        gemm_forward: bool,
     ) -> Option<Tensor<4>> {
         let usable = x.device().gradient_checkpointing_strategy()
             == Some(GradientCheckpointingStrategy::Disabled)
@@ -365,9 +379,14 @@ mod flex_weight_gemm {
             .compute_bound()
             .stateful()
         {
+            OpsKind::Tracked(prep) if gemm_forward => {
+                let cols = im2col(x.clone(), &geometry);
+                let out = gemm_forward_pass(cols.clone(), w.clone(), b, &geometry);
+                prep.finish((x, w, Some(cols), options, geometry), out)
+            }
             OpsKind::Tracked(prep) => {
                 let out = Flex::conv2d(x.clone(), w.clone(), Some(b), options.clone());
-                prep.finish((x, w, options, geometry), out)
+                prep.finish((x, w, None, options, geometry), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(x, w, Some(b), options)),
         };
@@ -378,10 +397,11 @@ mod flex_weight_gemm {
     struct WeightGemmConv;
 
     impl Backward<Flex, 3> for WeightGemmConv {
-        /// Input, weight, options, geometry.
+        /// Input, weight, the forward pass's im2col matrix if it made one, options, geometry.
         type State = (
             FloatTensor<Flex>,
             FloatTensor<Flex>,
+            Option<FloatTensor<Flex>>,
             ConvOptions<2>,
             Geometry,
         );
@@ -394,7 +414,7 @@ mod flex_weight_gemm {
         ) {
             let [node_x, node_w, node_b] = ops.parents;
             let grad = grads.consume::<Flex>(&ops.node);
-            let (x, w, options, geometry) = ops.state;
+            let (x, w, cols, options, geometry) = ops.state;
             if let Some(node) = node_b {
                 let [c_out, ..] = w.shape().dims::<4>();
                 // Σ over batch, rows and columns of the output gradient.
@@ -402,7 +422,9 @@ mod flex_weight_gemm {
                 grads.register::<Flex>(node.id, Flex::float_reshape(db, Shape::new([c_out])));
             }
             if let Some(node) = node_w {
-                let dw = weight_gradient(x.clone(), grad.clone(), &geometry);
+                let [c_out, c_in, kh, kw] = w.shape().dims::<4>();
+                let cols = cols.unwrap_or_else(|| im2col(x.clone(), &geometry));
+                let dw = weight_gradient(cols, grad.clone(), [c_out, c_in, kh, kw]);
                 grads.register::<Flex>(node.id, dw);
             }
             if let Some(node) = node_x {
@@ -432,30 +454,52 @@ mod flex_weight_gemm {
         index
     }
 
-    /// `dW[o, c, ky, kx] = Σ_{n,y,x} dy[n, o, y, x] · x_padded[n, c, y·s + ky, x·s + kx]` as im2col
-    /// (a gather of channels-last rows) and one batched product
-    /// `dy [n, c_out, h'·w'] × cols [n, h'·w', k·k·c_in]`, summed over the batch.
-    fn weight_gradient(
-        x: FloatTensor<Flex>,
-        dy: FloatTensor<Flex>,
-        g: &Geometry,
-    ) -> FloatTensor<Flex> {
+    /// The im2col matrix `[n, h'·w', k_h·k_w·c_in]` of `x` `[n, c_in, h, w]`: every output
+    /// pixel's patch, taps in (ky, kx, c) order, gathered from channels-last rows with one
+    /// all-zero image after the batch for the padding.
+    fn im2col(x: FloatTensor<Flex>, g: &Geometry) -> FloatTensor<Flex> {
         let [n, c_in, h, w] = x.shape().dims::<4>();
-        let [_, c_out, oh, ow] = dy.shape().dims::<4>();
+        let [oh, ow] = g.out_size;
         let [kh, kw] = g.kernel;
-        let taps = kh * kw * c_in;
-        let device = FlexDevice;
         let nhwc = Flex::float_permute(x, &[0, 2, 3, 1]);
-        let zero_image = Flex::float_zeros(Shape::new([1, h, w, c_in]), &device, FloatDType::F32);
+        let zero_image =
+            Flex::float_zeros(Shape::new([1, h, w, c_in]), &FlexDevice, FloatDType::F32);
         let rows = Flex::float_reshape(
             Flex::float_cat(vec![nhwc, zero_image], 0),
             Shape::new([(n + 1) * h * w, c_in]),
         );
-        let index = cached_patch_index(g);
-        let cols = Flex::float_reshape(
-            Flex::float_select(rows, 0, index),
-            Shape::new([n, oh * ow, taps]),
+        let cols = Flex::float_select(rows, 0, cached_patch_index(g));
+        Flex::float_reshape(cols, Shape::new([n, oh * ow, kh * kw * c_in]))
+    }
+
+    /// `y [n, c_out, h', w'] = W [1, c_out, taps] × colsᵀ [n, taps, h'·w'] + bias`: the output
+    /// comes out in NCHW order.
+    fn gemm_forward_pass(
+        cols: FloatTensor<Flex>,
+        w: FloatTensor<Flex>,
+        b: FloatTensor<Flex>,
+        g: &Geometry,
+    ) -> FloatTensor<Flex> {
+        let [c_out, c_in, kh, kw] = w.shape().dims::<4>();
+        let [oh, ow] = g.out_size;
+        // [c_out, c, ky, kx] → [c_out, ky, kx, c] → [1, c_out, taps]
+        let w = Flex::float_reshape(
+            Flex::float_permute(w, &[0, 2, 3, 1]),
+            Shape::new([1, c_out, kh * kw * c_in]),
         );
+        let y = Flex::float_matmul(w, Flex::float_swap_dims(cols, 1, 2)); // [n, c_out, h'·w']
+        let y = Flex::float_add(y, Flex::float_reshape(b, Shape::new([1, c_out, 1])));
+        Flex::float_reshape(y, Shape::new([g.batch, c_out, oh, ow]))
+    }
+
+    /// `dW[o, c, ky, kx] = Σ_{n,y,x} dy[n, o, y, x] · x_padded[n, c, y·s + ky, x·s + kx]` as one
+    /// batched product `dy [n, c_out, h'·w'] × cols [n, h'·w', taps]`, summed over the batch.
+    fn weight_gradient(
+        cols: FloatTensor<Flex>,
+        dy: FloatTensor<Flex>,
+        [c_out, c_in, kh, kw]: [usize; 4],
+    ) -> FloatTensor<Flex> {
+        let [n, _, oh, ow] = dy.shape().dims::<4>();
         let dy = Flex::float_reshape(dy, Shape::new([n, c_out, oh * ow]));
         let per_image = Flex::float_matmul(dy, cols); // [n, c_out, taps]
         let dw = Flex::float_sum_dim(per_image, 0); // [1, c_out, taps]
@@ -517,7 +561,11 @@ mod tests {
             let conv = spec.init(&device);
             let x = Tensor::<4>::random(shape, Distribution::Default, &device);
             let native = conv.forward_with(x.clone(), ConvPath::Native);
-            for path in [ConvPath::Im2col, ConvPath::FlexWeightGemm] {
+            for path in [
+                ConvPath::Im2col,
+                ConvPath::FlexWeightGemm,
+                ConvPath::FlexGemm,
+            ] {
                 let y = conv.forward_with(x.clone(), path);
                 assert_close(y, native.clone(), &format!("{path:?} {spec:?} {shape:?}"));
             }
@@ -553,7 +601,11 @@ mod tests {
                 )
             };
             let (dx_n, dw_n, db_n) = grads(ConvPath::Native);
-            for path in [ConvPath::Im2col, ConvPath::FlexWeightGemm] {
+            for path in [
+                ConvPath::Im2col,
+                ConvPath::FlexWeightGemm,
+                ConvPath::FlexGemm,
+            ] {
                 let (dx, dw, db) = grads(path);
                 let what = format!("{path:?} {spec:?} {shape:?}");
                 assert_close(dx, dx_n.clone(), &format!("input gradient {what}"));
@@ -564,28 +616,34 @@ mod tests {
     }
 
     #[test]
-    fn flex_takes_the_weight_gemm_path_with_and_without_autodiff() {
-        assert_eq!(ConvPath::for_device(&flex()), ConvPath::FlexWeightGemm);
-        assert_eq!(
-            ConvPath::for_device(&flex().autodiff()),
-            ConvPath::FlexWeightGemm
-        );
+    fn each_layer_takes_its_measured_path_on_flex() {
+        for device in [flex(), flex().autodiff()] {
+            let choose = |c_in, s| ConvPath::choose(&device, c_in, [s, s]);
+            assert_eq!(choose(1, 1), ConvPath::FlexGemm);
+            assert_eq!(choose(3, 1), ConvPath::FlexGemm);
+            assert_eq!(choose(32, 1), ConvPath::FlexWeightGemm);
+            assert_eq!(choose(32, 2), ConvPath::Im2col);
+            assert_eq!(choose(1, 2), ConvPath::Im2col);
+        }
     }
 
     #[test]
     fn the_custom_autodiff_step_runs_on_flex_with_autodiff_only() {
         let spec = Conv2dSpec::new([2, 3], [3, 3]).with_padding(PaddingConfig2d::Same);
         for (device, expected) in [(flex().autodiff(), true), (flex(), false)] {
-            let conv = spec.init(&device);
-            let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Default, &device);
-            let taken = flex_weight_gemm::conv2d(
-                &x,
-                conv.weight.val(),
-                conv.bias.as_ref().unwrap().val(),
-                conv.options([5, 5]),
-                conv.geometry(2, [5, 5]),
-            );
-            assert_eq!(taken.is_some(), expected, "{device:?}");
+            for gemm_forward in [false, true] {
+                let conv = spec.init(&device);
+                let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Default, &device);
+                let taken = flex_weight_gemm::conv2d(
+                    &x,
+                    conv.weight.val(),
+                    conv.bias.as_ref().unwrap().val(),
+                    conv.options([5, 5]),
+                    conv.geometry(2, [5, 5]),
+                    gemm_forward,
+                );
+                assert_eq!(taken.is_some(), expected, "{device:?}");
+            }
         }
     }
 
