@@ -147,12 +147,15 @@ pub fn clip_group(name: &str) -> String {
     name.to_string()
 }
 
-/// The official split lists for `split_list`, if found: the set of `class/clip` keys (lower case,
-/// no extension) listed for training and for testing.
+/// The `class/clip` keys (lower case, no extension) of an official list.
+type ListedClips = BTreeSet<String>;
+
+/// The official split lists for `split_list`, if found: the clips listed for training and for
+/// testing.
 fn official_split(
     root: &Path,
     split_list: u8,
-) -> Result<Option<(BTreeSet<String>, BTreeSet<String>)>, DataError> {
+) -> Result<Option<(ListedClips, ListedClips)>, DataError> {
     let dirs = [
         root.to_path_buf(),
         root.join("ucfTrainTestlist"),

@@ -57,7 +57,7 @@ pub struct ClipCut {
 
 /// Seed streams, so that changing one choice leaves the others as they were.
 const LEVEL_STREAM: u64 = 0x4C45_5645_4C53; // "LEVELS"
-const ORDER_STREAM: u64 = 0x4F52_4445_52; // "ORDER"
+const ORDER_STREAM: u64 = 0x004F_5244_4552; // "ORDER"
 const SHUFFLE_STREAM: u64 = 0x5348_5546; // "SHUF"
 
 /// Cuts the videos into sequences (see the module docs).

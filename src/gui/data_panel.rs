@@ -35,6 +35,9 @@ const STRIP_CELL: f32 = 56.0;
 /// Outline of the frames that sampling keeps.
 const SAMPLED_COLOR: Color32 = Color32::from_rgb(250, 190, 40);
 
+/// Where a strip decoded on a background thread arrives.
+type StripReceiver = Receiver<Result<Vec<StripFrame>, String>>;
+
 /// A strip of one clip's frames, as textures, with the sampled ones marked.
 struct Strip {
     video: usize,
@@ -49,7 +52,7 @@ struct ClipPreview {
     videos_rx: Option<Receiver<Result<Vec<VideoClip>, String>>>,
     selected: usize,
     strip: Option<Strip>,
-    strip_rx: Option<(usize, Receiver<Result<Vec<StripFrame>, String>>)>,
+    strip_rx: Option<(usize, StripReceiver)>,
 }
 
 /// The Data panel.
@@ -165,13 +168,15 @@ impl DataPanel {
             DataSource::Clips { options, .. } => options.sample_every,
             _ => 1,
         };
+        let sampling = if every == 1 {
+            "every frame is used".to_string()
+        } else {
+            format!("every {every}th frame is sampled (outlined)")
+        };
         ui.label(
             RichText::new(format!(
-                "Frames {}–{} of the folder; every {}{} frame is sampled (outlined). Training cuts the sampled frames into subsequences of T.",
-                1,
+                "Frames 1–{} of the clip; {sampling}. Training cuts the sampled frames into subsequences of T.",
                 video.folder_frames.min(STRIP_FRAMES),
-                every,
-                if every == 1 { "st" } else { "th" }
             ))
             .weak(),
         );
@@ -463,33 +468,33 @@ impl ClipPreview {
             });
             return;
         }
-        if let Some((video_index, rx)) = &self.strip_rx {
-            if *video_index == index {
-                match rx.try_recv() {
-                    Ok(Ok(frames)) => {
-                        let frames = frames
-                            .iter()
-                            .enumerate()
-                            .map(|(k, f)| (texture(k, &f.pixels), f.position, f.sampled))
-                            .collect();
-                        self.strip = Some(Strip {
-                            video: index,
-                            frames,
-                        });
-                        self.strip_rx = None;
-                    }
-                    Ok(Err(e)) => {
-                        self.strip = Some(Strip {
-                            video: index,
-                            frames: Vec::new(),
-                        });
-                        self.strip_rx = None;
-                        self.videos = Some(Err(format!("decoding {}: {e}", video.name)));
-                    }
-                    Err(_) => {}
+        if let Some((video_index, rx)) = &self.strip_rx
+            && *video_index == index
+        {
+            match rx.try_recv() {
+                Ok(Ok(frames)) => {
+                    let frames = frames
+                        .iter()
+                        .enumerate()
+                        .map(|(k, f)| (texture(k, &f.pixels), f.position, f.sampled))
+                        .collect();
+                    self.strip = Some(Strip {
+                        video: index,
+                        frames,
+                    });
+                    self.strip_rx = None;
                 }
-                return;
+                Ok(Err(e)) => {
+                    self.strip = Some(Strip {
+                        video: index,
+                        frames: Vec::new(),
+                    });
+                    self.strip_rx = None;
+                    self.videos = Some(Err(format!("decoding {}: {e}", video.name)));
+                }
+                Err(_) => {}
             }
+            return;
         }
         let DataSource::Clips { options, .. } = source else {
             return;

@@ -780,6 +780,19 @@ impl TrainPanel {
                 ui.label("Time left");
                 ui.label(s.eta_seconds().map_or("…".into(), format_duration));
                 ui.end_row();
+                if let Some(c) = s.clips.last() {
+                    // Clip data: paper B's measure, per video after averaging its subsequences.
+                    ui.label("Test videos");
+                    ui.label(format!(
+                        "{:.1} % right ({} of {}) after epoch {}; subsequences {:.1} %",
+                        c.test.videos.accuracy().unwrap_or(0.0) * 100.0,
+                        c.test.videos.correct,
+                        c.test.videos.total,
+                        c.epoch,
+                        c.test.subsequences.accuracy().unwrap_or(0.0) * 100.0
+                    ));
+                    ui.end_row();
+                }
             });
         if let RunState::Failed(message) = &s.state {
             widgets::error_text(ui, format!("Training failed: {message}"));

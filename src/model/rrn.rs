@@ -350,10 +350,8 @@ pub fn validate(config: &ModelConfig) -> Result<(), RrnConfigError> {
                 )?;
             }
         }
-        ModelKind::ResNetAvg | ModelKind::ResNetGru => {
-            if !(2..=4).contains(&config.feature_block) {
-                return Err(RrnConfigError::FeatureBlock(config.feature_block));
-            }
+        ModelKind::ResNetAvg | ModelKind::ResNetGru if !(2..=4).contains(&config.feature_block) => {
+            return Err(RrnConfigError::FeatureBlock(config.feature_block));
         }
         _ => {}
     }
