@@ -1,25 +1,34 @@
-//! 2-D convolution that runs as im2col + one matrix product on Burn's CPU backend (`flex`).
+//! 2-D convolution with faster training on Burn's CPU backend (`flex`).
 //!
 //! Why: flex computes a convolution's weight gradient generically (a convolution with batch and
 //! channels swapped), at a quarter of its forward rate; in a CRNN train step conv2's weight
-//! gradient alone took 17 % of the time (docs/PERFORMANCE.md). Written as tensor operations whose
-//! own backward passes are cheap, the whole layer becomes three large matrix products:
+//! gradient alone took 17 % of the time (docs/PERFORMANCE.md). The cure is im2col: gather every
+//! output pixel's patch into a matrix, and the convolution and both of its gradients become
+//! large matrix products:
 //!
 //! ```text
-//! forward         cols [n·h'·w', k·k·c_in] = select(x as NHWC rows, patch index)   (a gather)
-//!                 y    [n·h'·w', c_out]    = cols × W  + bias
-//! weight gradient dW   [k·k·c_in, c_out]   = colsᵀ × dy                            (one gemm)
-//! input gradient  dcols                    = dy × Wᵀ,  dx = scatter-add of dcols    (gemm + select_add)
+//! im2col          cols [n, h'·w', k·k·c_in] = select(x as NHWC rows, patch index)  (a gather)
+//! forward         y    [n, c_out, h'·w']    = W [c_out, k·k·c_in] × colsᵀ + bias
+//! weight gradient dW   [c_out, k·k·c_in]    = Σ_n dy_n × cols_n
+//! input gradient  dcols                     = dy × W,  dx = scatter-add of dcols   (gemm + select_add)
 //! ```
 //!
 //! Out-of-image taps of the zero padding point at one all-zero image appended to the batch, so
-//! padding costs no extra pass. The output stays channels-last in memory and is returned as an
-//! NCHW view (`permute`), which the next layer turns back into NHWC rows without a copy.
+//! padding costs no extra pass. Which of these pieces pays off depends on the layer; measured in
+//! one process (`examples/speed_ab.rs`), [`ConvPath::choose`] picks per layer:
+//! - [`ConvPath::FlexWeightGemm`] / [`ConvPath::FlexGemm`]: a custom autodiff step on
+//!   `Autodiff<Flex>` (Burn's extension points: `Tensor::try_into_primitive` and
+//!   `burn_autodiff`'s `Backward`), with Burn's own input gradient, the weight gradient by
+//!   im2col + one batched product, and the forward pass either Burn's (`FlexWeightGemm`) or the
+//!   im2col product, whose matrix the backward pass then reuses (`FlexGemm`);
+//! - [`ConvPath::Im2col`]: only tensor operations whose own backward passes are cheap, so
+//!   autodiff derives the gradients (works on every backend).
 //!
-//! On other backends (WGPU) Burn's own `conv2d` is used: it is faster there and the im2col
-//! matrix would cost GPU memory. Either way the parameters are the same tensors, `weight`
-//! `[c_out, c_in, k, k]` and `bias` `[c_out]`, with the same names as `burn::nn::conv::Conv2d`,
-//! so checkpoints move between backends and load checkpoints saved with Burn's `Conv2d`.
+//! On other backends (WGPU) Burn's own `conv2d` is used: it is faster there and an im2col matrix
+//! would cost GPU memory. Every path computes the same function with the same parameters,
+//! `weight` `[c_out, c_in, k, k]` and `bias` `[c_out]`, under the names of
+//! `burn::nn::conv::Conv2d`, so checkpoints move between backends and checkpoints saved with
+//! Burn's `Conv2d` load.
 
 use burn::backend::DispatchDevice;
 use burn::module::{Module, Param};
@@ -349,8 +358,9 @@ mod flex_weight_gemm {
 
     type Ad = Autodiff<Flex>;
 
-    /// `conv2d(x, weight, bias)` on flex, forward and input gradient by Burn, weight gradient by
-    /// [`weight_gradient`]. `None` when the tensors are not f32 flex tensors with autodiff
+    /// `conv2d(x, weight, bias)` on flex: the forward pass by Burn or, with `gemm_forward`, by
+    /// [`im2col`] and [`gemm_forward_pass`]; the input gradient by Burn; the weight gradient by
+    /// [`weight_gradient`] (reusing the forward pass's im2col matrix if there is one). `None` when the tensors are not f32 flex tensors with autodiff
     /// (without gradient checkpointing): the caller then takes another path.
     pub(super) fn conv2d(
         x: &Tensor<4>,
