@@ -414,6 +414,26 @@ fn motion_clips_are_seeded_and_cut_into_subsequences() {
         assert_eq!(x, y);
     }
     assert!(reordered > seqs.len() / 2);
+    // The contact sheet (`occlab dataset --sheet`) shows the same: one occluder per row.
+    let sheet = prepared.contact_sheet(&p, 3, true);
+    let (cell_w, cell_h) = (24 * 3 + 4, 24 * 3 + 6 + 2 + 4);
+    assert_eq!(sheet.dimensions(), (4 * cell_w + 4, 3 * cell_h + 4));
+    for row in 0..3u32 {
+        let tinted = |frame: u32| -> Vec<(u32, u32)> {
+            let (x0, y0) = (4 + frame * cell_w, 4 + row * cell_h);
+            let level_bar = *sheet.get_pixel(x0, y0 + 24 * 3 + 2);
+            let tint = level_bar.0.map(|c| (c as u16 * 2 / 3) as u8);
+            (0..72)
+                .flat_map(|y| (0..72).map(move |x| (x, y)))
+                .filter(|&(x, y)| sheet.get_pixel(x0 + x, y0 + y).0 == tint)
+                .collect()
+        };
+        let first = tinted(0);
+        assert!(first.len() > 50, "row {row}: the occluder is tinted");
+        for frame in 1..4 {
+            assert_eq!(tinted(frame), first, "row {row}, frame {frame}");
+        }
+    }
     // Without M: every non-overlapping subsequence (8 frames / 3 = 2 each).
     let all = dataset::prepare(&motion_preset(2, 3, None), None).unwrap();
     assert_eq!(all.sequences.sequences.len(), 4 * 2 * 2);

@@ -337,6 +337,28 @@ impl Prepared {
                 .collect();
         }
         let scale = if self.images.height <= 32 { 3 } else { 1 };
+        if let Some(clips) = &self.clips {
+            // Clip data: every frame of a video behind the video's one occluder, as trained.
+            let seqs = &self.sequences.sequences;
+            let test: Vec<usize> = (0..seqs.len())
+                .filter(|&i| seqs[i].split == Split::Test)
+                .take(rows)
+                .collect();
+            let ids = if test.is_empty() {
+                (0..seqs.len().min(rows)).collect()
+            } else {
+                test
+            };
+            return super::clip_data::clip_contact_sheet(
+                &self.images,
+                seqs,
+                clips,
+                &ids,
+                &preset.occlusion,
+                scale,
+                tint_occluders,
+            );
+        }
         render::contact_sheet(
             &self.images,
             &picked,
