@@ -422,6 +422,43 @@ fn im2col_pieces(device: &Device, repeats: usize) {
     let x = Tensor::<4>::random([n, c, h, w], Distribution::Default, device);
     let report = |name: &str, ms: f64| println!("  {name:<60} {ms:8.1} ms");
     {
+        // 2×2 max pooling of the conv2 output, fwd + bwd with autodiff: Burn's max_pool2d
+        // against a reshape + max_dim formulation and four strided slices + max_pair.
+        let ad = device.clone().autodiff();
+        let x = Tensor::<4>::random([n, o, h, w], Distribution::Default, &ad).require_grad();
+        let pool = burn::nn::pool::MaxPool2dConfig::new([2, 2]).init();
+        report(
+            "max_pool2d 2×2 fwd+bwd, Burn",
+            time(device, repeats, || {
+                let _ = pool.forward(x.clone()).sum().backward();
+            }),
+        );
+        report(
+            "max pool 2×2 fwd+bwd, reshape [n,c,h/2,2,w/2,2] + max_dim ×2",
+            time(device, repeats, || {
+                let y = x
+                    .clone()
+                    .reshape([n, o, h / 2, 2, w / 2, 2])
+                    .max_dim(5)
+                    .max_dim(3)
+                    .reshape([n, o, h / 2, w / 2]);
+                let _ = y.sum().backward();
+            }),
+        );
+        report(
+            "max pool 2×2 fwd+bwd, 4 strided slices + max_pair",
+            time(device, repeats, || {
+                let q = |dy: usize, dx: usize| {
+                    x.clone().slice(burn::tensor::s![.., .., dy..h;2, dx..w;2])
+                };
+                let y = q(0, 0)
+                    .max_pair(q(0, 1))
+                    .max_pair(q(1, 0).max_pair(q(1, 1)));
+                let _ = y.sum().backward();
+            }),
+        );
+    }
+    {
         // Weight gradient by shifted windows over channel-major padded rows: 9 gemms
         // [o, L] × [L, c] with L = n·(h+2)·(w+2), no im2col matrix.
         let l = n * (h + 2) * (w + 2);
