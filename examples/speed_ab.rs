@@ -201,6 +201,82 @@ fn ops(device: &Device, repeats: usize) {
             let _ = ours.forward(x.clone().require_grad()).sum().backward();
         },
     );
+    ab(
+        "LSTM fwd+bwd: SequenceLstm (old) vs concatenated W_x (new)",
+        device,
+        repeats,
+        || {
+            let _ = ours.forward(x.clone().require_grad()).sum().backward();
+        },
+        || {
+            let _ = lstm_concatenated(&burn_lstm, x.clone().require_grad())
+                .sum()
+                .backward();
+        },
+    );
+}
+
+/// `SequenceLstm`'s computation with the four gates' input weights concatenated into one
+/// `[c, 4d]` matrix per forward pass (one product instead of four; costs the concatenation and
+/// its backward split). For comparison only.
+fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
+    use burn::tensor::activation::{sigmoid, tanh};
+    let [batch, steps, c] = input.dims();
+    let d = lstm.d_hidden;
+    let gates = [
+        &lstm.input_gate,
+        lstm.forget_gate.as_ref().expect("forget gate"),
+        &lstm.output_gate,
+        &lstm.cell_gate,
+    ];
+    let b = |l: &burn::nn::Linear| l.bias.as_ref().expect("bias").val();
+    let w_x = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.input_transform.weight.val())
+            .collect(),
+        1,
+    );
+    let bias = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| b(&g.input_transform) + b(&g.hidden_transform))
+            .collect(),
+        0,
+    );
+    let w_h = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.hidden_transform.weight.val())
+            .collect(),
+        1,
+    );
+    let projected = (input.reshape([batch * steps, c]).matmul(w_x) + bias.unsqueeze::<2>())
+        .reshape([batch, steps, 4 * d]);
+    let mut outputs = Vec::with_capacity(steps);
+    let mut state: Option<(Tensor<2>, Tensor<2>)> = None;
+    for t in 0..steps {
+        let z = projected
+            .clone()
+            .slice([0..batch, t..t + 1, 0..4 * d])
+            .reshape([batch, 4 * d]);
+        let z = match &state {
+            Some((h, _)) => z + h.clone().matmul(w_h.clone()),
+            None => z,
+        };
+        let i = sigmoid(z.clone().slice([0..batch, 0..d]));
+        let f = sigmoid(z.clone().slice([0..batch, d..2 * d]));
+        let o = sigmoid(z.clone().slice([0..batch, 2 * d..3 * d]));
+        let g = tanh(z.slice([0..batch, 3 * d..4 * d]));
+        let cell = match state {
+            Some((_, cell)) => f * cell + i * g,
+            None => i * g,
+        };
+        let h = o * tanh(cell.clone());
+        outputs.push(h.clone());
+        state = Some((h, cell));
+    }
+    Tensor::stack(outputs, 1)
 }
 
 fn batch(device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
@@ -445,6 +521,34 @@ fn im2col_pieces(device: &Device, repeats: usize) {
                 let _ = y.sum().backward();
             }),
         );
+        {
+            use burn::tensor::module::{max_pool2d, max_pool2d_with_indices};
+            use burn::tensor::ops::MaxPoolOptions;
+            let xp = x.clone().inner();
+            let options = MaxPoolOptions::new([2, 2]);
+            report(
+                "max_pool2d 2×2 forward only, plain tensors, Burn",
+                time(device, repeats, || {
+                    let _ = max_pool2d(xp.clone(), options.clone());
+                }),
+            );
+            report(
+                "max_pool2d_with_indices forward, plain tensors, Burn",
+                time(device, repeats, || {
+                    let _ = max_pool2d_with_indices(xp.clone(), options.clone());
+                }),
+            );
+            let q =
+                |dy: usize, dx: usize| xp.clone().slice(burn::tensor::s![.., .., dy..h;2, dx..w;2]);
+            report(
+                "4 strided quadrant views + 3 max_pair, plain tensors",
+                time(device, repeats, || {
+                    let _ = q(0, 0)
+                        .max_pair(q(0, 1))
+                        .max_pair(q(1, 0).max_pair(q(1, 1)));
+                }),
+            );
+        }
         report(
             "max pool 2×2 fwd+bwd, 4 strided slices + max_pair",
             time(device, repeats, || {
