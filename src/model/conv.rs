@@ -352,7 +352,7 @@ mod flex_weight_gemm {
     use burn::backend::{Autodiff, AutodiffBackend, Flex, TensorMetadata};
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::{
-        DType, FloatDType, GradientCheckpointingStrategy, Shape, Tensor, TensorData,
+        DType, FloatDType, GradientCheckpointingStrategy, Shape, Slice, Tensor, TensorData,
     };
     use std::sync::Mutex;
 
@@ -433,8 +433,17 @@ mod flex_weight_gemm {
             }
             if let Some(node) = node_w {
                 let [c_out, c_in, kh, kw] = w.shape().dims::<4>();
-                let cols = cols.unwrap_or_else(|| im2col(x.clone(), &geometry));
-                let dw = weight_gradient(cols, grad.clone(), [c_out, c_in, kh, kw]);
+                let dims = [c_out, c_in, kh, kw];
+                let dw = match cols {
+                    Some(cols) => weight_gradient(cols, grad.clone(), dims),
+                    None => chunked_weight_gradient(
+                        x.clone(),
+                        grad.clone(),
+                        &geometry,
+                        dims,
+                        CHUNK_BYTES,
+                    ),
+                };
                 grads.register::<Flex>(node.id, dw);
             }
             if let Some(node) = node_x {
@@ -507,13 +516,72 @@ mod flex_weight_gemm {
     fn weight_gradient(
         cols: FloatTensor<Flex>,
         dy: FloatTensor<Flex>,
-        [c_out, c_in, kh, kw]: [usize; 4],
+        dims: [usize; 4],
     ) -> FloatTensor<Flex> {
-        let [n, _, oh, ow] = dy.shape().dims::<4>();
+        to_weight_layout(summed_products(cols, dy), dims)
+    }
+
+    /// The same from `x` without a stored im2col matrix: the batch goes in chunks whose im2col
+    /// matrices stay near `chunk_bytes` ([`CHUNK_BYTES`] in training; 145 MB for conv2 of a 160-image batch in one piece,
+    /// more for longer sequences or bigger images), partial sums added up.
+    pub(super) fn chunked_weight_gradient(
+        x: FloatTensor<Flex>,
+        dy: FloatTensor<Flex>,
+        g: &Geometry,
+        dims: [usize; 4],
+        chunk_bytes: usize,
+    ) -> FloatTensor<Flex> {
+        let [_, c_in, kh, kw] = dims;
+        let per_image = g.out_size[0] * g.out_size[1] * kh * kw * c_in * size_of::<f32>();
+        let chunk = (chunk_bytes / per_image.max(1)).clamp(1, g.batch.max(1));
+        let all = || Slice::new(0, None, 1);
+        let mut total: Option<FloatTensor<Flex>> = None;
+        for start in (0..g.batch).step_by(chunk) {
+            let end = (start + chunk).min(g.batch);
+            let batch = [
+                Slice::new(start as isize, Some(end as isize), 1),
+                all(),
+                all(),
+                all(),
+            ];
+            let part_geometry = Geometry {
+                batch: end - start,
+                ..*g
+            };
+            let cols = im2col(Flex::float_slice(x.clone(), &batch), &part_geometry);
+            let part = summed_products(cols, Flex::float_slice(dy.clone(), &batch));
+            total = Some(match total {
+                Some(sum) => Flex::float_add(sum, part),
+                None => part,
+            });
+        }
+        let total = total.unwrap_or_else(|| {
+            let [c_out, ..] = dims;
+            Flex::float_zeros(
+                Shape::new([1, c_out, kh * kw * c_in]),
+                &FlexDevice,
+                FloatDType::F32,
+            )
+        });
+        to_weight_layout(total, dims)
+    }
+
+    /// Im2col matrices of about this size at most in the backward pass of `FlexWeightGemm`.
+    const CHUNK_BYTES: usize = 32 << 20;
+
+    /// `Σ_n dy_n × cols_n`: `[1, c_out, taps]`.
+    fn summed_products(cols: FloatTensor<Flex>, dy: FloatTensor<Flex>) -> FloatTensor<Flex> {
+        let [n, c_out, oh, ow] = dy.shape().dims::<4>();
         let dy = Flex::float_reshape(dy, Shape::new([n, c_out, oh * ow]));
         let per_image = Flex::float_matmul(dy, cols); // [n, c_out, taps]
-        let dw = Flex::float_sum_dim(per_image, 0); // [1, c_out, taps]
-        // taps are (ky, kx, c): [c_out, ky, kx, c] → [c_out, c, ky, kx]
+        Flex::float_sum_dim(per_image, 0)
+    }
+
+    /// `[1, c_out, taps]` with taps in (ky, kx, c) order → `[c_out, c, ky, kx]`.
+    fn to_weight_layout(
+        dw: FloatTensor<Flex>,
+        [c_out, c_in, kh, kw]: [usize; 4],
+    ) -> FloatTensor<Flex> {
         let dw = Flex::float_reshape(dw, Shape::new([c_out, kh, kw, c_in]));
         Flex::float_permute(dw, &[0, 3, 1, 2])
     }
@@ -653,6 +721,45 @@ mod tests {
                     gemm_forward,
                 );
                 assert_eq!(taken.is_some(), expected, "{device:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_weight_gradient_adds_up_over_batch_chunks() {
+        use burn::backend::Flex;
+        use burn::tensor::module::conv2d_weight_backward;
+        let device = flex();
+        for stride in [1, 2] {
+            let spec = Conv2dSpec::new([3, 4], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Same);
+            let conv = spec.init(&device);
+            let (n, size) = (5, 7);
+            let out = conv.output_size(size, size);
+            let x = Tensor::<4>::random([n, 3, size, size], Distribution::Default, &device);
+            let dy = Tensor::<4>::random([n, 4, out[0], out[1]], Distribution::Default, &device);
+            let expected = conv2d_weight_backward(
+                x.clone(),
+                conv.weight.val(),
+                dy.clone(),
+                conv.options([size, size]),
+            );
+            // One image per chunk, two, and the whole batch at once.
+            for chunk_bytes in [1, 2 * out[0] * out[1] * 9 * 3 * 4, usize::MAX] {
+                let dw = flex_weight_gemm::chunked_weight_gradient(
+                    x.clone().try_into_primitive::<Flex>().unwrap(),
+                    dy.clone().try_into_primitive::<Flex>().unwrap(),
+                    &conv.geometry(n, [size, size]),
+                    [4, 3, 3, 3],
+                    chunk_bytes,
+                );
+                let dw = Tensor::<4>::from_primitive::<Flex>(dw);
+                assert_close(
+                    dw,
+                    expected.clone(),
+                    &format!("stride {stride}, {chunk_bytes} B"),
+                );
             }
         }
     }
