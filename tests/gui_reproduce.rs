@@ -2,7 +2,7 @@
 //! runs arrive, and find the report and the runs in the tables afterwards (headless, egui_kittest).
 
 use egui::accesskit::Role;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use occlab::experiment::preset::Preset;
 use occlab::gui::PanelId;
 use std::path::Path;

@@ -115,6 +115,15 @@ pub fn write_report(
         );
     }
     let _ = writeln!(md, "{}\n", opts.budget.describe());
+    if let Some(e) = opts.epochs {
+        let _ = writeln!(
+            md,
+            "**Epochs overridden: {e} epoch{} for every run** (`--epochs {e}`), not the presets' \
+             own; the paper trained to convergence, so our numbers are lower bounds where the \
+             curves still rise.\n",
+            if e == 1 { "" } else { "s" }
+        );
+    }
     hardware(&mut md, &rows);
 
     for &table in &opts.tables {
@@ -123,7 +132,14 @@ pub fn write_report(
             .filter(|r| r.run.tables.contains(&table))
             .collect();
         let _ = writeln!(md, "## Table {} — {}\n", table.name(), table.title());
-        if opts.budget != Budget::Full {
+        if let Some(e) = opts.epochs {
+            let _ = writeln!(
+                md,
+                "*{} budget, {e} epoch{} per run (`--epochs {e}`).*\n",
+                opts.budget.name(),
+                if e == 1 { "" } else { "s" }
+            );
+        } else if opts.budget != Budget::Full {
             let _ = writeln!(
                 md,
                 "*{} budget: data subsets, few epochs — not comparable with the published \
