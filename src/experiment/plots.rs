@@ -43,6 +43,9 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
     /// Integer ticks on x (epochs, levels).
     pub integer_x: bool,
+    /// Legend in the lower left corner (lines that fall to the right) instead of the lower right
+    /// (lines that rise).
+    pub legend_left: bool,
     pub series: Vec<Series>,
 }
 
@@ -155,7 +158,11 @@ pub fn render(chart: &LineChart, width: u32, height: u32) -> Result<Vec<u8>, Str
         }
         if !chart.series.is_empty() {
             ctx.configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(if chart.legend_left {
+                    SeriesLabelPosition::LowerLeft
+                } else {
+                    SeriesLabelPosition::LowerRight
+                })
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(180, 180, 180))
                 .label_font(("sans-serif", 14))
@@ -351,6 +358,7 @@ mod tests {
             x_range: None,
             y_range: Some((0.0, 100.0)),
             integer_x: true,
+            legend_left: false,
             series: vec![
                 Series {
                     name: "CRNN".into(),

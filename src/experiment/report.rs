@@ -596,6 +596,7 @@ fn plots_for(md: &mut String, out: &Path, table: TableId, rows: &[&Row]) -> Resu
             x_range: None,
             y_range: None,
             integer_x: true,
+            legend_left: false,
             series: group
                 .iter()
                 .map(|r| Series {
@@ -621,6 +622,7 @@ fn plots_for(md: &mut String, out: &Path, table: TableId, rows: &[&Row]) -> Resu
             x_range: None,
             y_range: None,
             integer_x: true,
+            legend_left: true,
             series: group
                 .iter()
                 .filter_map(|r| {
