@@ -370,7 +370,7 @@ fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -
                                         ui.label(
                                             RichText::new(format!(
                                                 "{} · {} ep",
-                                                elide(&o.run, 24),
+                                                elide(&o.run, 18),
                                                 o.epochs
                                             ))
                                             .small()
