@@ -390,9 +390,16 @@ mod flex_weight_gemm {
             .stateful()
         {
             OpsKind::Tracked(prep) if gemm_forward => {
-                let cols = im2col(x.clone(), &geometry);
-                let out = gemm_forward_pass(cols.clone(), w.clone(), b, &geometry);
-                prep.finish((x, w, Some(cols), options, geometry), out)
+                // Chunk by chunk of the batch (cache-sized im2col matrices), kept for the
+                // weight gradient.
+                let (mut outputs, mut all_cols) = (Vec::new(), Vec::new());
+                for (range, part) in chunks(&geometry, w.shape().dims::<4>(), CHUNK_BYTES) {
+                    let cols = im2col(Flex::float_slice(x.clone(), &batch_slice(range)), &part);
+                    outputs.push(gemm_forward_pass(cols.clone(), w.clone(), b.clone(), &part));
+                    all_cols.push(cols);
+                }
+                let out = Flex::float_cat(outputs, 0);
+                prep.finish((x, w, Some(all_cols), options, geometry), out)
             }
             OpsKind::Tracked(prep) => {
                 let out = Flex::conv2d(x.clone(), w.clone(), Some(b), options.clone());
@@ -411,7 +418,7 @@ mod flex_weight_gemm {
         type State = (
             FloatTensor<Flex>,
             FloatTensor<Flex>,
-            Option<FloatTensor<Flex>>,
+            Option<Vec<FloatTensor<Flex>>>,
             ConvOptions<2>,
             Geometry,
         );
@@ -435,7 +442,7 @@ mod flex_weight_gemm {
                 let [c_out, c_in, kh, kw] = w.shape().dims::<4>();
                 let dims = [c_out, c_in, kh, kw];
                 let dw = match cols {
-                    Some(cols) => weight_gradient(cols, grad.clone(), dims),
+                    Some(cols) => stored_cols_weight_gradient(cols, grad.clone(), &geometry, dims),
                     None => chunked_weight_gradient(
                         x.clone(),
                         grad.clone(),
@@ -511,19 +518,58 @@ mod flex_weight_gemm {
         Flex::float_reshape(y, Shape::new([g.batch, c_out, oh, ow]))
     }
 
-    /// `dW[o, c, ky, kx] = Σ_{n,y,x} dy[n, o, y, x] · x_padded[n, c, y·s + ky, x·s + kx]` as one
-    /// batched product `dy [n, c_out, h'·w'] × cols [n, h'·w', taps]`, summed over the batch.
-    fn weight_gradient(
-        cols: FloatTensor<Flex>,
-        dy: FloatTensor<Flex>,
-        dims: [usize; 4],
-    ) -> FloatTensor<Flex> {
-        to_weight_layout(summed_products(cols, dy), dims)
+    /// The batch ranges of at most about `chunk_bytes` of im2col matrix each, with their
+    /// geometries.
+    fn chunks(
+        g: &Geometry,
+        [_, c_in, kh, kw]: [usize; 4],
+        chunk_bytes: usize,
+    ) -> Vec<(std::ops::Range<usize>, Geometry)> {
+        let per_image = g.out_size[0] * g.out_size[1] * kh * kw * c_in * size_of::<f32>();
+        let chunk = (chunk_bytes / per_image.max(1)).clamp(1, g.batch.max(1));
+        (0..g.batch)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(g.batch);
+                let part = Geometry {
+                    batch: end - start,
+                    ..*g
+                };
+                (start..end, part)
+            })
+            .collect()
     }
 
-    /// The same from `x` without a stored im2col matrix: the batch goes in chunks whose im2col
-    /// matrices stay near `chunk_bytes` ([`CHUNK_BYTES`] in training; 145 MB for conv2 of a 160-image batch in one piece,
-    /// more for longer sequences or bigger images), partial sums added up.
+    /// `[start..end, .., .., ..]`.
+    fn batch_slice(range: std::ops::Range<usize>) -> [Slice; 4] {
+        let all = || Slice::new(0, None, 1);
+        [
+            Slice::new(range.start as isize, Some(range.end as isize), 1),
+            all(),
+            all(),
+            all(),
+        ]
+    }
+
+    /// `dW[o, c, ky, kx] = Σ_{n,y,x} dy[n, o, y, x] · x_padded[n, c, y·s + ky, x·s + kx]` from the
+    /// im2col matrices the forward pass kept, chunk by chunk (see [`chunks`]).
+    fn stored_cols_weight_gradient(
+        cols: Vec<FloatTensor<Flex>>,
+        dy: FloatTensor<Flex>,
+        g: &Geometry,
+        dims: [usize; 4],
+    ) -> FloatTensor<Flex> {
+        let parts = chunks(g, dims, CHUNK_BYTES).into_iter().zip(cols);
+        let sums = parts.map(|((range, _), cols)| {
+            summed_products(cols, Flex::float_slice(dy.clone(), &batch_slice(range)))
+        });
+        to_weight_layout(add_up(sums, dims), dims)
+    }
+
+    /// The same from `x` without stored im2col matrices: the batch goes in chunks whose im2col
+    /// matrices stay near `chunk_bytes` ([`CHUNK_BYTES`] in training; 145 MB for conv2 of a
+    /// 160-image batch in one piece, more for longer sequences or bigger images), partial sums
+    /// added up. Smaller matrices also stay in cache: this made conv2 faster.
     pub(super) fn chunked_weight_gradient(
         x: FloatTensor<Flex>,
         dy: FloatTensor<Flex>,
@@ -531,39 +577,30 @@ mod flex_weight_gemm {
         dims: [usize; 4],
         chunk_bytes: usize,
     ) -> FloatTensor<Flex> {
-        let [_, c_in, kh, kw] = dims;
-        let per_image = g.out_size[0] * g.out_size[1] * kh * kw * c_in * size_of::<f32>();
-        let chunk = (chunk_bytes / per_image.max(1)).clamp(1, g.batch.max(1));
-        let all = || Slice::new(0, None, 1);
-        let mut total: Option<FloatTensor<Flex>> = None;
-        for start in (0..g.batch).step_by(chunk) {
-            let end = (start + chunk).min(g.batch);
-            let batch = [
-                Slice::new(start as isize, Some(end as isize), 1),
-                all(),
-                all(),
-                all(),
-            ];
-            let part_geometry = Geometry {
-                batch: end - start,
-                ..*g
-            };
-            let cols = im2col(Flex::float_slice(x.clone(), &batch), &part_geometry);
-            let part = summed_products(cols, Flex::float_slice(dy.clone(), &batch));
-            total = Some(match total {
-                Some(sum) => Flex::float_add(sum, part),
-                None => part,
+        let sums = chunks(g, dims, chunk_bytes)
+            .into_iter()
+            .map(|(range, part)| {
+                let cols = im2col(
+                    Flex::float_slice(x.clone(), &batch_slice(range.clone())),
+                    &part,
+                );
+                summed_products(cols, Flex::float_slice(dy.clone(), &batch_slice(range)))
             });
-        }
-        let total = total.unwrap_or_else(|| {
-            let [c_out, ..] = dims;
+        to_weight_layout(add_up(sums, dims), dims)
+    }
+
+    /// Σ of the partial `[1, c_out, taps]` sums (zeros for an empty batch).
+    fn add_up(
+        sums: impl Iterator<Item = FloatTensor<Flex>>,
+        [c_out, c_in, kh, kw]: [usize; 4],
+    ) -> FloatTensor<Flex> {
+        sums.reduce(Flex::float_add).unwrap_or_else(|| {
             Flex::float_zeros(
                 Shape::new([1, c_out, kh * kw * c_in]),
                 &FlexDevice,
                 FloatDType::F32,
             )
-        });
-        to_weight_layout(total, dims)
+        })
     }
 
     /// Im2col matrices of about this size at most in the backward pass of `FlexWeightGemm`.
@@ -761,6 +798,28 @@ mod tests {
                     &format!("stride {stride}, {chunk_bytes} B"),
                 );
             }
+        }
+    }
+
+    #[test]
+    fn gemm_paths_match_burn_when_the_batch_spans_several_chunks() {
+        // 64 channels at 32×32: 2.4 MB of im2col matrix per image, 13 images per 32 MB chunk,
+        // so 30 images make three chunks, the last one short.
+        let device = flex().autodiff();
+        let spec = Conv2dSpec::new([64, 8], [3, 3]).with_padding(PaddingConfig2d::Same);
+        let conv = spec.init(&device);
+        let x = Tensor::<4>::random([30, 64, 32, 32], Distribution::Default, &device);
+        let r = Tensor::<4>::random([30, 8, 32, 32], Distribution::Default, &device);
+        let run = |path| {
+            let y = conv.forward_with(x.clone(), path);
+            let grads = (y.clone() * r.clone()).sum().backward();
+            (y, conv.weight.val().grad(&grads).expect("weight gradient"))
+        };
+        let (y_n, dw_n) = run(ConvPath::Native);
+        for path in [ConvPath::FlexGemm, ConvPath::FlexWeightGemm] {
+            let (y, dw) = run(path);
+            assert_close(y.inner(), y_n.clone().inner(), &format!("{path:?} output"));
+            assert_close(dw, dw_n.clone(), &format!("{path:?} weight gradient"));
         }
     }
 
