@@ -256,6 +256,16 @@ fn finished_runs_on_disk_are_overlaid() {
         label_starting(&harness, "loss points: ").as_deref(),
         Some("loss points: 250 — band: min–max of folded steps")
     );
+    // The shown curves saved as PNGs beside the runs.
+    harness
+        .get_by_role_and_label(Role::Button, "Save plots as PNG")
+        .click();
+    harness.run();
+    for f in ["loss.png", "accuracy.png", "levels.png", "positions.png"] {
+        let img = image::open(root.path().join("plots").join(f)).unwrap();
+        assert!(img.width() >= 800, "{f}");
+    }
+    assert!(label_starting(&harness, "4 plots saved in ").is_some());
     // Unticking a run from disk removes it from the plots.
     harness
         .get_all_by_role_and_label(Role::CheckBox, "run-a")

@@ -190,6 +190,90 @@ pub fn write_png(chart: &LineChart, path: &Path, width: u32, height: u32) -> Res
     })
 }
 
+/// The Train panel's four curves for `runs` as charts, with their file names: loss per step
+/// (the mean of each folded bucket), accuracy per epoch (test and training), test accuracy per
+/// occlusion level and per position (latest epoch).
+pub fn series_charts(runs: &[&crate::train::series::RunSeries]) -> Vec<(&'static str, LineChart)> {
+    let chart = |title: &str, x: &str, y: &str, integer_x: bool, legend_left: bool| LineChart {
+        title: title.into(),
+        x_label: x.into(),
+        y_label: y.into(),
+        x_range: None,
+        y_range: None,
+        integer_x,
+        legend_left,
+        series: Vec::new(),
+    };
+    let pts = |v: Vec<[f64; 2]>, scale: f64| v.into_iter().map(|[x, y]| (x, y * scale)).collect();
+    let mut loss = chart("Training loss per step", "step", "loss", false, false);
+    let mut acc = chart("Accuracy per epoch", "epoch", "accuracy (%)", true, false);
+    let mut levels = chart(
+        "Test accuracy per occlusion level (latest epoch)",
+        "occlusion level",
+        "accuracy (%)",
+        true,
+        true,
+    );
+    let mut positions = chart(
+        "Test accuracy per position in the sequence (latest epoch)",
+        "position",
+        "accuracy (%)",
+        true,
+        false,
+    );
+    for r in runs {
+        loss.series.push(Series {
+            name: r.name.clone(),
+            points: r.loss_buckets(400).iter().map(|b| (b.x, b.mean)).collect(),
+        });
+        acc.series.push(Series {
+            name: format!("{} test", r.name),
+            points: pts(r.test_accuracy(), 100.0),
+        });
+        acc.series.push(Series {
+            name: format!("{} training", r.name),
+            points: pts(r.train_accuracy(), 100.0),
+        });
+        levels.series.push(Series {
+            name: r.name.clone(),
+            points: r
+                .test_accuracy_per_level()
+                .iter()
+                .enumerate()
+                .filter_map(|(level, p)| Some((level as f64, p.last()?[1] * 100.0)))
+                .collect(),
+        });
+        positions.series.push(Series {
+            name: r.name.clone(),
+            points: pts(r.test_accuracy_per_position(), 100.0),
+        });
+    }
+    vec![
+        ("loss.png", loss),
+        ("accuracy.png", acc),
+        ("levels.png", levels),
+        ("positions.png", positions),
+    ]
+}
+
+/// Writes [`series_charts`] of `runs` into `dir` (created if missing); returns the files.
+pub fn write_series_pngs(
+    runs: &[&crate::train::series::RunSeries],
+    dir: &Path,
+) -> Result<Vec<std::path::PathBuf>, PlotError> {
+    std::fs::create_dir_all(dir).map_err(|e| PlotError::Write {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (file, chart) in series_charts(runs) {
+        let path = dir.join(file);
+        write_png(&chart, &path, 1000, 560)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
 /// plotters' bitmap backend with text drawn by `ab_glyph` (see the module docs).
 struct GlyphBackend<'a> {
     inner: BitMapBackend<'a>,
@@ -420,5 +504,64 @@ mod tests {
             points: vec![(1.0, 5.0), (2.0, 5.0)],
         });
         render(&c, 300, 200).unwrap();
+    }
+
+    #[test]
+    fn a_runs_curves_become_four_pngs() {
+        use crate::experiment::run::LogLine;
+        use crate::metrics::{ImagePrediction, Metrics};
+        use crate::train::series::RunSeries;
+        use crate::train::{EpochRecord, StepRecord};
+        let mut log = Vec::new();
+        for epoch in 1..=2usize {
+            for step in 0..10usize {
+                log.push(LogLine::Step(StepRecord {
+                    epoch,
+                    step,
+                    steps_per_epoch: 10,
+                    global_step: (epoch - 1) * 10 + step,
+                    loss: 2.0 / (epoch * 10 + step) as f64,
+                    accuracy: 0.5,
+                    images_per_second: 100.0,
+                }));
+            }
+            let preds: Vec<ImagePrediction> = (0..20u16)
+                .map(|i| ImagePrediction {
+                    sequence: u32::from(i / 5),
+                    position: i % 5,
+                    level: (i % 5 + 1) as u8,
+                    truth: i % 10,
+                    predicted: if i < 14 + epoch as u16 { i % 10 } else { 0 },
+                    probability: 0.9,
+                })
+                .collect();
+            let m = Metrics::from_predictions(&preds, 10, 5, 5);
+            log.push(LogLine::Epoch(Box::new(EpochRecord {
+                epoch,
+                train: m.clone(),
+                test: m,
+                train_seconds: 1.0,
+                eval_seconds: 0.1,
+                images_per_second: 100.0,
+            })));
+        }
+        let mut series = RunSeries::new("demo", "CRNN", 2, 160);
+        series.load_log(&log);
+        let charts = series_charts(&[&series]);
+        assert_eq!(charts.len(), 4);
+        assert_eq!(charts[0].1.series[0].points.len(), 20, "one point per step");
+        assert_eq!(charts[1].1.series.len(), 2, "test and training");
+        assert_eq!(
+            charts[2].1.series[0].points.len(),
+            5,
+            "levels 1–5 (no unoccluded images)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_series_pngs(&[&series], &dir.path().join("plots")).unwrap();
+        assert_eq!(files.len(), 4);
+        for f in files {
+            let img = image::open(&f).unwrap();
+            assert_eq!((img.width(), img.height()), (1000, 560));
+        }
     }
 }

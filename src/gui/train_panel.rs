@@ -286,6 +286,8 @@ pub struct TrainPanel {
     /// The runs folder as last listed, and its runs.
     disk: Option<(PathBuf, Vec<RunDir>)>,
     error: Option<String>,
+    /// The last "Save plots as PNG": the files written, or the error.
+    saved_plots: Option<Result<Vec<PathBuf>, String>>,
 }
 
 impl TrainPanel {
@@ -879,7 +881,47 @@ impl TrainPanel {
             });
     }
 
-    fn plots_ui(&self, ui: &mut egui::Ui) {
+    /// Writes the shown runs' curves as PNGs into `<runs folder>/plots/`.
+    pub fn save_plots(&mut self) -> Result<Vec<PathBuf>, String> {
+        let series: Vec<&crate::train::series::RunSeries> = self
+            .runs
+            .iter()
+            .filter(|r| r.visible)
+            .map(|r| &r.series)
+            .collect();
+        let dir = self.form.runs_root().join("plots");
+        let result =
+            crate::experiment::plots::write_series_pngs(&series, &dir).map_err(|e| e.to_string());
+        self.saved_plots = Some(result.clone());
+        result
+    }
+
+    fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        if self.runs.iter().any(|r| r.visible) {
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Save plots as PNG")
+                    .on_hover_text("loss, accuracy, levels and positions of the shown runs, into <runs folder>/plots/")
+                    .clicked()
+                {
+                    let _ = self.save_plots();
+                }
+                match &self.saved_plots {
+                    Some(Ok(files)) => {
+                        let dir = files
+                            .first()
+                            .and_then(|f| f.parent())
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_default();
+                        ui.label(RichText::new(format!("{} plots saved in {dir}", files.len())).weak());
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                    None => {}
+                }
+            });
+        }
         let shown: Vec<&ShownRun> = self.runs.iter().filter(|r| r.visible).collect();
         if shown.is_empty() {
             widgets::section(ui, "Curves");
