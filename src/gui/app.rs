@@ -16,10 +16,11 @@ use super::train_panel::TrainPanel;
 use super::widgets;
 use crate::data::ImageSet;
 use crate::data::source::DataSource;
+use crate::experiment::preset::Preset;
 use crate::occlusion::OcclusionSpec;
 use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{RichText, Vec2};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -313,6 +314,8 @@ pub struct OcclabApp {
     pub present_panel: PresentPanel,
     /// The Quiz panel (public so tests can fill in its form and follow the session).
     pub quiz_panel: QuizPanel,
+    /// The last preset opened or saved from the side bar, or the error.
+    preset_message: Option<Result<String, String>>,
 }
 
 impl OcclabApp {
@@ -364,6 +367,7 @@ impl OcclabApp {
             train_panel: TrainPanel::default(),
             present_panel: PresentPanel::default(),
             quiz_panel: QuizPanel::default(),
+            preset_message: None,
         }
     }
 
@@ -398,6 +402,93 @@ impl OcclabApp {
         self.workbench.is_loading()
     }
 
+    /// The session as a preset (the same TOML the CLI reads): the data set, the occlusion spec,
+    /// and the Train panel's sequences, first chosen model and hyperparameters.
+    pub fn session_preset(&self) -> Result<Preset, String> {
+        let data = self
+            .workbench
+            .data
+            .as_ref()
+            .ok_or("no data set is loaded yet")?;
+        let form = &self.train_panel.form;
+        let kind = form
+            .models()
+            .first()
+            .copied()
+            .ok_or("no model is chosen in the Train panel")?;
+        let mut preset = form.preset(kind, &self.workbench, &data.set);
+        preset.name = "workbench-session".into();
+        preset.description = format!(
+            "Saved from the workbench: {}, {kind}",
+            data.source.describe()
+        );
+        Ok(preset)
+    }
+
+    /// Takes a preset: loads its data set (in the background), uses its occlusion spec, and
+    /// fills the Train panel's form with its sequences, model and hyperparameters.
+    pub fn apply_preset(&mut self, preset: &Preset, ctx: &egui::Context) {
+        self.workbench.spec = preset.occlusion.clone();
+        self.train_panel.form.apply_preset(preset);
+        if self.workbench.session_source() != &preset.data {
+            self.workbench.start_load(preset.data.clone(), ctx);
+        }
+    }
+
+    /// Writes [`Self::session_preset`] to `path`.
+    pub fn save_preset(&self, path: &Path) -> Result<(), String> {
+        self.session_preset()?.save(path).map_err(|e| e.to_string())
+    }
+
+    /// Reads a preset file and applies it ([`Self::apply_preset`]).
+    pub fn open_preset(&mut self, path: &Path, ctx: &egui::Context) -> Result<Preset, String> {
+        let preset = Preset::load(path).map_err(|e| e.to_string())?;
+        self.apply_preset(&preset, ctx);
+        Ok(preset)
+    }
+
+    fn preset_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Open preset…")
+                .on_hover_text("Load a preset TOML: data, occlusion, sequences, model, training")
+                .clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .add_filter("preset", &["toml"])
+                    .set_directory("presets")
+                    .pick_file()
+            {
+                self.preset_message = Some(
+                    self.open_preset(&path, ui.ctx())
+                        .map(|p| format!("opened {} ({})", path.display(), p.name)),
+                );
+            }
+            if ui
+                .button("Save preset…")
+                .on_hover_text("Save this session as a preset TOML the CLI reads")
+                .clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .add_filter("preset", &["toml"])
+                    .set_file_name("session.toml")
+                    .save_file()
+            {
+                self.preset_message = Some(
+                    self.save_preset(&path)
+                        .map(|()| format!("saved {}", path.display())),
+                );
+            }
+        });
+        match &self.preset_message {
+            Some(Ok(m)) => {
+                ui.label(RichText::new(m).weak().small());
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            None => {}
+        }
+    }
+
     fn nav_ui(&mut self, ui: &mut egui::Ui) {
         ui.add_space(12.0);
         ui.label(RichText::new("occlab").size(26.0).strong());
@@ -424,6 +515,8 @@ impl OcclabApp {
             self.zoom = if projector { PROJECTOR_ZOOM } else { 1.0 };
             ui.ctx().set_zoom_factor(self.zoom);
         }
+        ui.add_space(8.0);
+        self.preset_ui(ui);
     }
 
     fn status_ui(&self, ui: &mut egui::Ui) {

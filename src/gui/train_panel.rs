@@ -204,6 +204,39 @@ impl TrainForm {
         }
     }
 
+    /// Fills the form from a preset: its sequences (T, ordering, patterns, seed, limit), its model
+    /// (the only one ticked; paper B's options too) and its hyperparameters. Custom pattern lists
+    /// have no place in the form: the library then follows the data set's classes.
+    pub fn apply_preset(&mut self, preset: &Preset) {
+        let s = &preset.sequences;
+        self.t = s.t;
+        self.ordering = s.ordering;
+        self.sequence_seed = s.seed;
+        self.limit = s.limit;
+        self.library = match &s.patterns {
+            LibrarySpec::DigitProgressions { .. } => Some(LibraryChoice::Digits),
+            LibrarySpec::Cities => Some(LibraryChoice::Cities),
+            LibrarySpec::LabelProgressions { .. } => Some(LibraryChoice::Labels),
+            _ => None,
+        };
+        if let LibrarySpec::Clips {
+            per_video, output, ..
+        } = &s.patterns
+        {
+            self.per_video = *per_video;
+            self.clip_output = *output;
+        }
+        if let Some(m) = &preset.model {
+            self.select_only(&[m.kind]);
+            if m.kind.is_paper_b() {
+                self.resnet = m.clone();
+            }
+        }
+        if let Some(t) = &preset.train {
+            self.config = t.clone();
+        }
+    }
+
     fn runs_root(&self) -> PathBuf {
         let root = self.runs_root.trim();
         PathBuf::from(if root.is_empty() {
