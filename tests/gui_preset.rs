@@ -58,3 +58,36 @@ fn a_preset_fills_the_session_and_the_session_saves_as_a_preset() {
     assert!(err.contains("bad.toml"), "{err}");
     assert_eq!(harness.state().train_panel.form.t, 7);
 }
+
+#[test]
+fn custom_patterns_travel_between_a_preset_the_patterns_panel_and_the_train_panel() {
+    use occlab::experiment::preset::LibrarySpec;
+    use occlab::gui::patterns_panel::LibraryChoice;
+    let mut harness = gui_common::harness();
+    let mut preset = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
+    preset.sequences.patterns = LibrarySpec::Custom {
+        patterns: vec!["0-1-2-3-4".into(), "2-4-6-8-0".into(), "9-7-5-3-1".into()],
+    };
+    preset.sequences.seed = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.toml");
+    preset.save(&path).unwrap();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_preset(&path, &ctx).unwrap();
+    harness.run();
+    let app = harness.state();
+    assert_eq!(app.patterns_panel.choice, LibraryChoice::Custom);
+    assert_eq!(app.patterns_panel.custom, "0-1-2-3-4\n2-4-6-8-0\n9-7-5-3-1\n");
+    assert!(app.train_panel.form.from_patterns_panel);
+    // The Train panel shows where its patterns come from.
+    harness
+        .get_by_role_and_label(Role::Button, occlab::gui::PanelId::Train.title())
+        .click();
+    harness.run();
+    harness.get_by_label("3 custom patterns — T = 5, seed 3 (from the Patterns panel)");
+    // Saved again: the same custom list.
+    let out = dir.path().join("again.toml");
+    harness.state().save_preset(&out).unwrap();
+    let saved = Preset::load(&out).unwrap();
+    assert_eq!(saved.sequences, preset.sequences);
+}

@@ -160,6 +160,17 @@ pub struct Workbench {
     generation: u64,
     /// The source last asked for (persisted even when its load has not finished).
     requested: DataSource,
+    /// The pattern library designed in the Patterns panel, with its T and seed (the Train panel
+    /// can train on it; a saved preset keeps it).
+    pub patterns: Option<SharedPatterns>,
+}
+
+/// The Patterns panel's library as a preset names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedPatterns {
+    pub spec: crate::experiment::preset::LibrarySpec,
+    pub t: usize,
+    pub seed: u64,
 }
 
 impl Workbench {
@@ -173,6 +184,7 @@ impl Workbench {
             loading: None,
             generation: 0,
             requested: DataSource::EmbeddedDigits,
+            patterns: None,
         }
     }
 
@@ -430,6 +442,18 @@ impl OcclabApp {
     pub fn apply_preset(&mut self, preset: &Preset, ctx: &egui::Context) {
         self.workbench.spec = preset.occlusion.clone();
         self.train_panel.form.apply_preset(preset);
+        // The library goes to the Patterns panel as well; a custom list has no other place in the
+        // Train form, so the form then trains on the Patterns panel's library.
+        let s = &preset.sequences;
+        if self.patterns_panel.apply_spec(&s.patterns, s.t, s.seed) {
+            self.workbench.patterns = Some(self.patterns_panel.shared());
+            if matches!(
+                s.patterns,
+                crate::experiment::preset::LibrarySpec::Custom { .. }
+            ) {
+                self.train_panel.form.from_patterns_panel = true;
+            }
+        }
         if self.workbench.session_source() != &preset.data {
             self.workbench.start_load(preset.data.clone(), ctx);
         }

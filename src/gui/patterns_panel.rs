@@ -3,9 +3,10 @@
 //! background thread, and show the planner's result, sample sequence strips and the random-order
 //! control beside them.
 
-use super::app::{LoadedData, PanelId, Workbench, panel_heading};
+use super::app::{LoadedData, PanelId, SharedPatterns, Workbench, panel_heading};
 use super::widgets;
 use crate::data::{ImageSet, Split};
+use crate::experiment::preset::LibrarySpec;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::{
     BuildConfig, SPLITS, SequenceSet, SplitPlans, build_patterned, random_control,
@@ -168,6 +169,84 @@ impl PatternsPanel {
         }
     }
 
+    /// The library as a preset names it, with T and the seed (shared with the other panels).
+    pub fn shared(&self) -> SharedPatterns {
+        let opts = self.options();
+        let spec = match self.choice {
+            LibraryChoice::Digits => LibrarySpec::DigitProgressions {
+                steps: opts.steps,
+                ascending: opts.ascending,
+                descending: opts.descending,
+                wrap: opts.wrap,
+            },
+            LibraryChoice::Cities => LibrarySpec::Cities,
+            LibraryChoice::Labels => LibrarySpec::LabelProgressions {
+                steps: opts.steps,
+                ascending: opts.ascending,
+                descending: opts.descending,
+                wrap: opts.wrap,
+            },
+            LibraryChoice::Custom => LibrarySpec::Custom {
+                patterns: self
+                    .custom
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
+        };
+        SharedPatterns {
+            spec,
+            t: self.t,
+            seed: self.seed,
+        }
+    }
+
+    /// Takes a preset's library, T and seed; false (and nothing changed) for a library the panel
+    /// does not design (clips).
+    pub fn apply_spec(&mut self, spec: &LibrarySpec, t: usize, seed: u64) -> bool {
+        let mut progression = |steps: &[usize], ascending: bool, descending: bool, wrap: Wrap| {
+            for (on, s) in self.steps.iter_mut().zip(STEPS) {
+                *on = steps.contains(&s);
+            }
+            self.ascending = ascending;
+            self.descending = descending;
+            self.wrap = wrap;
+        };
+        let choice = match spec {
+            LibrarySpec::DigitProgressions {
+                steps,
+                ascending,
+                descending,
+                wrap,
+            } => {
+                progression(steps, *ascending, *descending, *wrap);
+                LibraryChoice::Digits
+            }
+            LibrarySpec::LabelProgressions {
+                steps,
+                ascending,
+                descending,
+                wrap,
+            } => {
+                progression(steps, *ascending, *descending, *wrap);
+                LibraryChoice::Labels
+            }
+            LibrarySpec::Cities => LibraryChoice::Cities,
+            LibrarySpec::Custom { patterns } => {
+                self.custom = patterns.join("\n");
+                self.custom.push('\n');
+                LibraryChoice::Custom
+            }
+            _ => return false,
+        };
+        self.choice = choice;
+        self.t = t;
+        self.seed = seed;
+        true
+    }
+
     /// The chosen library, checked against the data set's classes and T.
     pub fn library(&self, class_names: &[String]) -> Result<PatternLibrary, PatternError> {
         let lib = match self.choice {
@@ -186,6 +265,7 @@ impl PatternsPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         self.poll();
+        workbench.patterns = Some(self.shared());
         egui::ScrollArea::vertical()
             .id_salt("patterns_scroll")
             .auto_shrink([false, false])

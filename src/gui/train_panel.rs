@@ -144,6 +144,8 @@ pub struct TrainForm {
     pub ordering: OrderingSpec,
     /// `None`: the library that fits the data set's classes.
     pub library: Option<LibraryChoice>,
+    /// Train on the Patterns panel's library, T and seed instead (custom lists included).
+    pub from_patterns_panel: bool,
     pub sequence_seed: u64,
     /// Folder the run directories are created in.
     pub runs_root: String,
@@ -168,6 +170,7 @@ impl Default for TrainForm {
             t: 5,
             ordering: OrderingSpec::Patterned,
             library: None,
+            from_patterns_panel: false,
             sequence_seed: 1,
             runs_root: DEFAULT_RUNS_ROOT.into(),
         }
@@ -209,6 +212,7 @@ impl TrainForm {
     /// have no place in the form: the library then follows the data set's classes.
     pub fn apply_preset(&mut self, preset: &Preset) {
         let s = &preset.sequences;
+        self.from_patterns_panel = false;
         self.t = s.t;
         self.ordering = s.ordering;
         self.sequence_seed = s.seed;
@@ -262,16 +266,20 @@ impl TrainForm {
         } else {
             library.spec()
         };
+        let (patterns, t, seed) = match (&workbench.patterns, self.from_patterns_panel && !clips) {
+            (Some(shared), true) => (shared.spec.clone(), shared.t, shared.seed),
+            _ => (patterns, self.t, self.sequence_seed),
+        };
         Preset {
             name: format!("gui-{}", kind.to_string().to_ascii_lowercase()),
             description: format!("{kind} trained from the workbench's Train panel"),
             data: data.unwrap_or_default(),
             occlusion: workbench.spec.clone(),
             sequences: SequenceSpec {
-                t: self.t,
+                t,
                 ordering: self.ordering,
                 patterns,
-                seed: self.sequence_seed,
+                seed,
                 cap: None,
                 min_share: 0.0,
                 limit: self.limit,
@@ -599,6 +607,32 @@ impl TrainPanel {
             .show(ui, |ui| {
                 if clips {
                     clip_options_ui(ui, form);
+                    return;
+                }
+                ui.label("");
+                let shared = workbench.patterns.as_ref();
+                ui.add_enabled_ui(shared.is_some(), |ui| {
+                    ui.checkbox(
+                        &mut form.from_patterns_panel,
+                        "Use the Patterns panel's library",
+                    )
+                    .on_hover_text(
+                        "Train on the library, T and seed designed in the Patterns panel \
+                             (custom patterns included)",
+                    );
+                });
+                ui.end_row();
+                if form.from_patterns_panel
+                    && let Some(shared) = shared
+                {
+                    ui.label("Patterns");
+                    ui.label(format!(
+                        "{} — T = {}, seed {} (from the Patterns panel)",
+                        library_title(&shared.spec),
+                        shared.t,
+                        shared.seed
+                    ));
+                    ui.end_row();
                     return;
                 }
                 let l = ui.label("Patterns");
@@ -1267,6 +1301,21 @@ fn backend_title(b: BackendChoice) -> &'static str {
         BackendChoice::Auto => "Automatic",
         BackendChoice::Wgpu => "wgpu (GPU)",
         BackendChoice::Flex => "flex (CPU)",
+    }
+}
+
+/// A short name of a preset's pattern library.
+fn library_title(spec: &LibrarySpec) -> String {
+    match spec {
+        LibrarySpec::DigitProgressions { steps, .. } => {
+            format!("digit progressions, steps {steps:?}")
+        }
+        LibrarySpec::LabelProgressions { steps, .. } => {
+            format!("label progressions, steps {steps:?}")
+        }
+        LibrarySpec::Cities => "city names".into(),
+        LibrarySpec::Custom { patterns } => format!("{} custom patterns", patterns.len()),
+        LibrarySpec::Clips { .. } => "clips".into(),
     }
 }
 
