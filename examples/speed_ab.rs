@@ -701,6 +701,24 @@ fn im2col_pieces(device: &Device, repeats: usize) {
                 .into_data();
         }),
     );
+    report(
+        "2-D Wᵀ-side product W [64, 288] × colsᵀ [288, 125440] → [64, n·h·w]",
+        time(device, repeats, || {
+            let _ = wt.clone().transpose().matmul(cols.clone().transpose());
+        }),
+    );
+    report(
+        "  + [64, n, h·w] → NCHW copy",
+        time(device, repeats, || {
+            let _ = wt
+                .clone()
+                .transpose()
+                .matmul(cols.clone().transpose())
+                .reshape([o, n, h * w])
+                .swap_dims(0, 1)
+                .into_data();
+        }),
+    );
     let cols3 = cols.clone().reshape([n, h * w, 9 * c]);
     let w3 = wt.clone().transpose().unsqueeze::<3>(); // [1, 64, 288]
     report(
