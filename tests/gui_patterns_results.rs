@@ -198,3 +198,46 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     let csv = std::fs::read_to_string(dir.path().join("runs-table1-patterned.csv")).unwrap();
     assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
 }
+
+#[test]
+fn the_planners_cap_and_balance_floor_change_the_plan() {
+    let mut harness = harness();
+    open_panel(&mut harness, PanelId::Patterns);
+    assert!(
+        harness
+            .query_all_by_label("Cap per pattern")
+            .next()
+            .is_some()
+    );
+    assert!(harness.query_all_by_label("Balance floor").next().is_some());
+    let counts = |h: &Harness<'static, OcclabApp>| {
+        let b = h.state().patterns_panel.built().expect("a build");
+        (
+            b.plans.train.total + b.plans.test.total,
+            b.plans.train.counts.iter().copied().max().unwrap_or(0),
+            b.plans.train.counts.iter().filter(|&&c| c > 0).count(),
+        )
+    };
+    let (total, largest, used) = counts(&harness);
+    // A cap below the largest count lowers it (and the total).
+    let cap = largest / 2;
+    harness.state_mut().patterns_panel.cap = cap;
+    harness
+        .get_by_role_and_label(Role::Button, "Build sequences")
+        .click();
+    wait_for_build(&mut harness);
+    let (capped_total, capped_largest, _) = counts(&harness);
+    assert!(capped_largest <= cap, "{capped_largest} > {cap}");
+    assert!(capped_total < total);
+    // A balance floor gives every buildable pattern sequences.
+    harness.state_mut().patterns_panel.cap = 0;
+    harness.state_mut().patterns_panel.min_share = 0.5;
+    harness
+        .get_by_role_and_label(Role::Button, "Build sequences")
+        .click();
+    wait_for_build(&mut harness);
+    let (_, _, floor_used) = counts(&harness);
+    assert!(floor_used >= used, "{floor_used} < {used}");
+    let shared = harness.state().workbench.patterns.clone().unwrap();
+    assert_eq!(shared.min_share, 0.5);
+}

@@ -171,6 +171,9 @@ pub struct SharedPatterns {
     pub spec: crate::experiment::preset::LibrarySpec,
     pub t: usize,
     pub seed: u64,
+    /// The planner's cap per pattern and balance floor.
+    pub cap: Option<u32>,
+    pub min_share: f64,
 }
 
 impl Workbench {
@@ -445,7 +448,10 @@ impl OcclabApp {
         // The library goes to the Patterns panel as well; a custom list has no other place in the
         // Train form, so the form then trains on the Patterns panel's library.
         let s = &preset.sequences;
-        if self.patterns_panel.apply_spec(&s.patterns, s.t, s.seed) {
+        if self
+            .patterns_panel
+            .apply_spec(&s.patterns, s.t, s.seed, s.cap, s.min_share)
+        {
             self.workbench.patterns = Some(self.patterns_panel.shared());
             if matches!(
                 s.patterns,

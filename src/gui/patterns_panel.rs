@@ -112,6 +112,11 @@ pub struct PatternsPanel {
     wrap: Wrap,
     /// The custom list, one pattern per line.
     pub custom: String,
+    /// The planner's cap: at most this many sequences of any one pattern (0: no cap).
+    pub cap: u32,
+    /// The planner's balance floor: every buildable pattern gets at least this share of the
+    /// mean count per pattern (0: maximum total only).
+    pub min_share: f64,
     new_pattern: String,
     pending: Option<PendingBuild>,
     built: Option<BuiltSequences>,
@@ -133,6 +138,8 @@ impl Default for PatternsPanel {
             descending: true,
             wrap: Wrap::Auto,
             custom: "0-1-2-3-4\n1-3-5-7-9\n9-8-7-6-5\n".into(),
+            cap: 0,
+            min_share: 0.0,
             new_pattern: String::new(),
             pending: None,
             built: None,
@@ -200,12 +207,21 @@ impl PatternsPanel {
             spec,
             t: self.t,
             seed: self.seed,
+            cap: (self.cap > 0).then_some(self.cap),
+            min_share: self.min_share,
         }
     }
 
     /// Takes a preset's library, T and seed; false (and nothing changed) for a library the panel
     /// does not design (clips).
-    pub fn apply_spec(&mut self, spec: &LibrarySpec, t: usize, seed: u64) -> bool {
+    pub fn apply_spec(
+        &mut self,
+        spec: &LibrarySpec,
+        t: usize,
+        seed: u64,
+        cap: Option<u32>,
+        min_share: f64,
+    ) -> bool {
         let mut progression = |steps: &[usize], ascending: bool, descending: bool, wrap: Wrap| {
             for (on, s) in self.steps.iter_mut().zip(STEPS) {
                 *on = steps.contains(&s);
@@ -244,6 +260,8 @@ impl PatternsPanel {
         self.choice = choice;
         self.t = t;
         self.seed = seed;
+        self.cap = cap.unwrap_or(0);
+        self.min_share = min_share;
         true
     }
 
@@ -340,6 +358,26 @@ impl PatternsPanel {
             ui.label("Seed");
             let seed = ui.add(egui::DragValue::new(&mut self.seed));
             widgets::accessible_name(ui, &seed, "Build seed");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Cap per pattern");
+            let cap = ui
+                .add(egui::DragValue::new(&mut self.cap).range(0..=100_000))
+                .on_hover_text("At most this many sequences of any one pattern; 0: no cap");
+            widgets::accessible_name(ui, &cap, "Cap per pattern");
+            ui.add_space(16.0);
+            ui.label("Balance floor");
+            let floor = ui
+                .add(
+                    egui::DragValue::new(&mut self.min_share)
+                        .range(0.0..=1.0)
+                        .speed(0.01),
+                )
+                .on_hover_text(
+                    "Every buildable pattern gets at least this share of the mean count per \
+                     pattern (0: the largest total, however uneven)",
+                );
+            widgets::accessible_name(ui, &floor, "Balance floor");
         });
         match self.choice {
             LibraryChoice::Digits | LibraryChoice::Labels => self.progression_ui(ui),
@@ -490,7 +528,11 @@ impl PatternsPanel {
             t: self.t,
             seed: self.seed,
             level_weights: workbench.spec.level_mix.clone(),
-            ..BuildConfig::default()
+            plan: crate::sequence::planner::PlanOptions {
+                cap: (self.cap > 0).then_some(self.cap),
+                min_share: self.min_share,
+                ..Default::default()
+            },
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
         let ctx = ctx.clone();

@@ -508,7 +508,10 @@ mod tests {
         assert_eq!(super::elide("tiny-cnn", 24), "tiny-cnn");
         let e = super::elide("a1-mnist-patterned-crnn-2-s-quick-1f21c241", 24);
         assert_eq!(e.chars().count(), 24);
-        assert!(e.starts_with("a1-mnist-pat") && e.ends_with("1f21c241"), "{e}");
+        assert!(
+            e.starts_with("a1-mnist-pat") && e.ends_with("1f21c241"),
+            "{e}"
+        );
         assert!(e.contains('…'));
     }
 }

@@ -266,10 +266,17 @@ impl TrainForm {
         } else {
             library.spec()
         };
-        let (patterns, t, seed) = match (&workbench.patterns, self.from_patterns_panel && !clips) {
-            (Some(shared), true) => (shared.spec.clone(), shared.t, shared.seed),
-            _ => (patterns, self.t, self.sequence_seed),
-        };
+        let (patterns, t, seed, cap, min_share) =
+            match (&workbench.patterns, self.from_patterns_panel && !clips) {
+                (Some(shared), true) => (
+                    shared.spec.clone(),
+                    shared.t,
+                    shared.seed,
+                    shared.cap,
+                    shared.min_share,
+                ),
+                _ => (patterns, self.t, self.sequence_seed, None, 0.0),
+            };
         Preset {
             name: format!("gui-{}", kind.to_string().to_ascii_lowercase()),
             description: format!("{kind} trained from the workbench's Train panel"),
@@ -280,8 +287,8 @@ impl TrainForm {
                 ordering: self.ordering,
                 patterns,
                 seed,
-                cap: None,
-                min_share: 0.0,
+                cap,
+                min_share,
                 limit: self.limit,
             },
             model: Some(self.model_spec(kind)),
