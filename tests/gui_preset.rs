@@ -77,7 +77,10 @@ fn custom_patterns_travel_between_a_preset_the_patterns_panel_and_the_train_pane
     harness.run();
     let app = harness.state();
     assert_eq!(app.patterns_panel.choice, LibraryChoice::Custom);
-    assert_eq!(app.patterns_panel.custom, "0-1-2-3-4\n2-4-6-8-0\n9-7-5-3-1\n");
+    assert_eq!(
+        app.patterns_panel.custom,
+        "0-1-2-3-4\n2-4-6-8-0\n9-7-5-3-1\n"
+    );
     assert!(app.train_panel.form.from_patterns_panel);
     // The Train panel shows where its patterns come from.
     harness
