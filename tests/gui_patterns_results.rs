@@ -143,11 +143,16 @@ fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
             probability: 0.9,
         })
         .collect();
+    // Two real test images (their levels as the run's sequences have them), so that the Results
+    // panel can draw them.
+    let images = std::sync::Arc::new(preset.data.load(None).unwrap());
+    let prepared =
+        occlab::experiment::dataset::prepare_with(&preset, images, Default::default()).unwrap();
     for s in 0..2 {
         preds.push(ImagePrediction {
             sequence: 7 + s,
             position: 2,
-            level: 5,
+            level: prepared.sequences.sequences[7 + s as usize].levels[2],
             truth: 3,
             predicted: 5,
             probability: 0.6 + 0.1 * s as f32,
@@ -188,6 +193,10 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     harness.run();
     harness.get_by_label("Class 3 predicted as 5");
     harness.get_by_label("2 test images (from predictions.csv), most confident first");
+    // The run's data set is the one loaded: its two images are drawn, as the model saw them.
+    wait_for_label(&mut harness, "the images", |v| {
+        v == "The first 2 of them as the model saw them (most confident first):"
+    });
     // Export Table 1 beside the runs folder.
     harness
         .query_all_by_label("Export CSV")

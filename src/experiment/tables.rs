@@ -496,6 +496,47 @@ pub fn confusion_shares(m: &Metrics) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// The occluded pixels (H×W×C) of predicted test images exactly as the run saw them: the run's
+/// sequences are rebuilt from its preset on `images`, which must be the run's data set (the
+/// caller checks that the data source matches).
+pub fn prediction_images(
+    preset: &Preset,
+    images: std::sync::Arc<crate::data::ImageSet>,
+    preds: &[ImagePrediction],
+) -> Result<Vec<Vec<u8>>, String> {
+    let prepared = super::dataset::prepare_with(preset, images.clone(), std::time::Duration::ZERO)
+        .map_err(|e| e.to_string())?;
+    let mean = images.channel_means();
+    let seqs = &prepared.sequences.sequences;
+    preds
+        .iter()
+        .map(|p| {
+            let seq = seqs.get(p.sequence as usize).ok_or_else(|| {
+                format!(
+                    "sequence {} is not among the run's {} sequences: the data differ from the run's",
+                    p.sequence,
+                    seqs.len()
+                )
+            })?;
+            let pos = p.position as usize;
+            if pos >= seq.images.len() || seq.levels[pos] != p.level {
+                return Err(format!(
+                    "sequence {} position {pos} does not match the run's predictions: the data \
+                     differ from the run's",
+                    p.sequence
+                ));
+            }
+            Ok(crate::sequence::render::render_image(
+                &images,
+                seq,
+                pos,
+                &preset.occlusion,
+                &mean,
+            ))
+        })
+        .collect()
+}
+
 /// The test images of class `truth` predicted as `predicted`, most confident first.
 pub fn misclassified(
     preds: &[ImagePrediction],
@@ -702,5 +743,46 @@ mod tests {
             default_csv_path(Path::new("/x/runs"), TableKind::Random),
             PathBuf::from("/x/runs-table2-random.csv")
         );
+    }
+
+    #[test]
+    fn prediction_images_are_the_runs_occluded_images() {
+        let mut p = preset(ModelKind::Crnn, OrderingSpec::Patterned, 5);
+        p.sequences.limit = Some(6);
+        let images = std::sync::Arc::new(p.data.load(None).unwrap());
+        let prepared =
+            crate::experiment::dataset::prepare_with(&p, images.clone(), Default::default())
+                .unwrap();
+        let seqs = &prepared.sequences.sequences;
+        let pred = |sequence: usize, position: usize| ImagePrediction {
+            sequence: sequence as u32,
+            position: position as u16,
+            level: seqs[sequence].levels[position],
+            truth: seqs[sequence].labels[position],
+            predicted: 0,
+            probability: 0.5,
+        };
+        let preds = [pred(7, 2), pred(0, 4)];
+        let px = prediction_images(&p, images.clone(), &preds).unwrap();
+        assert_eq!(px.len(), 2);
+        let id = seqs[7].images[2] as usize;
+        assert_eq!(px[0].len(), images.image_len());
+        // The run's occluders: black pixels where the clean image may have ink, never new ink.
+        let clean = images.image(id);
+        assert!(px[0].iter().zip(clean).all(|(&o, &c)| o == c || o == 0));
+        let hidden = px[0].iter().zip(clean).filter(|(o, c)| o != c).count();
+        assert!(
+            seqs[7].levels[2] == 0 || hidden > 0,
+            "level {} hides nothing",
+            seqs[7].levels[2]
+        );
+        // Predictions that do not fit the rebuilt sequences are refused, not drawn wrong.
+        let mut wrong = pred(1, 1);
+        wrong.level = wrong.level % 5 + 1;
+        let err = prediction_images(&p, images.clone(), &[wrong]).unwrap_err();
+        assert!(err.contains("differ"), "{err}");
+        let mut gone = pred(1, 1);
+        gone.sequence = 100_000;
+        assert!(prediction_images(&p, images, &[gone]).is_err());
     }
 }

@@ -7,6 +7,7 @@ use super::reproduce_section::ReproduceSection;
 use super::widgets;
 use crate::experiment::tables::{self, ResultsTable, RunSummary, Scan, TableKind};
 use crate::metrics::ImagePrediction;
+use crossbeam_channel::Receiver;
 use egui::{Color32, RichText, Vec2};
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,24 @@ pub struct ResultsPanel {
     export: Option<Result<PathBuf, String>>,
     /// "Reproduce the papers": runs the tables' experiments and writes the report.
     pub reproduce: ReproduceSection,
+    /// The images of the listed predictions: (run, pair) they belong to, and the textures or why
+    /// there are none.
+    images: Option<(ImagesKey, DrawnImages)>,
+    /// Their rendering on a background thread.
+    images_job: Option<(ImagesKey, Receiver<RenderedImages>)>,
 }
+
+/// Which run and which (truth, predicted) cell the images are of.
+type ImagesKey = (String, (u16, u16));
+
+/// The occluded pixels of each image, or why there are none.
+type RenderedImages = Result<Vec<Vec<u8>>, String>;
+
+/// The drawn images, or why there are none.
+type DrawnImages = Result<Vec<egui::TextureHandle>, String>;
+
+/// Misclassified images drawn under the list.
+const MAX_IMAGES: usize = 24;
 
 impl Default for ResultsPanel {
     fn default() -> Self {
@@ -48,6 +66,8 @@ impl Default for ResultsPanel {
             predictions: None,
             export: None,
             reproduce: ReproduceSection::default(),
+            images: None,
+            images_job: None,
         }
     }
 }
@@ -119,12 +139,12 @@ impl ResultsPanel {
                         ui.add_space(24.0);
                         ui.vertical(|ui| {
                             ui.set_width(DETAILS_WIDTH);
-                            self.details_ui(ui);
+                            self.details_ui(ui, workbench);
                         });
                     });
                 } else {
                     self.tables_ui(ui);
-                    self.details_ui(ui);
+                    self.details_ui(ui, workbench);
                 }
             });
     }
@@ -214,7 +234,7 @@ impl ResultsPanel {
         }
     }
 
-    fn details_ui(&mut self, ui: &mut egui::Ui) {
+    fn details_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
         let Some(run) = self
             .selected
             .as_deref()
@@ -257,6 +277,7 @@ impl ResultsPanel {
         }
         if let Some((truth, predicted)) = self.pair {
             self.misclassified_ui(ui, &run, &names, truth, predicted);
+            self.images_ui(ui, &run, workbench, (truth, predicted));
         }
     }
 
@@ -318,6 +339,108 @@ impl ResultsPanel {
                     ui.label(RichText::new(format!("… {} more", list.len() - MAX_LISTED)).weak());
                 }
             });
+    }
+
+    /// The first images of the listed predictions, rendered on a background thread from the
+    /// run's preset on the loaded data set (only when it is the run's data set).
+    fn images_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        run: &RunSummary,
+        workbench: &Workbench,
+        pair: (u16, u16),
+    ) {
+        let key: ImagesKey = (run.name.clone(), pair);
+        if let Some((k, rx)) = &self.images_job
+            && let Ok(result) = rx.try_recv()
+        {
+            let k = k.clone();
+            let (h, w, c) = workbench
+                .data
+                .as_ref()
+                .map_or((0, 0, 0), |d| (d.set.height, d.set.width, d.set.channels));
+            let textures = result.map(|all| {
+                all.iter()
+                    .enumerate()
+                    .map(|(i, px)| {
+                        widgets::load_nearest(
+                            ui.ctx(),
+                            &format!("misclassified-{}-{i}", k.0),
+                            widgets::to_color_image(px, h, w, c),
+                        )
+                    })
+                    .collect()
+            });
+            self.images = Some((k, textures));
+            self.images_job = None;
+        }
+        let Some(Ok(preds)) = self
+            .predictions
+            .as_ref()
+            .filter(|(n, _)| n == &run.name)
+            .map(|(_, p)| p.as_ref())
+        else {
+            return;
+        };
+        let list: Vec<ImagePrediction> = tables::misclassified(preds, pair.0, pair.1)
+            .into_iter()
+            .take(MAX_IMAGES)
+            .collect();
+        if list.is_empty() {
+            return;
+        }
+        let data = workbench.data.as_ref().filter(|d| d.source == run.data);
+        let Some(data) = data else {
+            ui.label(
+                RichText::new(format!(
+                    "Load {} in the Data panel to see these images.",
+                    run.data.describe()
+                ))
+                .weak(),
+            );
+            return;
+        };
+        let current = self.images.as_ref().is_some_and(|(k, _)| *k == key);
+        let pending = self.images_job.as_ref().is_some_and(|(k, _)| *k == key);
+        if !current && !pending {
+            match run.run().preset() {
+                Ok(preset) => {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    let images = data.set.clone();
+                    let ctx = ui.ctx().clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("occlab-misclassified".into())
+                        .spawn(move || {
+                            let _ = tx.send(tables::prediction_images(&preset, images, &list));
+                            ctx.request_repaint();
+                        });
+                    match spawned {
+                        Ok(_) => self.images_job = Some((key.clone(), rx)),
+                        Err(e) => self.images = Some((key.clone(), Err(e.to_string()))),
+                    }
+                }
+                Err(e) => self.images = Some((key.clone(), Err(e.to_string()))),
+            }
+        }
+        match &self.images {
+            Some((k, Ok(textures))) if *k == key => {
+                ui.label(
+                    RichText::new(format!(
+                        "The first {} of them as the model saw them (most confident first):",
+                        textures.len()
+                    ))
+                    .weak(),
+                );
+                widgets::image_grid(ui, "misclassified_images", textures, 8, 52.0);
+            }
+            Some((k, Err(e))) if *k == key => {
+                widgets::error_text(ui, format!("Cannot draw the images: {e}"));
+            }
+            _ => {
+                // No spinner: the drawing thread wakes the UI when it is done.
+                ui.label(RichText::new("Drawing the images…").weak());
+            }
+        }
     }
 }
 
