@@ -331,6 +331,8 @@ pub struct OcclabApp {
     pub quiz_panel: QuizPanel,
     /// The last preset opened or saved from the side bar, or the error.
     preset_message: Option<Result<String, String>>,
+    /// Frame-time measurement, when [`FRAME_STATS_ENV`] is set.
+    frame_stats: Option<FrameStats>,
 }
 
 impl OcclabApp {
@@ -383,6 +385,7 @@ impl OcclabApp {
             present_panel: PresentPanel::default(),
             quiz_panel: QuizPanel::default(),
             preset_message: None,
+            frame_stats: FrameStats::from_env(),
         }
     }
 
@@ -596,8 +599,67 @@ impl OcclabApp {
     }
 }
 
+/// Environment variable naming a file that receives frame-time statistics (see [`FrameStats`]).
+pub const FRAME_STATS_ENV: &str = "OCCLAB_FRAME_STATS";
+
+/// Frame times of the real window, for measuring the whole frame (egui, tessellation and the
+/// renderer, software or not): while active the app repaints continuously and every 200 frames
+/// writes the median, 95th percentile and maximum interval between frames to the file, with
+/// whether a training job was running.
+pub struct FrameStats {
+    path: PathBuf,
+    last: Option<Instant>,
+    intervals: Vec<f64>,
+    training: usize,
+}
+
+impl FrameStats {
+    /// Active when [`FRAME_STATS_ENV`] names a file.
+    pub fn from_env() -> Option<Self> {
+        let path = std::env::var_os(FRAME_STATS_ENV)?;
+        Some(FrameStats {
+            path: PathBuf::from(path),
+            last: None,
+            intervals: Vec::new(),
+            training: 0,
+        })
+    }
+
+    fn frame(&mut self, ctx: &egui::Context, training: bool) {
+        let now = Instant::now();
+        if let Some(last) = self.last {
+            self.intervals.push((now - last).as_secs_f64() * 1000.0);
+            self.training += usize::from(training);
+        }
+        self.last = Some(now);
+        if self.intervals.len() >= 200 {
+            let mut v = std::mem::take(&mut self.intervals);
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            let line = format!(
+                "frames {} (training during {}): median {:.1} ms, p95 {:.1} ms, max {:.1} ms\n",
+                v.len(),
+                self.training,
+                q(0.5),
+                q(0.95),
+                v[v.len() - 1]
+            );
+            self.training = 0;
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        }
+        ctx.request_repaint();
+    }
+}
+
 impl eframe::App for OcclabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some(stats) = &mut self.frame_stats {
+            stats.frame(ui.ctx(), self.train_panel.is_busy());
+        }
         self.workbench.poll_load();
         // Training jobs report whichever panel is shown; the queue moves on in the background.
         self.train_panel.poll(ui.ctx());
