@@ -5,6 +5,7 @@ pub mod backend;
 pub mod batches;
 pub mod clip_eval;
 pub mod engine;
+pub mod priority;
 pub mod series;
 
 pub use backend::{BackendChoice, ChosenBackend, choose_device};

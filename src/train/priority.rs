@@ -1,0 +1,67 @@
+//! CPU priority of background training started from the workbench.
+//!
+//! On a laptop with two cores, a training job keeps every core busy and the window (whose
+//! software renderer also needs the CPU) stutters. A job started from the GUI therefore lowers
+//! the priority of its own thread and of the compute pool (rayon's global pool, which Burn's
+//! `flex` backend uses): the job still gets every idle cycle, the window gets the CPU first.
+//! On Linux this is `nice` +10 per thread; elsewhere nothing changes. The CLI keeps full priority.
+
+/// How much lower than normal (Linux nice value).
+pub const NICE: i32 = 10;
+
+/// Lowers the CPU priority of the calling thread only (Linux); a no-op elsewhere or on error.
+pub fn lower_this_thread() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id; no memory is touched.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
+    }
+}
+
+/// Builds rayon's global pool with lowered-priority threads. Does nothing if the pool already
+/// exists (the first user decides); returns whether this call built it.
+pub fn low_priority_compute_pool() -> bool {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("occlab-compute-{i}"))
+        .start_handler(|_| lower_this_thread())
+        .build_global()
+        .is_ok()
+}
+
+/// The calling thread's nice value (Linux), for tests and diagnostics.
+pub fn this_thread_nice() -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: as above.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        *libc::__errno_location() = 0;
+        let n = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if *libc::__errno_location() == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_thread_can_lower_only_its_own_priority() {
+        let before = super::this_thread_nice();
+        let inside = std::thread::spawn(|| {
+            super::lower_this_thread();
+            super::this_thread_nice()
+        })
+        .join()
+        .unwrap();
+        if let (Some(b), Some(i)) = (before, inside) {
+            assert_eq!(i, (b + super::NICE).min(19));
+            assert_eq!(
+                super::this_thread_nice(),
+                Some(b),
+                "the caller is unchanged"
+            );
+        }
+    }
+}
