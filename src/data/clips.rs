@@ -20,7 +20,7 @@
 //! ([`subsequence_starts`]); at test time the class probabilities of a video's subsequences are
 //! averaged into the video's prediction ([`average_video_probabilities`]).
 
-use super::folder::{Fit, FolderOptions, Polarity, load_one};
+use super::folder::{EXTENSIONS, Fit, FolderOptions, Polarity, check_shape, list_sorted, load_one};
 use super::{DataError, ImageSet, Split};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -100,17 +100,6 @@ pub struct ClipSet {
     /// Every sampled frame, video after video, labelled with its video's class and split.
     pub frames: ImageSet,
     pub videos: Vec<VideoClip>,
-}
-
-const EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
-
-fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
-        out.push(entry.map_err(|e| DataError::io(dir, e))?.path());
-    }
-    out.sort();
-    Ok(out)
 }
 
 fn file_name(p: &Path) -> String {
@@ -194,21 +183,14 @@ fn official_split(
 }
 
 fn check_options(root: &Path, opts: &ClipOptions) -> Result<(), DataError> {
-    if !(opts.channels == 1 || opts.channels == 3) {
-        return Err(DataError::format(
-            root,
-            format!("{} channels requested: only 1 or 3", opts.channels),
-        ));
-    }
-    if opts.height == 0 || opts.width == 0 || opts.height > 1024 || opts.width > 1024 {
-        return Err(DataError::format(
-            root,
-            format!(
-                "requested frame size {}×{} is outside 1–1024",
-                opts.height, opts.width
-            ),
-        ));
-    }
+    check_shape(
+        root,
+        opts.channels,
+        opts.height,
+        opts.width,
+        1024,
+        "frame size",
+    )?;
     if opts.sample_every == 0 {
         return Err(DataError::format(root, "sample_every must be at least 1"));
     }

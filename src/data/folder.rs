@@ -57,9 +57,11 @@ impl Default for FolderOptions {
     }
 }
 
-const EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+/// Image file extensions the folder and clip loaders read.
+pub(super) const EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
-fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+/// The entries of `dir`, sorted by path.
+pub(super) fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
         out.push(entry.map_err(|e| DataError::io(dir, e))?.path());
@@ -68,23 +70,34 @@ fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(out)
 }
 
+/// Checks a requested image shape: 1 or 3 channels, each side in `1..=max` (`what` names the
+/// size in the message: "size", "frame size").
+pub(super) fn check_shape(
+    root: &Path,
+    channels: u8,
+    height: u32,
+    width: u32,
+    max: u32,
+    what: &str,
+) -> Result<(), DataError> {
+    if !(channels == 1 || channels == 3) {
+        return Err(DataError::format(
+            root,
+            format!("{channels} channels requested: only 1 or 3"),
+        ));
+    }
+    if height == 0 || width == 0 || height > max || width > max {
+        return Err(DataError::format(
+            root,
+            format!("requested {what} {height}×{width} is outside 1–{max}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Loads `root/<class>/<image>` into an [`ImageSet`]; classes are the sub-folders in name order.
 pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<ImageSet, DataError> {
-    if !(opts.channels == 1 || opts.channels == 3) {
-        return Err(DataError::format(
-            root,
-            format!("{} channels requested: only 1 or 3", opts.channels),
-        ));
-    }
-    if opts.height == 0 || opts.width == 0 || opts.height > 4096 || opts.width > 4096 {
-        return Err(DataError::format(
-            root,
-            format!(
-                "requested size {}×{} is outside 1–4096",
-                opts.height, opts.width
-            ),
-        ));
-    }
+    check_shape(root, opts.channels, opts.height, opts.width, 4096, "size")?;
     let class_dirs: Vec<PathBuf> = list_sorted(root)?
         .into_iter()
         .filter(|p| p.is_dir())

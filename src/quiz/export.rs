@@ -9,6 +9,7 @@
 use super::QuizError;
 use super::analysis::{ModelAnswers, dataset_label};
 use super::session::SessionRecord;
+use crate::experiment::tables::csv_field;
 use std::path::Path;
 
 /// The CSV text.
@@ -108,16 +109,7 @@ pub fn write_csv(
 }
 
 fn push_row(out: &mut String, fields: &[String]) {
-    let quoted: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     out.push_str(&quoted.join(","));
     out.push('\n');
-}
-
-/// RFC 4180 quoting where needed.
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
 }
