@@ -3,30 +3,16 @@
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use occlab::experiment::preset::Preset;
 use occlab::gui::PanelId;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
 mod gui_common;
-
-/// A presets folder whose Table A1 is two tiny runs on the embedded digits (no data folder).
-fn embedded_presets(root: &Path) {
-    let dir = root.join("paper-a");
-    std::fs::create_dir_all(&dir).unwrap();
-    let base = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
-    for (name, kind) in [("a1-embedded-cnn", "CNN"), ("a1-embedded-crnn", "CRNN")] {
-        let mut p = base.clone();
-        p.name = name.into();
-        p.model.as_mut().unwrap().kind = kind.parse().unwrap();
-        p.save(&dir.join(format!("{name}.toml"))).unwrap();
-    }
-}
 
 #[test]
 fn reproduce_from_the_results_panel() {
     let tmp = tempfile::tempdir().unwrap();
-    embedded_presets(&tmp.path().join("presets"));
+    common::embedded_a1_presets(&tmp.path().join("presets"), None);
     let out = tmp.path().join("report");
     let mut harness = gui_common::harness();
     {

@@ -3,14 +3,13 @@
 
 mod common;
 
-use occlab::experiment::preset::Preset;
 use occlab::experiment::report::{ParsedTable, cell_value, parse_tables};
 use occlab::experiment::reproduce::{
     Budget, ReproduceEvent, ReproduceOptions, RunOutcome, RunState, TableId, reproduce,
 };
 use occlab::experiment::tables::{PAPER_TABLE1, PAPER_TABLE2};
 use occlab::train::{BackendChoice, Control, TrainEvent};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -154,25 +153,11 @@ fn every_table_on_a_smoke_budget_gives_a_report_that_parses() {
 /// Only one reproduction at a time in this file (they share the CPU).
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A presets folder with two tiny A1 runs on the embedded digits (no data folder needed).
-fn embedded_presets(root: &Path) {
-    let dir = root.join("paper-a");
-    std::fs::create_dir_all(&dir).unwrap();
-    let base = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
-    for (name, kind) in [("a1-embedded-cnn", "CNN"), ("a1-embedded-crnn", "CRNN")] {
-        let mut p = base.clone();
-        p.name = name.into();
-        p.model.as_mut().unwrap().kind = kind.parse().unwrap();
-        p.train.as_mut().unwrap().epochs = 2;
-        p.save(&dir.join(format!("{name}.toml"))).unwrap();
-    }
-}
-
 #[test]
 fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
     let _serial = SERIAL.lock().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    embedded_presets(&tmp.path().join("presets"));
+    common::embedded_a1_presets(&tmp.path().join("presets"), Some(2));
     let mut opts =
         ReproduceOptions::new(vec![TableId::A1], Budget::Smoke, tmp.path().join("report"));
     opts.presets = tmp.path().join("presets");
