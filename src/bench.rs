@@ -8,7 +8,8 @@ use crate::occlusion::{OcclusionSpec, image_seed};
 use crate::sequence::builder::{BuildConfig, build_patterned};
 use crate::sequence::patterns::{PatternLibrary, ProgressionOptions};
 use crate::sequence::planner::{PlanOptions, plan};
-use burn::optim::{AdamConfig, GradientsParams};
+use crate::train::adam::FusedAdam;
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -112,19 +113,21 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
 }
 
 /// Training throughput of one model: forward + backward + Adam on batches of `batch` sequences
-/// of `t` images, after two warm-up steps.
+/// of `t` images, after two warm-up steps. The first figure is the whole step; three more split
+/// it into its phases (medians of their own, so they need not add up exactly): forward pass with
+/// the loss, backward pass, optimizer step.
 pub fn train_step(
     kind: ModelKind,
     device: &Device,
     batch: usize,
     t: usize,
     steps: usize,
-) -> Figure {
+) -> Vec<Figure> {
     let ad = device.clone().autodiff();
     ad.seed(1);
     let model_cfg = ModelConfig::new(kind, 1, 28, 28, 10);
-    let mut model = model_cfg.init(&ad);
-    let mut optim = AdamConfig::new().init();
+    let mut model = Some(model_cfg.init(&ad));
+    let mut optim = FusedAdam::init(0.0);
     let n = batch * t;
     let pixels: Vec<f32> = (0..n * 784)
         .map(|i| ((i * 2_654_435_761) % 255) as f32 / 255.0)
@@ -132,19 +135,49 @@ pub fn train_step(
     let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
     let x = Tensor::<5>::from_data(TensorData::new(pixels, [batch, t, 1, 28, 28]), &ad);
     let y = Tensor::<2, Int>::from_data(TensorData::new(labels, [batch, t]), &ad);
+    let mut phases: [Vec<Duration>; 3] = Default::default();
     let mut step = || {
-        let loss = sequence_cross_entropy(model.clone().forward(x.clone()), y.clone());
+        // Moved through the step, not cloned: a clone would share the parameters' buffers
+        // and make Adam copy them instead of updating them in place (as training does).
+        let current = model
+            .take()
+            .expect("the model is put back after every step");
+        let t0 = Instant::now();
+        let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
         let _: f32 = loss.clone().into_scalar();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model.clone(), grads);
+        let t1 = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &current);
+        let t2 = Instant::now();
+        model = Some(optim.step(1e-3, current, grads));
         let _ = ad.sync();
+        let t3 = Instant::now();
+        for (phase, d) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+            phase.push(d);
+        }
     };
     step();
     step();
-    measure(
+    let whole = measure(
         &format!("{kind} train step, {batch}×{t} images of 28×28"),
         steps,
         Some((n as f64, "images/s")),
         step,
-    )
+    );
+    let mut figures = vec![whole];
+    for (name, mut times) in ["forward + loss", "backward", "Adam"]
+        .into_iter()
+        .zip(phases)
+    {
+        times.drain(..2); // the warm-up steps
+        times.sort();
+        figures.push(Figure {
+            name: format!("  {kind} {name}"),
+            median_ms: times[times.len() / 2].as_secs_f64() * 1e3,
+            min_ms: times[0].as_secs_f64() * 1e3,
+            repeats: times.len(),
+            per_second: None,
+            unit: String::new(),
+        });
+    }
+    figures
 }

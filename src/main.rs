@@ -145,6 +145,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    occlab::train::memory::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         None => occlab::gui::run_native()
@@ -601,7 +602,7 @@ fn bench(
             };
             kinds
                 .into_iter()
-                .map(|k| occlab::bench::train_step(k, &chosen.device, 32, 5, repeats))
+                .flat_map(|k| occlab::bench::train_step(k, &chosen.device, 32, 5, repeats))
                 .collect()
         }
     };

@@ -12,6 +12,7 @@
 //! training data at test time; its learned scale and shift are absorbed by the linear layer that
 //! follows).
 
+use super::dropout::dropout;
 use burn::module::Module;
 use burn::nn::gru::{Gru, GruConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
@@ -69,7 +70,7 @@ impl AvgPoolHead {
         let [batch, steps, c] = features.dims();
         let x = z_normalise(&self.norm, features); // [batch, T, c]
         let mean = x.mean_dim(1).reshape([batch, c]); // [batch, c]
-        let logits = self.output.forward(self.dropout.forward(mean)); // [batch, classes]
+        let logits = self.output.forward(dropout(&self.dropout, mean)); // [batch, classes]
         let [_, classes] = logits.dims();
         logits
             .reshape([batch, 1, classes]) // [batch, 1, classes]
@@ -109,6 +110,6 @@ impl GruHead {
     pub fn forward(&self, features: Tensor<3>) -> Tensor<3> {
         let x = z_normalise(&self.norm, features); // [batch, T, c]
         let h = self.gru.forward(x, None); // [batch, T, hidden]
-        self.output.forward(self.dropout.forward(h)) // [batch, T, classes]
+        self.output.forward(dropout(&self.dropout, h)) // [batch, T, classes]
     }
 }

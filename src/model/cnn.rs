@@ -12,6 +12,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Re
 use burn::tensor::{Device, Tensor};
 
 use super::conv::{Conv2d, Conv2dSpec};
+use super::dropout::dropout;
+use super::pool::max_pool_2x2;
 
 /// How the CNN unit halves the image size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,16 +109,21 @@ impl CnnUnit {
             Some(conv) => self.activation.forward(conv.forward(x)), // [n, f1, ⌈H/2⌉, ⌈W/2⌉]
             None => x,
         };
-        let x = self.activation.forward(self.conv2.forward(x)); // [n, f2, …]
-        let x = match &self.conv2_down {
-            Some(conv) => self.activation.forward(conv.forward(x)), // [n, f2, ⌈H/4⌉, ⌈W/4⌉]
-            None => x,
+        let x = self.conv2.forward(x); // [n, f2, …]
+        let x = match (&self.pool, &self.conv2_down) {
+            // ReLU after the pooling instead of before: the same function (ReLU is monotone, so
+            // it commutes with max) and the same gradients, on a quarter of the elements.
+            (Some(pool), _) => {
+                let pooled = max_pool_2x2(x, |x| pool.forward(x));
+                self.activation.forward(pooled) // [n, f2, H/2, W/2]
+            }
+            (None, Some(conv)) => {
+                let x = self.activation.forward(x);
+                self.activation.forward(conv.forward(x)) // [n, f2, ⌈H/4⌉, ⌈W/4⌉]
+            }
+            (None, None) => self.activation.forward(x),
         };
-        let x = match &self.pool {
-            Some(pool) => pool.forward(x), // [n, f2, H/2, W/2]
-            None => x,
-        };
-        let x = self.dropout.forward(x); // [n, f2, h', w']
+        let x = dropout(&self.dropout, x); // [n, f2, h', w']
         x.flatten(1, 3) // [n, c]
     }
 }
@@ -164,7 +171,7 @@ impl DenseHead {
         let x = match &self.hidden {
             Some(hidden) => {
                 let x = self.activation.forward(hidden.forward(features)); // [n, hidden]
-                self.dropout.forward(x) // [n, hidden]
+                dropout(&self.dropout, x) // [n, hidden]
             }
             None => features, // [n, c]
         };

@@ -45,10 +45,11 @@ pub enum ConvPath {
     Native,
     /// Burn's `conv2d` forward and input gradient, but the weight gradient as im2col + one
     /// batched matrix product (flex). Burn's own weight gradient on flex is its slowest
-    /// convolution operation; this is the default on flex.
+    /// convolution operation. Kept for comparison (`examples/step_ops.rs`).
     FlexWeightGemm,
-    /// Like `FlexWeightGemm`, but the forward pass too is im2col + one batched matrix product,
-    /// and the backward pass reuses that im2col matrix for the weight gradient (flex).
+    /// Like `FlexWeightGemm`, but the forward pass too is im2col + one matrix product (pixels
+    /// as rows), and the backward pass reuses that im2col matrix for the weight gradient
+    /// (flex). The default for stride-1 layers on flex.
     FlexGemm,
     /// Everything from tensor operations: im2col by a gather, one matrix product; the backward
     /// pass is what autodiff derives (two matrix products and a scatter-add). Works on any
@@ -61,16 +62,16 @@ impl ConvPath {
     /// The faster path for a layer with `in_channels` inputs and `stride` on `device`, as
     /// measured on flex in one process (`examples/speed_ab.rs`, docs/PERFORMANCE.md): Burn's own
     /// convolution off flex; on flex, for fwd + bwd against Burn's convolution,
-    /// - a few input channels (conv1 on 1 or 3 channels): `FlexGemm`, 0.4×;
-    /// - stride 1, many channels (conv2, 32 → 64 at 28×28): `FlexWeightGemm`, 0.85×
-    ///   (`FlexGemm` 0.92×, `Im2col` 0.9–1.2×);
+    /// - stride 1 (conv1 and conv2 of CNN and CRNN): `FlexGemm`, 0.4× on 1 or 3 input channels;
+    ///   on conv2 (32 → 64 at 28×28), since im2col became one pass of occlab's own kernel,
+    ///   `FlexGemm` makes a whole CRNN train step 3–4 % faster than `FlexWeightGemm` and a CNN
+    ///   step 5–10 % (`occlab bench train`, A/B of two builds; docs/PERFORMANCE.md);
     /// - stride 2 (the `-S` models' layers): `Im2col`, 0.5–0.75× (`FlexWeightGemm` 0.8–0.95×),
     ///   where Burn's input gradient (a strided transposed convolution) is slow.
-    pub fn choose(device: &Device, in_channels: usize, stride: [usize; 2]) -> Self {
+    pub fn choose(device: &Device, _in_channels: usize, stride: [usize; 2]) -> Self {
         match device.clone().without_autodiff().as_dispatch() {
             DispatchDevice::Flex(_) if stride != [1, 1] => ConvPath::Im2col,
-            DispatchDevice::Flex(_) if in_channels < 8 => ConvPath::FlexGemm,
-            DispatchDevice::Flex(_) => ConvPath::FlexWeightGemm,
+            DispatchDevice::Flex(_) => ConvPath::FlexGemm,
             _ => ConvPath::Native,
         }
     }
@@ -341,20 +342,19 @@ fn patch_index(g: &Geometry) -> Vec<i64> {
 /// The [`ConvPath::FlexWeightGemm`] operation: a custom autodiff step on Burn's `Autodiff<Flex>`
 /// backend (Burn's extension points: `Tensor::try_into_primitive`, `burn_autodiff`'s `Backward`).
 mod flex_weight_gemm {
-    use super::{Geometry, patch_index};
+    use super::Geometry;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::backend::flex::FlexDevice;
-    use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
-    use burn::backend::tensor::{FloatTensor, IntTensor};
+    use burn::backend::flex::{FlexDevice, FlexTensor};
+    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, AutodiffBackend, Flex, TensorMetadata};
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::{
         DType, FloatDType, GradientCheckpointingStrategy, Shape, Slice, Tensor, TensorData,
     };
-    use std::sync::Mutex;
 
     type Ad = Autodiff<Flex>;
 
@@ -460,46 +460,36 @@ mod flex_weight_gemm {
         }
     }
 
-    /// The patch index of `g` as a flex tensor. Layers of the same geometry (conv1 and conv2 of
-    /// the CNN unit) and every step of a run share it, so the last few are kept.
-    fn cached_patch_index(g: &Geometry) -> IntTensor<Flex> {
-        static CACHE: Mutex<Vec<(Geometry, IntTensor<Flex>)>> = Mutex::new(Vec::new());
-        let mut cache = CACHE
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, index)) = cache.iter().find(|(geometry, _)| geometry == g) {
-            return index.clone();
-        }
-        let index = patch_index(g);
-        let len = index.len();
-        let index = Flex::int_from_data(TensorData::new(index, [len]), &FlexDevice);
-        if cache.len() == 4 {
-            cache.remove(0);
-        }
-        cache.push((*g, index.clone()));
-        index
-    }
-
     /// The im2col matrix `[n, h'·w', k_h·k_w·c_in]` of `x` `[n, c_in, h, w]`: every output
-    /// pixel's patch, taps in (ky, kx, c) order, gathered from channels-last rows with one
-    /// all-zero image after the batch for the padding.
+    /// pixel's patch, taps in (ky, kx, c) order, zeros where a tap falls in the padding. One
+    /// pass, image by image in parallel: the image goes channels-last into a zero-bordered
+    /// buffer (per thread, borders written once), where the `k_w` taps of one kernel row are
+    /// `k_w · c_in` contiguous values, so each kernel row of each patch is one copy. (It was a
+    /// gather with a patch index through Burn's `select`, measured slower.)
     fn im2col(x: FloatTensor<Flex>, g: &Geometry) -> FloatTensor<Flex> {
-        let [n, c_in, h, w] = x.shape().dims::<4>();
+        let x = x.to_contiguous();
+        let input = x.shape().dims::<4>();
         let [oh, ow] = g.out_size;
         let [kh, kw] = g.kernel;
-        let nhwc = Flex::float_permute(x, &[0, 2, 3, 1]);
-        let zero_image =
-            Flex::float_zeros(Shape::new([1, h, w, c_in]), &FlexDevice, FloatDType::F32);
-        let rows = Flex::float_reshape(
-            Flex::float_cat(vec![nhwc, zero_image], 0),
-            Shape::new([(n + 1) * h * w, c_in]),
+        let cols = occlab_kernels::im2col(
+            x.storage(),
+            occlab_kernels::Im2colGeometry {
+                input,
+                out_size: g.out_size,
+                kernel: g.kernel,
+                stride: g.stride,
+                pad_start: g.pad_start,
+            },
         );
-        let cols = Flex::float_select(rows, 0, cached_patch_index(g));
-        Flex::float_reshape(cols, Shape::new([n, oh * ow, kh * kw * c_in]))
+        FlexTensor::from_data(TensorData::new(
+            cols,
+            [input[0], oh * ow, kh * kw * input[1]],
+        ))
     }
 
-    /// `y [n, c_out, h', w'] = W [1, c_out, taps] × colsᵀ [n, taps, h'·w'] + bias`: the output
-    /// comes out in NCHW order.
+    /// `y [n, c_out, h', w']` from the im2col matrix: `cols [n·h'·w', taps] × Wᵀ [taps, c_out]`
+    /// (one product, pixels as rows), then one pass that adds the bias and moves the channels
+    /// in front (NCHW).
     fn gemm_forward_pass(
         cols: FloatTensor<Flex>,
         w: FloatTensor<Flex>,
@@ -508,14 +498,17 @@ mod flex_weight_gemm {
     ) -> FloatTensor<Flex> {
         let [c_out, c_in, kh, kw] = w.shape().dims::<4>();
         let [oh, ow] = g.out_size;
-        // [c_out, c, ky, kx] → [c_out, ky, kx, c] → [1, c_out, taps]
-        let w = Flex::float_reshape(
-            Flex::float_permute(w, &[0, 2, 3, 1]),
-            Shape::new([1, c_out, kh * kw * c_in]),
+        let (pixels, taps) = (oh * ow, kh * kw * c_in);
+        // [c_out, c, ky, kx] → [ky, kx, c, c_out] = Wᵀ with taps in (ky, kx, c) order.
+        let w_t = Flex::float_reshape(
+            Flex::float_permute(w, &[2, 3, 1, 0]),
+            Shape::new([taps, c_out]),
         );
-        let y = Flex::float_matmul(w, Flex::float_swap_dims(cols, 1, 2)); // [n, c_out, h'·w']
-        let y = Flex::float_add(y, Flex::float_reshape(b, Shape::new([1, c_out, 1])));
-        Flex::float_reshape(y, Shape::new([g.batch, c_out, oh, ow]))
+        let rows = Flex::float_reshape(cols, Shape::new([g.batch * pixels, taps]));
+        let y = Flex::float_matmul(rows, w_t.to_contiguous()).to_contiguous(); // [n·h'·w', c_out]
+        let b = b.to_contiguous();
+        let out = occlab_kernels::rows_to_nchw_with_bias(y.storage(), g.batch, pixels, b.storage());
+        FlexTensor::from_data(TensorData::new(out, [g.batch, c_out, oh, ow]))
     }
 
     /// The batch ranges of at most about `chunk_bytes` of im2col matrix each, with their
@@ -736,7 +729,7 @@ mod tests {
             let choose = |c_in, s| ConvPath::choose(&device, c_in, [s, s]);
             assert_eq!(choose(1, 1), ConvPath::FlexGemm);
             assert_eq!(choose(3, 1), ConvPath::FlexGemm);
-            assert_eq!(choose(32, 1), ConvPath::FlexWeightGemm);
+            assert_eq!(choose(32, 1), ConvPath::FlexGemm);
             assert_eq!(choose(32, 2), ConvPath::Im2col);
             assert_eq!(choose(1, 2), ConvPath::Im2col);
         }

@@ -6,6 +6,7 @@
 //! LSTM dropout to the LSTM's outputs `h_t`, before the classifier (rate
 //! `ModelConfig::lstm_dropout`).
 
+use super::dropout::dropout;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, GateController, Linear, LinearConfig, Lstm, LstmConfig};
 use burn::tensor::activation::{sigmoid, tanh};
@@ -42,7 +43,7 @@ impl RecurrentHead {
     /// - output: `[batch, T, classes]` (logits)
     pub fn forward(&self, features: Tensor<3>) -> Tensor<3> {
         let x = self.lstm.forward(features); // [batch, T, hidden]
-        let x = self.dropout.forward(x); // [batch, T, hidden]
+        let x = dropout(&self.dropout, x); // [batch, T, hidden]
         self.output.forward(x) // [batch, T, classes]
     }
 }

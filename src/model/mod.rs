@@ -19,6 +19,8 @@ pub mod baselines;
 pub mod cnn;
 pub mod conv;
 pub mod crnn;
+pub mod dropout;
+pub mod pool;
 pub mod resnet;
 pub mod rrn;
 

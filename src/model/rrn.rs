@@ -27,6 +27,7 @@
 //! `t − context + 1 ..= t`.
 
 use super::baselines::{AvgPoolHead, GruHead};
+use super::dropout::dropout;
 use super::resnet::{ResNet, ResNetConfig, UnitIndex};
 use super::{ModelConfig, ModelKind};
 use burn::module::Module;
@@ -275,7 +276,7 @@ impl FrameHead {
     /// - `features`: `[n, c]`
     /// - output: `[n, classes]`
     pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
-        self.output.forward(self.dropout.forward(features))
+        self.output.forward(dropout(&self.dropout, features))
     }
 }
 

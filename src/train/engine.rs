@@ -5,6 +5,7 @@
 //! stream of the same. So a run stopped after epoch k and resumed from its checkpoint replays
 //! epochs k+1… exactly as an uninterrupted run would.
 
+use super::adam::FusedAdam;
 use super::backend::{BackendChoice, choose_device};
 use super::batches::{Batch, SequenceData, prefetch};
 use super::clip_eval::{
@@ -19,8 +20,7 @@ use crate::experiment::run::{LogLine, RunDir, RunError, RunInfo};
 use crate::metrics::{ImagePrediction, Metrics};
 use crate::model::{Model, ModelConfig, sequence_cross_entropy};
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
@@ -360,11 +360,7 @@ pub fn train(
 
     ad.seed(cfg.seed);
     let mut model = model_cfg.init(&ad);
-    let mut adam = AdamConfig::new();
-    if cfg.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
-    }
-    let mut optim = adam.init();
+    let mut optim = FusedAdam::init(cfg.weight_decay);
     let mut first_epoch = 1;
     if resume && let Some(done) = run.checkpoint_epoch()? {
         let record = ModuleRecord::load(run.model_path()).map_err(|e| TrainError::Checkpoint {

@@ -1,10 +1,12 @@
 //! The training engine: hyperparameters, backend choice, and a training job that runs on its own
 //! thread, takes [`Control`] messages and reports [`TrainEvent`]s over crossbeam channels.
 
+pub mod adam;
 pub mod backend;
 pub mod batches;
 pub mod clip_eval;
 pub mod engine;
+pub mod memory;
 pub mod priority;
 pub mod series;
 

@@ -1,0 +1,510 @@
+//! occlab's CPU kernels: plain functions on `f32` slices, parallel with rayon.
+//!
+//! Why a crate of its own: occlab's main crate builds at `opt-level = 1` with debug assertions
+//! in the dev and test profiles (it is large, and builds often), which makes hand-written loops
+//! several times slower than they are in a release build. The kernels live here, and the
+//! workspace's `Cargo.toml` builds this small crate optimised in every profile, so `cargo test`,
+//! the benchmarks and the workbench run them at full speed. The Burn glue (autodiff steps,
+//! tensors) is in occlab's `model::{conv, pool, dropout}` and `train::adam`.
+//!
+//! Every kernel is tested in occlab against the Burn operation it replaces.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+/// A vector of `len` floats, filled in parallel chunks of `chunk` elements (the last may be
+/// shorter) by `fill(chunk_index, slots)`, without zeroing the memory first: for outputs of
+/// tens of MB, zeroing is a whole extra pass over memory on one thread.
+///
+/// # Safety
+/// `fill` must write every slot of the chunk it is given (`MaybeUninit::write`,
+/// `write_copy_of_slice`, …); a slot left unwritten would be read uninitialised.
+unsafe fn par_filled(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    if len > 0 {
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(chunk.max(1))
+            .enumerate()
+            .for_each(|(i, slots)| fill(i, slots));
+    }
+    // SAFETY: the caller's `fill` wrote every one of the `len` slots.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Elements per parallel chunk of the element-wise kernels.
+const CHUNK: usize = 1 << 15;
+
+// ---------------------------------------------------------------------------------------------
+// Adam
+
+/// The per-step scalars of one Adam update, computed by the caller the way Burn computes them.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    /// β₁ and 1 − β₁.
+    pub keep_1: f32,
+    pub take_1: f32,
+    /// β₂ and 1 − β₂.
+    pub keep_2: f32,
+    pub take_2: f32,
+    /// `√(1 − β₂ᵗ) / (1 − β₁ᵗ)`.
+    pub combined_factor: f32,
+    /// `ε · √(1 − β₂ᵗ)`.
+    pub epsilon: f32,
+    pub learning_rate: f32,
+    /// L2 penalty added to the gradient (`p · penalty + g`), if any.
+    pub weight_decay: Option<f32>,
+}
+
+/// One Adam update in place, in Burn's order of floating-point operations:
+/// `m = β₁m + (1−β₁)g`, `v = β₂v + (1−β₂)g²`, `p −= lr · (m·f) / (√v + ε')`.
+///
+/// # Panics
+/// If the four slices differ in length.
+pub fn adam_step(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: AdamStep) {
+    assert!(
+        p.len() == m.len() && p.len() == v.len() && p.len() == g.len(),
+        "adam_step: parameter, moments and gradient differ in length"
+    );
+    p.par_chunks_mut(CHUNK)
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .zip(g.par_chunks(CHUNK))
+        .for_each(|(((p, m), v), g)| {
+            for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                let g = match s.weight_decay {
+                    Some(penalty) => *p * penalty + g,
+                    None => g,
+                };
+                let mi = *m * s.keep_1 + g * s.take_1;
+                let vi = *v * s.keep_2 + (g * g) * s.take_2;
+                *m = mi;
+                *v = vi;
+                let update = (mi * s.combined_factor) / (vi.sqrt() + s.epsilon);
+                *p -= update * s.learning_rate;
+            }
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2×2 max pooling, stride 2
+
+/// Planes (`h × w` images of one channel) per parallel task.
+const PLANES_PER_TASK: usize = 16;
+
+/// 2×2 max pooling at stride 2 of `planes` contiguous `h × w` planes → `⌊h/2⌋ × ⌊w/2⌋` each.
+/// With `keep_argmax`, also each output's window position (0–3, row-major; the first maximum
+/// wins a tie) for [`max_pool_2x2_backward`].
+pub fn max_pool_2x2(
+    src: &[f32],
+    planes: usize,
+    h: usize,
+    w: usize,
+    keep_argmax: bool,
+) -> (Vec<f32>, Vec<u8>) {
+    assert_eq!(src.len(), planes * h * w, "max_pool_2x2: input length");
+    let (oh, ow) = (h / 2, w / 2);
+    let plane_out = oh * ow;
+    let pool_plane = |plane: &[f32], out: &mut [MaybeUninit<f32>], mut arg: Option<&mut [u8]>| {
+        for oy in 0..oh {
+            let top = &plane[2 * oy * w..][..w];
+            let bottom = &plane[(2 * oy + 1) * w..][..w];
+            for ox in 0..ow {
+                let window = [
+                    top[2 * ox],
+                    top[2 * ox + 1],
+                    bottom[2 * ox],
+                    bottom[2 * ox + 1],
+                ];
+                let (mut best, mut at) = (window[0], 0u8);
+                for (k, &v) in window.iter().enumerate().skip(1) {
+                    if v > best {
+                        best = v;
+                        at = k as u8;
+                    }
+                }
+                out[oy * ow + ox].write(best);
+                if let Some(arg) = arg.as_deref_mut() {
+                    arg[oy * ow + ox] = at;
+                }
+            }
+        }
+    };
+    let task = (PLANES_PER_TASK * plane_out).max(1);
+    let len = planes * plane_out;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let mut argmax = vec![0u8; if keep_argmax { len } else { 0 }];
+    let slots = &mut out.spare_capacity_mut()[..len];
+    let run = |t: usize, out: &mut [MaybeUninit<f32>], mut arg: Option<&mut [u8]>| {
+        for (p, out) in out.chunks_mut(plane_out.max(1)).enumerate() {
+            let plane = &src[(t * PLANES_PER_TASK + p) * h * w..][..h * w];
+            let arg = arg
+                .as_deref_mut()
+                .map(|a| &mut a[p * plane_out..][..plane_out]);
+            pool_plane(plane, out, arg);
+        }
+    };
+    if keep_argmax {
+        slots
+            .par_chunks_mut(task)
+            .zip(argmax.par_chunks_mut(task))
+            .enumerate()
+            .for_each(|(t, (out, arg))| run(t, out, Some(arg)));
+    } else {
+        slots
+            .par_chunks_mut(task)
+            .enumerate()
+            .for_each(|(t, out)| run(t, out, None));
+    }
+    // SAFETY: `pool_plane` wrote every output of every plane.
+    unsafe { out.set_len(len) };
+    (out, argmax)
+}
+
+/// The input gradient of [`max_pool_2x2`]: each window's maximum gets the output gradient,
+/// every other input (and an odd last row or column) zero.
+pub fn max_pool_2x2_backward(
+    dy: &[f32],
+    argmax: &[u8],
+    planes: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
+    let (oh, ow) = (h / 2, w / 2);
+    let plane_out = oh * ow;
+    assert!(
+        dy.len() == planes * plane_out && argmax.len() == dy.len(),
+        "max_pool_2x2_backward: gradient or window positions of the wrong length"
+    );
+    let mut dx = vec![0.0f32; planes * h * w];
+    dx.par_chunks_mut((PLANES_PER_TASK * h * w).max(1))
+        .enumerate()
+        .for_each(|(t, dx)| {
+            for (p, plane) in dx.chunks_mut(h * w).enumerate() {
+                let o = (t * PLANES_PER_TASK + p) * plane_out;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let i = o + oy * ow + ox;
+                        let at = argmax[i] as usize;
+                        plane[(2 * oy + at / 2) * w + 2 * ox + at % 2] = dy[i];
+                    }
+                }
+            }
+        });
+    dx
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout
+
+/// SplitMix64's finaliser of `seed + (i + 1) · γ`: a well-mixed 64-bit word per element.
+fn hash(seed: u64, i: u64) -> u64 {
+    let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Dropout of `src`: element `i` is kept when the top 32 bits of a SplitMix64 hash of
+/// `(seed, i)` fall below `keep · 2³²`, and scaled by `scale`; the rest become zero. Returns the
+/// output and the mask (1 = kept) for [`dropout_backward`].
+pub fn dropout(src: &[f32], seed: u64, keep: f64, scale: f32) -> (Vec<f32>, Vec<u8>) {
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    let len = src.len();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let mut mask = vec![0u8; len];
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(CHUNK)
+        .zip(mask.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(c, (out, mask))| {
+            let first = c * CHUNK;
+            for (j, (o, m)) in out.iter_mut().zip(mask.iter_mut()).enumerate() {
+                let i = first + j;
+                if (hash(seed, i as u64) >> 32) < threshold {
+                    *m = 1;
+                    o.write(src[i] * scale);
+                } else {
+                    o.write(0.0);
+                }
+            }
+        });
+    // SAFETY: every slot was written (the scaled value or zero).
+    unsafe { out.set_len(len) };
+    (out, mask)
+}
+
+/// The input gradient of [`dropout`]: `dy · scale` where the mask kept the element, else zero.
+pub fn dropout_backward(dy: &[f32], mask: &[u8], scale: f32) -> Vec<f32> {
+    assert_eq!(dy.len(), mask.len(), "dropout_backward: mask length");
+    // SAFETY: every slot is written.
+    unsafe {
+        par_filled(dy.len(), CHUNK, |c, out| {
+            let first = c * CHUNK;
+            for (j, o) in out.iter_mut().enumerate() {
+                let i = first + j;
+                o.write(if mask[i] != 0 { dy[i] * scale } else { 0.0 });
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution pieces
+
+/// The geometry of a 2-D convolution's im2col.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Im2colGeometry {
+    /// `[n, c_in, h, w]` of the input.
+    pub input: [usize; 4],
+    /// `[h', w']` of the output.
+    pub out_size: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Zero padding before the first row / column (top, left).
+    pub pad_start: [usize; 2],
+}
+
+/// The im2col matrix `[n, h'·w', k_h·k_w·c_in]` of NCHW `src`: every output pixel's patch, taps
+/// in (ky, kx, c) order, zeros where a tap falls in the padding. Image by image in parallel:
+/// the image goes channels-last into a zero-bordered buffer (one per thread), where the `k_w`
+/// taps of one kernel row are `k_w · c_in` contiguous values, so each kernel row of each patch
+/// is one copy.
+pub fn im2col(src: &[f32], g: Im2colGeometry) -> Vec<f32> {
+    let [n, c_in, h, w] = g.input;
+    assert_eq!(src.len(), n * c_in * h * w, "im2col: input length");
+    let [oh, ow] = g.out_size;
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [ph, pw] = g.pad_start;
+    let taps = kh * kw * c_in;
+    // The padded image covers every tap of every output pixel.
+    let hp = (oh.saturating_sub(1) * sh + kh).max(ph + h);
+    let wp = (ow.saturating_sub(1) * sw + kw).max(pw + w);
+    let per_image = oh * ow * taps;
+    let image_len = c_in * h * w;
+    if per_image == 0 {
+        return Vec::new();
+    }
+    thread_local! {
+        static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // SAFETY: every row of `taps` slots is written, kernel row by kernel row (`k_h` runs of
+    // `k_w · c_in` = `taps`).
+    unsafe {
+        par_filled(n * per_image, per_image, |b, out| {
+            PADDED.with_borrow_mut(|padded| {
+                padded.clear();
+                padded.resize(hp * wp * c_in, 0.0);
+                let image = &src[b * image_len..][..image_len];
+                for (c, plane) in image.chunks_exact(h * w).enumerate() {
+                    for (y, line) in plane.chunks_exact(w).enumerate() {
+                        let at = ((y + ph) * wp + pw) * c_in + c;
+                        for (x, &v) in line.iter().enumerate() {
+                            padded[at + x * c_in] = v;
+                        }
+                    }
+                }
+                let run = kw * c_in;
+                for (pixel, row) in out.chunks_exact_mut(taps).enumerate() {
+                    let (oy, ox) = (pixel / ow, pixel % ow);
+                    for (ky, dst) in row.chunks_exact_mut(run).enumerate() {
+                        let at = ((oy * sh + ky) * wp + ox * sw) * c_in;
+                        dst.write_copy_of_slice(&padded[at..at + run]);
+                    }
+                }
+            })
+        })
+    }
+}
+
+/// Pixel-major rows `y [batch·pixels, c_out]` (a matrix product's output) → NCHW
+/// `[batch, c_out, pixels]`, adding `bias[c]` to channel `c`. Pixel blocks of 16 keep the reads
+/// in cache while every channel's run of 16 is written.
+pub fn rows_to_nchw_with_bias(y: &[f32], batch: usize, pixels: usize, bias: &[f32]) -> Vec<f32> {
+    let c_out = bias.len();
+    assert_eq!(
+        y.len(),
+        batch * pixels * c_out,
+        "rows_to_nchw_with_bias: input length"
+    );
+    const BLOCK: usize = 16;
+    // SAFETY: every (channel, pixel) of every image is written, pixel block by block.
+    unsafe {
+        par_filled(batch * c_out * pixels, c_out * pixels, |i, out| {
+            let y = &y[i * pixels * c_out..][..pixels * c_out];
+            for p0 in (0..pixels).step_by(BLOCK) {
+                let len = BLOCK.min(pixels - p0);
+                for (o, &bias) in bias.iter().enumerate() {
+                    let dst = &mut out[o * pixels + p0..][..len];
+                    for (k, d) in dst.iter_mut().enumerate() {
+                        d.write(y[(p0 + k) * c_out + o] + bias);
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic test values.
+    fn values(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 % 1009) as f32) / 100.0 - 5.0)
+            .collect()
+    }
+
+    /// im2col equals its definition for strides 1–2, paddings 0–2, odd and even sizes, and a
+    /// patch length that is not a multiple of anything convenient.
+    #[test]
+    fn im2col_matches_its_definition() {
+        for (input, kernel, stride, pad) in [
+            ([2, 3, 5, 6], [3, 3], [1, 1], [1, 1]),
+            ([1, 2, 7, 7], [3, 2], [2, 1], [2, 0]),
+            ([3, 1, 4, 4], [3, 3], [2, 2], [0, 0]),
+            ([1, 4, 6, 5], [1, 1], [1, 1], [0, 0]),
+        ] {
+            let [n, c, h, w] = input;
+            let out = |size: usize, k: usize, s: usize, p: usize| (size + 2 * p - k) / s + 1;
+            let (oh, ow) = (
+                out(h, kernel[0], stride[0], pad[0]),
+                out(w, kernel[1], stride[1], pad[1]),
+            );
+            let src = values(n * c * h * w);
+            let g = Im2colGeometry {
+                input,
+                out_size: [oh, ow],
+                kernel,
+                stride,
+                pad_start: pad,
+            };
+            let cols = im2col(&src, g);
+            let taps = kernel[0] * kernel[1] * c;
+            assert_eq!(cols.len(), n * oh * ow * taps);
+            for b in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ky in 0..kernel[0] {
+                            for kx in 0..kernel[1] {
+                                for ch in 0..c {
+                                    let iy = (oy * stride[0] + ky) as isize - pad[0] as isize;
+                                    let ix = (ox * stride[1] + kx) as isize - pad[1] as isize;
+                                    let inside = (0..h as isize).contains(&iy)
+                                        && (0..w as isize).contains(&ix);
+                                    let expected = if inside {
+                                        src[((b * c + ch) * h + iy as usize) * w + ix as usize]
+                                    } else {
+                                        0.0
+                                    };
+                                    let at = ((b * oh + oy) * ow + ox) * taps
+                                        + (ky * kernel[1] + kx) * c
+                                        + ch;
+                                    assert_eq!(
+                                        cols[at], expected,
+                                        "{input:?} {b} {oy} {ox} {ky} {kx} {ch}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_to_nchw_transposes_and_adds_the_bias() {
+        let (batch, pixels, bias) = (3, 37, [0.5f32, -1.0, 2.0]);
+        let y = values(batch * pixels * bias.len());
+        let out = rows_to_nchw_with_bias(&y, batch, pixels, &bias);
+        for b in 0..batch {
+            for c in 0..bias.len() {
+                for p in 0..pixels {
+                    assert_eq!(
+                        out[(b * bias.len() + c) * pixels + p],
+                        y[(b * pixels + p) * bias.len() + c] + bias[c]
+                    );
+                }
+            }
+        }
+    }
+
+    /// Pooling picks each window's maximum (first one on a tie); the gradient goes to it alone;
+    /// an odd last row and column are dropped and get zero gradient.
+    #[test]
+    fn max_pool_picks_the_first_maximum_and_routes_the_gradient() {
+        let src = vec![
+            1.0, 3.0, 2.0, 2.0, 9.0, //
+            3.0, 0.0, 1.0, 2.0, 9.0, //
+            9.0, 9.0, 9.0, 9.0, 9.0,
+        ];
+        let (out, arg) = max_pool_2x2(&src, 1, 3, 5, true);
+        assert_eq!(out, vec![3.0, 2.0]);
+        assert_eq!(arg, vec![1, 0]);
+        let dx = max_pool_2x2_backward(&[10.0, 20.0], &arg, 1, 3, 5);
+        let mut expected = vec![0.0; 15];
+        expected[1] = 10.0;
+        expected[2] = 20.0;
+        assert_eq!(dx, expected);
+    }
+
+    /// Adam's first step from zero moments moves every parameter by about the learning rate
+    /// against the sign of its gradient (the bias-corrected ratio is ±1).
+    #[test]
+    fn adam_first_step_moves_by_the_learning_rate() {
+        let n = 100_000;
+        let g: Vec<f32> = (0..n)
+            .map(|i| if i % 2 == 0 { 0.3 } else { -2.0 })
+            .collect();
+        let (mut p, mut m, mut v) = (vec![1.0f32; n], vec![0.0; n], vec![0.0; n]);
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-5f32);
+        let bc2 = (1.0 - b2).sqrt();
+        adam_step(
+            &mut p,
+            &mut m,
+            &mut v,
+            &g,
+            AdamStep {
+                keep_1: b1,
+                take_1: 1.0 - b1,
+                keep_2: b2,
+                take_2: 1.0 - b2,
+                combined_factor: bc2 / (1.0 - b1),
+                epsilon: eps * bc2,
+                learning_rate: 0.01,
+                weight_decay: None,
+            },
+        );
+        for (i, p) in p.iter().enumerate() {
+            let expected = if i % 2 == 0 { 0.99 } else { 1.01 };
+            assert!((p - expected).abs() < 1e-4, "{i}: {p}");
+        }
+    }
+
+    #[test]
+    fn dropout_keeps_its_share_and_its_gradient_follows_the_mask() {
+        let src = vec![1.0f32; 200_000];
+        let (out, mask) = dropout(&src, 42, 0.75, 1.0 / 0.75);
+        let kept = mask.iter().filter(|&&m| m == 1).count() as f64 / src.len() as f64;
+        assert!((kept - 0.75).abs() < 0.01, "{kept}");
+        let dx = dropout_backward(&src, &mask, 2.0);
+        for ((o, m), d) in out.iter().zip(&mask).zip(&dx) {
+            assert_eq!(*o, if *m == 1 { 1.0 / 0.75 } else { 0.0 });
+            assert_eq!(*d, if *m == 1 { 2.0 } else { 0.0 });
+        }
+        assert_eq!(dropout(&src, 42, 0.75, 1.0).1, mask, "same seed, same mask");
+        assert_ne!(
+            dropout(&src, 43, 0.75, 1.0).1,
+            mask,
+            "another seed, another mask"
+        );
+    }
+}
