@@ -123,10 +123,10 @@ pub fn max_pool_2x2(
                 ];
                 let (mut best, mut at) = (window[0], 0u8);
                 for (k, &v) in window.iter().enumerate().skip(1) {
-                    if v > best {
-                        best = v;
-                        at = k as u8;
-                    }
+                    // Selects, not branches: which element wins is data, not a pattern.
+                    let greater = v > best;
+                    best = if greater { v } else { best };
+                    at = if greater { k as u8 } else { at };
                 }
                 out[oy * ow + ox].write(best);
                 if let Some(arg) = arg.as_deref_mut() {
@@ -226,12 +226,10 @@ pub fn dropout(src: &[f32], seed: u64, keep: f64, scale: f32) -> (Vec<f32>, Vec<
             let first = c * CHUNK;
             for (j, (o, m)) in out.iter_mut().zip(mask.iter_mut()).enumerate() {
                 let i = first + j;
-                if (hash(seed, i as u64) >> 32) < threshold {
-                    *m = 1;
-                    o.write(src[i] * scale);
-                } else {
-                    o.write(0.0);
-                }
+                // Selects, not branches (the draw is random: a branch would be mispredicted).
+                let kept = (hash(seed, i as u64) >> 32) < threshold;
+                *m = u8::from(kept);
+                o.write(if kept { src[i] * scale } else { 0.0 });
             }
         });
     // SAFETY: every slot was written (the scaled value or zero).
