@@ -605,12 +605,15 @@ pub const FRAME_STATS_ENV: &str = "OCCLAB_FRAME_STATS";
 /// Frame times of the real window, for measuring the whole frame (egui, tessellation and the
 /// renderer, software or not): while active the app repaints continuously and every 200 frames
 /// writes the median, 95th percentile and maximum interval between frames to the file, with
-/// whether a training job was running.
+/// whether a training job was running, and the 95th percentile of every frame drawn while a job
+/// trained since the start.
 pub struct FrameStats {
     path: PathBuf,
     last: Option<Instant>,
     intervals: Vec<f64>,
     training: usize,
+    /// Every interval that ended while a job was training, since the start.
+    all_training: Vec<f64>,
 }
 
 impl FrameStats {
@@ -622,22 +625,36 @@ impl FrameStats {
             last: None,
             intervals: Vec::new(),
             training: 0,
+            all_training: Vec::new(),
         })
     }
 
     fn frame(&mut self, ctx: &egui::Context, training: bool) {
         let now = Instant::now();
         if let Some(last) = self.last {
-            self.intervals.push((now - last).as_secs_f64() * 1000.0);
+            let ms = (now - last).as_secs_f64() * 1000.0;
+            self.intervals.push(ms);
             self.training += usize::from(training);
+            if training {
+                self.all_training.push(ms);
+            }
         }
         self.last = Some(now);
         if self.intervals.len() >= 200 {
             let mut v = std::mem::take(&mut self.intervals);
             v.sort_by(f64::total_cmp);
             let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            let mut all = self.all_training.clone();
+            all.sort_by(f64::total_cmp);
+            let overall = match all.len() {
+                0 => String::new(),
+                n => format!(
+                    "; all {n} frames while training so far: p95 {:.1} ms",
+                    all[((n - 1) as f64 * 0.95).round() as usize]
+                ),
+            };
             let line = format!(
-                "frames {} (training during {}): median {:.1} ms, p95 {:.1} ms, max {:.1} ms\n",
+                "frames {} (training during {}): median {:.1} ms, p95 {:.1} ms, max {:.1} ms{overall}\n",
                 v.len(),
                 self.training,
                 q(0.5),
@@ -670,25 +687,41 @@ impl eframe::App for OcclabApp {
                 // Controls hidden: only the images, no side bar or status bar.
                 egui::CentralPanel::default()
                     .frame(
-                        egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(12)),
+                        egui::Frame::central_panel(ui.style())
+                            .inner_margin(egui::Margin::same(12))
+                            .fill(egui::Color32::TRANSPARENT),
                     )
                     .show(ui, |ui| self.panel_ui(ui));
                 return;
             }
         }
+        // The panels leave their background to the clear colour (`clear_color`, the same
+        // colour): with a software renderer every filled pixel costs, and three panels filling
+        // the whole window were a full extra pass per frame.
         egui::Panel::bottom("status_bar")
             .frame(
                 egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 6)),
+                    .inner_margin(egui::Margin::symmetric(12, 6))
+                    .fill(egui::Color32::TRANSPARENT),
             )
             .show(ui, |ui| self.status_ui(ui));
         egui::Panel::left("navigation")
             .resizable(false)
             .exact_size(200.0)
+            .frame(egui::Frame::side_top_panel(ui.style()).fill(egui::Color32::TRANSPARENT))
             .show(ui, |ui| self.nav_ui(ui));
         egui::CentralPanel::default()
-            .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(20)))
+            .frame(
+                egui::Frame::central_panel(ui.style())
+                    .inner_margin(egui::Margin::same(20))
+                    .fill(egui::Color32::TRANSPARENT),
+            )
             .show(ui, |ui| self.panel_ui(ui));
+    }
+
+    /// The panels' own colour, so that they need not fill themselves (see `ui`).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
