@@ -21,7 +21,7 @@ use occlab::model::conv::{Conv2dSpec, ConvPath};
 use occlab::model::crnn::SequenceLstm;
 use occlab::model::dropout::dropout as occlab_dropout;
 use occlab::model::pool::max_pool_2x2;
-use occlab::model::sequence_cross_entropy;
+use occlab::model::{ModelConfig, ModelKind, sequence_cross_entropy};
 
 const BATCH: usize = 32;
 const STEPS: usize = 5;
@@ -135,6 +135,35 @@ fn main() {
     row("cross-entropy loss", &ad, repeats, logits, |x| {
         sequence_cross_entropy(x, y.clone()).reshape([1, 1, 1])
     });
+
+    // Adam over the whole CRNN (13.1 M parameters): Burn's and occlab's fused one, each step
+    // timed alone (a fresh backward pass before every step, untimed).
+    let images5 = Tensor::<5>::random([BATCH, STEPS, 1, 28, 28], Distribution::Default, &ad);
+    for (name, fused) in [
+        ("Adam, whole CRNN (Burn)", false),
+        ("Adam, whole CRNN (occlab)", true),
+    ] {
+        let mut optim = if fused {
+            occlab::train::adam::FusedAdam::init(0.0)
+        } else {
+            burn::optim::AdamConfig::new().init()
+        };
+        let mut model = Some(ModelConfig::new(ModelKind::Crnn, 1, 28, 28, 10).init(&ad));
+        let mut times = Vec::new();
+        for _ in 0..repeats + 1 {
+            let m = model.take().expect("put back after each step");
+            let loss = sequence_cross_entropy(m.forward(images5.clone()), y.clone());
+            let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &m);
+            ad.sync().expect("sync");
+            let t = Instant::now();
+            model = Some(optim.step(1e-3, m, grads));
+            ad.sync().expect("sync");
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.remove(0); // the first step allocates the moments
+        times.sort_by(f64::total_cmp);
+        println!("{name:<40} {:>10} {:>12.1}", "", times[times.len() / 2]);
+    }
 
     // Yardstick: one product of conv2's im2col shape.
     let flex = Device::flex();
