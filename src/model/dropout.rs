@@ -17,15 +17,14 @@
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, AutodiffBackend, Flex, TensorMetadata};
-use burn::nn::Dropout;
-use burn::tensor::{DType, Distribution, GradientCheckpointingStrategy, Tensor, TensorData};
+use burn::backend::{Flex, TensorMetadata};
 
-type Ad = Autodiff<Flex>;
+use super::flex_op::{autodiff_input, unary};
+use burn::nn::Dropout;
+use burn::tensor::{Distribution, Tensor, TensorData};
 
 /// `dropout.forward(x)`, on flex in one pass (see the module documentation).
 pub fn dropout<const D: usize>(dropout: &Dropout, x: Tensor<D>) -> Tensor<D> {
@@ -33,31 +32,15 @@ pub fn dropout<const D: usize>(dropout: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !dropout.training.is_enabled() || !device.is_autodiff() || dropout.prob == 0.0 {
         return x;
     }
-    let fast = x.dtype() == DType::F32
-        && device.gradient_checkpointing_strategy()
-            == Some(GradientCheckpointingStrategy::Disabled);
-    let Some(x_ad) = fast
-        .then(|| x.clone().try_into_primitive::<Ad>().ok())
-        .flatten()
-    else {
+    let Some(x_ad) = autodiff_input(&x) else {
         return dropout.forward(x);
     };
     let keep = 1.0 - dropout.prob;
     let seed = draw_seed(&device);
-    let node = x_ad.node();
-    let input = Ad::inner(x_ad);
-    let output = match DropoutOp
-        .prepare::<NoCheckpointing>([node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let (out, mask) = forward(&input, seed, keep);
-            prep.finish((Arc::new(mask), scale(keep)), out)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(forward(&input, seed, keep).0),
-    };
-    Tensor::from_primitive::<Ad>(output)
+    unary(DropoutOp, x_ad, |input, tracked| {
+        let (out, mask) = forward(input, seed, keep);
+        (out, tracked.then(|| (Arc::new(mask), scale(keep))))
+    })
 }
 
 /// One 64-bit seed from the backend's random generator (the stream `Device::seed` sets).

@@ -20,6 +20,7 @@ pub mod cnn;
 pub mod conv;
 pub mod crnn;
 pub mod dropout;
+mod flex_op;
 pub mod pool;
 pub mod resnet;
 pub mod rrn;

@@ -16,14 +16,13 @@
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, AutodiffBackend, Flex, TensorMetadata};
-use burn::tensor::{DType, GradientCheckpointingStrategy, Shape, Tensor, TensorData};
+use burn::backend::{Flex, TensorMetadata};
 
-type Ad = Autodiff<Flex>;
+use super::flex_op::{autodiff_input, unary};
+use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 /// 2×2 max pooling at stride 2 of `x` `[n, c, h, w]` → `[n, c, ⌊h/2⌋, ⌊w/2⌋]` on flex (with
 /// or without autodiff); `fallback` pools a tensor that is not `f32` on flex (or with gradient
@@ -39,29 +38,14 @@ fn fast_max_pool_2x2(x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
         return Err(x);
     }
     if x.device().is_autodiff() {
-        if x.device().gradient_checkpointing_strategy()
-            != Some(GradientCheckpointingStrategy::Disabled)
-        {
-            return Err(x);
-        }
-        let Ok(x_ad) = x.clone().try_into_primitive::<Ad>() else {
+        let Some(x_ad) = autodiff_input(&x) else {
             return Err(x);
         };
-        let node = x_ad.node();
-        let input = Ad::inner(x_ad);
-        let output = match MaxPool2x2
-            .prepare::<NoCheckpointing>([node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, argmax) = forward(&input, true);
-                let dims = input.shape().dims::<4>();
-                prep.finish((Arc::new(argmax), dims), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(&input, false).0),
-        };
-        Ok(Tensor::from_primitive::<Ad>(output))
+        Ok(unary(MaxPool2x2, x_ad, |input, tracked| {
+            let (out, argmax) = forward(input, tracked);
+            let dims = input.shape().dims::<4>();
+            (out, tracked.then(|| (Arc::new(argmax), dims)))
+        }))
     } else {
         match x.clone().try_into_primitive::<Flex>() {
             Ok(input) => Ok(Tensor::from_primitive::<Flex>(forward(&input, false).0)),
