@@ -2,8 +2,8 @@
 //!
 //! Why: Burn's `Adam` updates a parameter with about a dozen whole-tensor operations (scale the
 //! moments, square the gradient, add, square root, divide, scale, subtract), each one a pass over
-//! memory. The CRNN's LSTM input weights alone are 12,544 × 1,024 floats, so one Adam step streams
-//! several GB; measured, it took about a sixth of a CRNN train step on two cores
+//! memory. The CRNN's LSTM input weights alone are 12,544 × 1,024 floats (51 MB), so one Adam
+//! step streams over a GB; measured, it took about a sixth of a CRNN train step on two cores
 //! (docs/PERFORMANCE.md). [`FusedAdam`] reads the gradient and the two moments and writes the
 //! parameter and the moments once, element by element, in parallel chunks, in place where the
 //! buffers are not shared.
