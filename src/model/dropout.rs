@@ -5,9 +5,9 @@
 //! `[160, 64, 14, 14]` activation in a CRNN train step on two cores, as long as conv1's forward
 //! pass (docs/PERFORMANCE.md). Here one 64-bit seed is drawn from the same backend generator
 //! (so a run's seed still decides every mask, and a resumed run draws what an uninterrupted one
-//! draws), and element `i` is kept when a SplitMix64 hash of `(seed, i)` falls below `keep · 2³²`
-//! — independent per element, so the mask is made in parallel chunks, in the same pass that
-//! scales the kept values by `1 / keep`. The backward pass multiplies the output gradient by the
+//! draws), and element `i` is kept when its 16-bit lane of a SplitMix64 hash of `(seed, i / 4)`
+//! falls below `keep · 2¹⁶` (`occlab_kernels::dropout`) — independent per element, so the mask
+//! is made in parallel chunks, in the same pass that scales the kept values by `1 / keep`. The backward pass multiplies the output gradient by the
 //! same mask.
 //!
 //! Same semantics as Burn's: identity outside training (no autodiff, the module's training flag

@@ -181,22 +181,38 @@ pub fn max_pool_2x2_backward(
         dy.len() == planes * plane_out && argmax.len() == dy.len(),
         "max_pool_2x2_backward: gradient or window positions of the wrong length"
     );
-    let mut dx = vec![0.0f32; planes * h * w];
-    dx.par_chunks_mut((PLANES_PER_TASK * h * w).max(1))
-        .enumerate()
-        .for_each(|(t, dx)| {
+    if planes * h * w == 0 {
+        return Vec::new();
+    }
+    // SAFETY: every slot of every plane is written: each window's four (the maximum gets the
+    // gradient, the rest zero), then an odd last column and an odd last row (zeros).
+    unsafe {
+        par_filled(planes * h * w, PLANES_PER_TASK * h * w, |t, dx| {
             for (p, plane) in dx.chunks_mut(h * w).enumerate() {
                 let o = (t * PLANES_PER_TASK + p) * plane_out;
                 for oy in 0..oh {
+                    let (top, bottom) = plane[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
                     for ox in 0..ow {
                         let i = o + oy * ow + ox;
-                        let at = argmax[i] as usize;
-                        plane[(2 * oy + at / 2) * w + 2 * ox + at % 2] = dy[i];
+                        let (g, at) = (dy[i], argmax[i]);
+                        top[2 * ox].write(if at == 0 { g } else { 0.0 });
+                        top[2 * ox + 1].write(if at == 1 { g } else { 0.0 });
+                        bottom[2 * ox].write(if at == 2 { g } else { 0.0 });
+                        bottom[2 * ox + 1].write(if at == 3 { g } else { 0.0 });
+                    }
+                    if w % 2 == 1 {
+                        top[w - 1].write(0.0);
+                        bottom[w - 1].write(0.0);
+                    }
+                }
+                if h % 2 == 1 {
+                    for v in &mut plane[(h - 1) * w..] {
+                        v.write(0.0);
                     }
                 }
             }
-        });
-    dx
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,11 +226,13 @@ fn hash(seed: u64, i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Dropout of `src`: element `i` is kept when the top 32 bits of a SplitMix64 hash of
-/// `(seed, i)` fall below `keep · 2³²`, and scaled by `scale`; the rest become zero. Returns the
-/// output and the mask (1 = kept) for [`dropout_backward`].
+/// Dropout of `src`: element `i` is kept when a 16-bit lane of a SplitMix64 hash of
+/// `(seed, i / 4)` falls below `keep · 2¹⁶` (one hash serves four elements; `keep` is thus
+/// rounded to a multiple of 1/65,536 — exact for the usual rates 0.25 and 0.5), and scaled by
+/// `scale`; the rest become zero. Returns the output and the mask (1 = kept) for
+/// [`dropout_backward`].
 pub fn dropout(src: &[f32], seed: u64, keep: f64, scale: f32) -> (Vec<f32>, Vec<u8>) {
-    let threshold = (keep * 4_294_967_296.0) as u64;
+    let threshold = (keep * 65_536.0).round() as u64;
     let len = src.len();
     let mut out: Vec<f32> = Vec::with_capacity(len);
     let mut mask = vec![0u8; len];
@@ -223,13 +241,16 @@ pub fn dropout(src: &[f32], seed: u64, keep: f64, scale: f32) -> (Vec<f32>, Vec<
         .zip(mask.par_chunks_mut(CHUNK))
         .enumerate()
         .for_each(|(c, (out, mask))| {
-            let first = c * CHUNK;
-            for (j, (o, m)) in out.iter_mut().zip(mask.iter_mut()).enumerate() {
-                let i = first + j;
-                // Selects, not branches (the draw is random: a branch would be mispredicted).
-                let kept = (hash(seed, i as u64) >> 32) < threshold;
-                *m = u8::from(kept);
-                o.write(if kept { src[i] * scale } else { 0.0 });
+            let first = c * CHUNK; // a multiple of 4: the lanes line up with the chunks
+            for (q, (out, mask)) in out.chunks_mut(4).zip(mask.chunks_mut(4)).enumerate() {
+                let i = first + 4 * q;
+                let word = hash(seed, (i / 4) as u64);
+                for (lane, (o, m)) in out.iter_mut().zip(mask.iter_mut()).enumerate() {
+                    // Selects, not branches (the draw is random: a branch would be mispredicted).
+                    let kept = (word >> (16 * lane)) & 0xFFFF < threshold;
+                    *m = u8::from(kept);
+                    o.write(if kept { src[i + lane] * scale } else { 0.0 });
+                }
             }
         });
     // SAFETY: every slot was written (the scaled value or zero).
