@@ -129,6 +129,17 @@ fn main() {
         feats,
         |x| lstm.forward(x),
     );
+    // The same LSTM on 16 input features: what is left is the recurrence (the time loop's
+    // small products and element-wise gate operations).
+    let small_lstm = SequenceLstm::new(16, 256, &ad);
+    let small_feats = Tensor::<3>::random([BATCH, STEPS, 16], Distribution::Default, &ad);
+    row(
+        "  LSTM recurrence alone (16 → 256)",
+        &ad,
+        repeats,
+        small_feats,
+        |x| small_lstm.forward(x),
+    );
     row("linear 256 → 10 per step", &ad, repeats, hidden, |x| {
         linear.forward(x)
     });
