@@ -135,7 +135,7 @@ pub fn train_in_background(
             // Started from a UI (it passes `notify`): the window gets the CPU first.
             if notify.is_some() {
                 super::priority::low_priority_compute_pool();
-                super::priority::lower_this_thread();
+                let _ = super::priority::lower_this_thread();
             }
             let sink = EventSink {
                 tx: event_tx,
