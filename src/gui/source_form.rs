@@ -441,29 +441,13 @@ impl SourceForm {
             .num_columns(2)
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
-                ui.label("Frame size");
-                ui.horizontal(|ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut o.height)
-                            .range(8..=512)
-                            .suffix(" px high"),
-                    )
-                    .on_hover_text("Frame height");
-                    ui.label("×");
-                    ui.add(
-                        egui::DragValue::new(&mut o.width)
-                            .range(8..=512)
-                            .suffix(" px wide"),
-                    )
-                    .on_hover_text("Frame width");
-                });
-                ui.end_row();
-                ui.label("Colour");
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut o.channels, 1, "Grey");
-                    ui.radio_value(&mut o.channels, 3, "RGB");
-                });
-                ui.end_row();
+                widgets::size_and_colour_rows(
+                    ui,
+                    "Frame",
+                    [&mut o.height, &mut o.width],
+                    &mut o.channels,
+                    8..=512,
+                );
                 let l = ui.label("Keep every k-th frame");
                 ui.add(egui::DragValue::new(&mut o.sample_every).range(1..=100))
                     .labelled_by(l.id);
@@ -498,29 +482,13 @@ impl SourceForm {
             .num_columns(2)
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
-                ui.label("Image size");
-                ui.horizontal(|ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut o.height)
-                            .range(4..=512)
-                            .suffix(" px high"),
-                    )
-                    .on_hover_text("Image height");
-                    ui.label("×");
-                    ui.add(
-                        egui::DragValue::new(&mut o.width)
-                            .range(4..=512)
-                            .suffix(" px wide"),
-                    )
-                    .on_hover_text("Image width");
-                });
-                ui.end_row();
-                ui.label("Colour");
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut o.channels, 1, "Grey");
-                    ui.radio_value(&mut o.channels, 3, "RGB");
-                });
-                ui.end_row();
+                widgets::size_and_colour_rows(
+                    ui,
+                    "Image",
+                    [&mut o.height, &mut o.width],
+                    &mut o.channels,
+                    4..=512,
+                );
                 let l = ui.label("Brightness");
                 egui::ComboBox::from_id_salt("folder_polarity")
                     .selected_text(polarity_title(o.polarity))

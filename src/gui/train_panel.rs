@@ -716,14 +716,15 @@ impl TrainPanel {
                 let l = ui.label("Seed");
                 ui.add(egui::DragValue::new(&mut c.seed)).labelled_by(l.id);
                 ui.end_row();
-                let mut limited = form.limit.is_some();
-                ui.checkbox(&mut limited, "Limit per split")
-                    .on_hover_text("Keep at most this many sequences of each split: quick runs");
-                let mut n = form.limit.unwrap_or(256);
-                let r = ui.add_enabled(limited, egui::DragValue::new(&mut n).range(1..=1_000_000));
-                widgets::accessible_name(ui, &r, "Sequences per split");
-                form.limit = limited.then_some(n);
-                ui.end_row();
+                widgets::optional_count_row(
+                    ui,
+                    &mut form.limit,
+                    "Limit per split",
+                    "Keep at most this many sequences of each split: quick runs",
+                    "Sequences per split",
+                    256,
+                    1..=1_000_000,
+                );
                 let l = ui.label("Backend");
                 egui::ComboBox::from_id_salt("train_backend")
                     .selected_text(backend_title(form.backend))
@@ -1239,14 +1240,15 @@ fn clip_options_ui(ui: &mut egui::Ui, form: &mut TrainForm) {
     ui.add(egui::DragValue::new(&mut form.t).range(1..=64))
         .labelled_by(l.id);
     ui.end_row();
-    let mut fixed = form.per_video.is_some();
-    ui.checkbox(&mut fixed, "Subsequences per video")
-        .on_hover_text("M evenly spread subsequences per video; off: every non-overlapping one");
-    let mut m = form.per_video.unwrap_or(4);
-    let r = ui.add_enabled(fixed, egui::DragValue::new(&mut m).range(1..=256));
-    widgets::accessible_name(ui, &r, "Subsequences per video (M)");
-    form.per_video = fixed.then_some(m);
-    ui.end_row();
+    widgets::optional_count_row(
+        ui,
+        &mut form.per_video,
+        "Subsequences per video",
+        "M evenly spread subsequences per video; off: every non-overlapping one",
+        "Subsequences per video (M)",
+        4,
+        1..=256,
+    );
     let l = ui.label("Subsequence output");
     egui::ComboBox::from_id_salt("clip_output")
         .selected_text(clip_output_title(form.clip_output))

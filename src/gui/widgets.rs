@@ -125,6 +125,57 @@ pub fn accessible_name(ui: &egui::Ui, response: &egui::Response, label: &str) {
         .accesskit_node_builder(response.id, |node| node.set_label(label));
 }
 
+/// A grid row for an optional count: a checkbox captioned `caption` (with `hover` text) and
+/// beside it the count, editable while the box is ticked, named `name` for screen readers;
+/// `default` is shown while the box is off. Ends the grid row.
+pub fn optional_count_row(
+    ui: &mut egui::Ui,
+    value: &mut Option<usize>,
+    caption: &str,
+    hover: &str,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) {
+    let mut on = value.is_some();
+    ui.checkbox(&mut on, caption).on_hover_text(hover);
+    let mut n = value.unwrap_or(default);
+    let r = ui.add_enabled(on, egui::DragValue::new(&mut n).range(range));
+    accessible_name(ui, &r, name);
+    *value = on.then_some(n);
+    ui.end_row();
+}
+
+/// Grid rows for an image size (`noun` "Image" or "Frame": "Image size", "Image height", …)
+/// within `range` pixels, and grey or RGB colour. Ends both grid rows.
+pub fn size_and_colour_rows(
+    ui: &mut egui::Ui,
+    noun: &str,
+    [height, width]: [&mut u32; 2],
+    channels: &mut u8,
+    range: std::ops::RangeInclusive<u32>,
+) {
+    ui.label(format!("{noun} size"));
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::DragValue::new(height)
+                .range(range.clone())
+                .suffix(" px high"),
+        )
+        .on_hover_text(format!("{noun} height"));
+        ui.label("×");
+        ui.add(egui::DragValue::new(width).range(range).suffix(" px wide"))
+            .on_hover_text(format!("{noun} width"));
+    });
+    ui.end_row();
+    ui.label("Colour");
+    ui.horizontal(|ui| {
+        ui.radio_value(channels, 1, "Grey");
+        ui.radio_value(channels, 3, "RGB");
+    });
+    ui.end_row();
+}
+
 /// An error shown in place: red, wrapped.
 pub fn error_text(ui: &mut egui::Ui, text: impl Into<String>) {
     let color = ui.visuals().error_fg_color;
