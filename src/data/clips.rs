@@ -355,10 +355,10 @@ fn split_by_time(videos: Vec<VideoClip>, opts: &ClipOptions) -> Vec<VideoClip> {
     out
 }
 
-/// Loads every sampled frame of the clips under `root` (see the module docs).
-pub fn load_clips(root: &Path, opts: &ClipOptions) -> Result<ClipSet, DataError> {
-    let (class_names, videos) = list_clips(root, opts)?;
-    let folder = FolderOptions {
+/// How a single frame is read: the folder loader's decoding at the clips' size and colour, kept
+/// as it is (no inversion, resized, no split of its own).
+fn frame_options(opts: &ClipOptions) -> FolderOptions {
+    FolderOptions {
         height: opts.height,
         width: opts.width,
         channels: opts.channels,
@@ -366,7 +366,13 @@ pub fn load_clips(root: &Path, opts: &ClipOptions) -> Result<ClipSet, DataError>
         fit: Fit::Resize,
         test_fraction: 0.0,
         seed: 0,
-    };
+    }
+}
+
+/// Loads every sampled frame of the clips under `root` (see the module docs).
+pub fn load_clips(root: &Path, opts: &ClipOptions) -> Result<ClipSet, DataError> {
+    let (class_names, videos) = list_clips(root, opts)?;
+    let folder = frame_options(opts);
     let jobs: Vec<&Path> = videos
         .iter()
         .flat_map(|v| {
@@ -446,15 +452,7 @@ pub fn frame_strip(
     first: usize,
     count: usize,
 ) -> Result<Vec<StripFrame>, DataError> {
-    let folder = FolderOptions {
-        height: opts.height,
-        width: opts.width,
-        channels: opts.channels,
-        polarity: Polarity::Keep,
-        fit: Fit::Resize,
-        test_fraction: 0.0,
-        seed: 0,
-    };
+    let folder = frame_options(opts);
     let sampled: BTreeSet<u32> = video.frame_numbers.iter().copied().collect();
     video
         .files
