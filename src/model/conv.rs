@@ -59,7 +59,7 @@ pub enum ConvPath {
 }
 
 impl ConvPath {
-    /// The faster path for a layer with `in_channels` inputs and `stride` on `device`, as
+    /// The faster path for a layer with `stride` on `device` (whatever its channels), as
     /// measured on flex in one process (`examples/speed_ab.rs`, docs/PERFORMANCE.md): Burn's own
     /// convolution off flex; on flex, for fwd + bwd against Burn's convolution,
     /// - stride 1 (conv1 and conv2 of CNN and CRNN): `FlexGemm`, 0.4× on 1 or 3 input channels;
@@ -68,7 +68,7 @@ impl ConvPath {
     ///   step 5–10 % (`occlab bench train`, A/B of two builds; docs/PERFORMANCE.md);
     /// - stride 2 (the `-S` models' layers): `Im2col`, 0.5–0.75× (`FlexWeightGemm` 0.8–0.95×),
     ///   where Burn's input gradient (a strided transposed convolution) is slow.
-    pub fn choose(device: &Device, _in_channels: usize, stride: [usize; 2]) -> Self {
+    pub fn choose(device: &Device, stride: [usize; 2]) -> Self {
         match device.clone().without_autodiff().as_dispatch() {
             DispatchDevice::Flex(_) if stride != [1, 1] => ConvPath::Im2col,
             DispatchDevice::Flex(_) => ConvPath::FlexGemm,
@@ -231,8 +231,7 @@ impl Conv2d {
     /// - `input`: `[n, c_in, h, w]`
     /// - output: `[n, c_out, h', w']`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let [_, c_in, _, _] = input.dims();
-        let path = ConvPath::choose(&input.device(), c_in, self.stride);
+        let path = ConvPath::choose(&input.device(), self.stride);
         self.forward_with(input, path)
     }
 
@@ -726,12 +725,9 @@ mod tests {
     #[test]
     fn each_layer_takes_its_measured_path_on_flex() {
         for device in [flex(), flex().autodiff()] {
-            let choose = |c_in, s| ConvPath::choose(&device, c_in, [s, s]);
-            assert_eq!(choose(1, 1), ConvPath::FlexGemm);
-            assert_eq!(choose(3, 1), ConvPath::FlexGemm);
-            assert_eq!(choose(32, 1), ConvPath::FlexGemm);
-            assert_eq!(choose(32, 2), ConvPath::Im2col);
-            assert_eq!(choose(1, 2), ConvPath::Im2col);
+            assert_eq!(ConvPath::choose(&device, [1, 1]), ConvPath::FlexGemm);
+            assert_eq!(ConvPath::choose(&device, [2, 2]), ConvPath::Im2col);
+            assert_eq!(ConvPath::choose(&device, [2, 1]), ConvPath::Im2col);
         }
     }
 
