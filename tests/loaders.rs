@@ -51,8 +51,10 @@ fn cifar10_batches_load_with_class_names() {
     assert_eq!((set.height, set.width, set.channels), (32, 32, 3));
     assert_eq!(set.class_names[0], "airplane");
     assert_eq!(set.class_names[9], "truck");
-    assert_eq!(set.class_counts(Some(Split::Train)), vec![1000; 10]);
-    assert_eq!(set.indices(Split::Test).len(), 10_000);
+    // All of CIFAR-10: five training batches of 10,000 (5,000 per class), the test batch.
+    assert_eq!(set.class_counts(Some(Split::Train)), vec![5000; 10]);
+    assert_eq!(set.indices(Split::Train).len(), 50_000);
+    assert_eq!(set.class_counts(Some(Split::Test)), vec![1000; 10]);
     // Channels interleaved: the image is not grey (R, G and B differ somewhere).
     let img = set.image(0);
     assert!(img.chunks(3).any(|p| p[0] != p[1] || p[1] != p[2]));
