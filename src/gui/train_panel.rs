@@ -59,13 +59,16 @@ pub enum LibraryChoice {
     Cities,
     /// Progressions over the data set's own classes (CIFAR-10, folders).
     Labels,
+    /// Windows of T letters of real handwritten words (OCR letters).
+    Words,
 }
 
 impl LibraryChoice {
-    const ALL: [LibraryChoice; 3] = [
+    const ALL: [LibraryChoice; 4] = [
         LibraryChoice::Digits,
         LibraryChoice::Cities,
         LibraryChoice::Labels,
+        LibraryChoice::Words,
     ];
 
     fn title(self) -> &'static str {
@@ -73,6 +76,7 @@ impl LibraryChoice {
             LibraryChoice::Digits => "Digit progressions",
             LibraryChoice::Cities => "City names",
             LibraryChoice::Labels => "Label progressions",
+            LibraryChoice::Words => "Real words",
         }
     }
 
@@ -98,7 +102,7 @@ impl LibraryChoice {
     /// The sequence length the library is built for (city names have six letters).
     pub fn natural_length(self) -> usize {
         match self {
-            LibraryChoice::Cities => 6,
+            LibraryChoice::Cities | LibraryChoice::Words => 6,
             _ => 5,
         }
     }
@@ -118,6 +122,7 @@ impl LibraryChoice {
                 descending: true,
                 wrap: Wrap::default(),
             },
+            LibraryChoice::Words => LibrarySpec::Words,
         }
     }
 }
@@ -221,6 +226,7 @@ impl TrainForm {
             LibrarySpec::DigitProgressions { .. } => Some(LibraryChoice::Digits),
             LibrarySpec::Cities => Some(LibraryChoice::Cities),
             LibrarySpec::LabelProgressions { .. } => Some(LibraryChoice::Labels),
+            LibrarySpec::Words => Some(LibraryChoice::Words),
             _ => None,
         };
         if let LibrarySpec::Clips {
@@ -1323,6 +1329,7 @@ fn library_title(spec: &LibrarySpec) -> String {
             format!("label progressions, steps {steps:?}")
         }
         LibrarySpec::Cities => "city names".into(),
+        LibrarySpec::Words => "real words".into(),
         LibrarySpec::Custom { patterns } => format!("{} custom patterns", patterns.len()),
         LibrarySpec::Clips { .. } => "clips".into(),
     }

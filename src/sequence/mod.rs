@@ -4,3 +4,4 @@ pub mod builder;
 pub mod patterns;
 pub mod planner;
 pub mod render;
+pub mod words;

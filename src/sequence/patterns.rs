@@ -105,6 +105,9 @@ pub enum LibraryKind {
     LabelProgressions,
     /// Parsed from a user's text list.
     UserDefined,
+    /// The spellings of windows of real handwritten words (made from the data: see
+    /// `crate::sequence::words`).
+    Words,
 }
 
 /// What a progression does at the ends of the class range (see the module docs).
@@ -231,6 +234,14 @@ pub enum PatternError {
         t: usize,
         /// Length of the names.
         name_len: usize,
+    },
+    /// A library that only the loaded data can make (real words).
+    #[error(
+        "the {library} library is made from the data set's own words: load the OCR letters to build it"
+    )]
+    FromData {
+        /// The library's name.
+        library: String,
     },
     /// A pattern file that cannot be read.
     #[error("{}: {source}", path.display())]
