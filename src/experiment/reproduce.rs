@@ -749,8 +749,8 @@ mod tests {
         );
         opts.presets = PathBuf::from("presets");
         let runs = plan(&opts).unwrap();
-        // A1: 18; A3 adds its 12 longer ones (T = 5/6 come from A1); A4 adds none.
-        assert_eq!(runs.len(), 30);
+        // A1: 24; A3 adds its 16 longer ones (T = 5/6 come from A1); A4 adds none.
+        assert_eq!(runs.len(), 40);
         let crnn = runs
             .iter()
             .find(|r| r.source.ends_with("a1-mnist-patterned-crnn.toml"))

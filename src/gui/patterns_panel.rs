@@ -747,6 +747,7 @@ const TRAIN_COLOR: Color32 = Color32::from_rgb(70, 130, 200);
 const TEST_COLOR: Color32 = Color32::from_rgb(150, 195, 235);
 
 /// What a build makes: sequences of a designed library, or windows of the data's real words.
+#[derive(Clone)]
 enum BuildSource {
     Library(PatternLibrary),
     Words { windows: usize },
