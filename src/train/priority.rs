@@ -22,7 +22,9 @@ pub fn lower_this_thread() -> bool {
     // SAFETY: plain syscalls on the calling thread's own id; `param` outlives the call.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
+        // Relative to where the thread stands (a job started under `nice -n 5` goes to 15).
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICE).min(19));
         let param = libc::sched_param { sched_priority: 0 };
         return libc::sched_setscheduler(tid as libc::pid_t, libc::SCHED_IDLE, &param) == 0;
     }
