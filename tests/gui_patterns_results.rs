@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod gui_common;
 
-use gui_common::harness;
+use gui_common::{harness, settle};
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness
@@ -17,6 +17,8 @@ fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
         .click();
     harness.step();
     wait_for_build(harness);
+    // Runs-folder scans arrive from a background thread.
+    settle(harness);
     assert_eq!(harness.state().panel(), panel);
 }
 
@@ -186,11 +188,14 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     harness.get_by_label("89.44");
     harness.get_by_label("83.33").click();
     harness.run();
+    settle(&mut harness);
     assert_eq!(harness.state().results_panel.selected(), Some("tiny-cnn"));
     harness.get_by_label("Confusion matrix of tiny-cnn (epoch 1, test split)");
     // The only cell holding 2: truth 3, predicted 5.
     harness.get_by_role_and_label(Role::Button, "2").click();
     harness.run();
+    // predictions.csv is read off the UI thread.
+    settle(&mut harness);
     harness.get_by_label("Class 3 predicted as 5");
     harness.get_by_label("2 test images (from predictions.csv), most confident first");
     // The run's data set is the one loaded: its two images are drawn, as the model saw them.
@@ -254,6 +259,7 @@ fn the_planners_cap_and_balance_floor_change_the_plan() {
 /// The OCR letters through the real app: the words preset loads the letters (the Data panel says
 /// how many words), and the Patterns panel builds windows of real words and their control.
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn real_words_build_in_the_patterns_panel() {
     let Some(dir) = std::env::var_os("OCCLAB_DATA_DIR") else {
         eprintln!("SKIPPED real_words_build_in_the_patterns_panel: OCCLAB_DATA_DIR is not set");

@@ -19,6 +19,7 @@ fn message(e: DataError) -> String {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn full_mnist_loads_with_official_counts() {
     let Some(dir) = common::data_dir("full_mnist_loads_with_official_counts") else {
         return;
@@ -43,6 +44,7 @@ fn full_mnist_loads_with_official_counts() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn cifar10_batches_load_with_class_names() {
     let Some(dir) = common::data_dir("cifar10_batches_load_with_class_names") else {
         return;
@@ -61,6 +63,7 @@ fn cifar10_batches_load_with_class_names() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn omniglot_letter_folders_load_as_dark_background_28px() {
     let Some(dir) = common::data_dir("omniglot_letter_folders_load_as_dark_background_28px") else {
         return;

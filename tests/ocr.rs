@@ -18,6 +18,7 @@ fn preset(name: &str) -> Preset {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn ocr_letters_load_at_28x28_split_by_their_folds() {
     let Some(dir) = common::data_dir("ocr_letters_load_at_28x28_split_by_their_folds") else {
         return;
@@ -83,6 +84,7 @@ fn ocr_letters_load_at_28x28_split_by_their_folds() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn the_test_folds_are_configurable() {
     let Some(dir) = common::data_dir("the_test_folds_are_configurable") else {
         return;
@@ -108,6 +110,7 @@ fn the_test_folds_are_configurable() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn files_that_disagree_are_refused_naming_the_file() {
     let Some(dir) = common::data_dir("files_that_disagree_are_refused_naming_the_file") else {
         return;
@@ -139,6 +142,7 @@ fn files_that_disagree_are_refused_naming_the_file() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn city_names_are_planned_over_the_ocr_letters() {
     let Some(dir) = common::data_dir("city_names_are_planned_over_the_ocr_letters") else {
         return;
@@ -177,6 +181,7 @@ fn city_names_are_planned_over_the_ocr_letters() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn real_words_make_sequences_and_their_random_control() {
     let Some(dir) = common::data_dir("real_words_make_sequences_and_their_random_control") else {
         return;
