@@ -176,11 +176,10 @@ fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn results_table_shows_our_run_and_its_confusion_matrix() {
-    use occlab::gui::results_panel::ResultsPanel;
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_runs_root(dir.path());
     let mut harness = harness();
-    harness.state_mut().results_panel = ResultsPanel::with_root(root.display().to_string());
+    harness.state_mut().workbench.runs_root = root.display().to_string();
     open_panel(&mut harness, PanelId::Results);
     harness.get_by_label_contains("1 runs in");
     // Table 1, CNN row, MNIST column: ours (10 of 12 right) and the paper's 89.44.

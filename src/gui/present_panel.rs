@@ -19,7 +19,7 @@ use crate::experiment::showcase::{
 use crate::experiment::tables;
 use crate::train::BackendChoice;
 use egui::{Align, Color32, Key, Layout, Modifiers, RichText, TextureHandle, Vec2};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,8 +84,6 @@ struct StageTextures {
 
 /// The Present panel.
 pub struct PresentPanel {
-    /// The folder whose sub-folders are runs.
-    pub runs_root: String,
     /// Where the models run.
     pub backend: BackendChoice,
     /// Patterned sequences or the random-order control.
@@ -125,7 +123,6 @@ pub struct PresentPanel {
 impl Default for PresentPanel {
     fn default() -> Self {
         PresentPanel {
-            runs_root: "runs".into(),
             backend: BackendChoice::Auto,
             ordering: OrderingSpec::Patterned,
             shuffle: true,
@@ -152,14 +149,6 @@ impl Default for PresentPanel {
 }
 
 impl PresentPanel {
-    /// A panel reading the runs under `root`.
-    pub fn with_root(root: impl Into<String>) -> Self {
-        PresentPanel {
-            runs_root: root.into(),
-            ..Self::default()
-        }
-    }
-
     /// The showcase on the stage.
     pub fn showcase(&self) -> Option<&Showcase> {
         self.shown.as_ref().map(|s| s.showcase.as_ref())
@@ -311,7 +300,7 @@ impl PresentPanel {
             self.scanning = None;
             return;
         };
-        let root = runs_root(&self.runs_root);
+        let root = workbench.runs_dir();
         let (dir, images) = (root.clone(), data.set.clone());
         let task = Task::spawn(ctx, "scan-runs", move || {
             let scan = tables::scan(&dir);
@@ -413,16 +402,18 @@ impl PresentPanel {
         self.poll();
         self.poll_scan();
         let generation = workbench.data.as_ref().map(|d| d.generation);
+        // Read again for another data set, or when the one runs folder has changed.
+        let root = workbench.runs_dir();
         let scanning = self
             .scanning
             .as_ref()
-            .is_some_and(|s| Some(s.generation) == generation);
+            .is_some_and(|s| Some(s.generation) == generation && s.root == root);
         if generation.is_some()
             && !scanning
             && self
                 .listing
                 .as_ref()
-                .is_none_or(|l| Some(l.generation) != generation)
+                .is_none_or(|l| Some(l.generation) != generation || l.root != root)
         {
             self.refresh(workbench, ui.ctx());
         }
@@ -475,12 +466,12 @@ impl PresentPanel {
         });
     }
 
-    fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+    fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         widgets::section(ui, "Runs");
         ui.horizontal(|ui| {
             ui.label("Runs folder");
             let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.runs_root)
+                egui::TextEdit::singleline(&mut workbench.runs_root)
                     .desired_width(170.0)
                     .font(egui::TextStyle::Monospace),
             );
@@ -1098,11 +1089,6 @@ fn layout_width(ui: &egui::Ui, text: &str, size: f32) -> f32 {
         )
         .size()
         .x
-}
-
-fn runs_root(text: &str) -> PathBuf {
-    let t = text.trim();
-    Path::new(if t.is_empty() { "runs" } else { t }).to_path_buf()
 }
 
 fn ordering_title(o: OrderingSpec) -> &'static str {

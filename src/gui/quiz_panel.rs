@@ -274,7 +274,12 @@ impl QuizPanel {
                 }
                 match self.tab {
                     QuizTab::Session => self.session_ui(ui, data_dir.as_deref()),
-                    QuizTab::Results => self.results.ui(ui, &mut self.form.quiz_dir, data_dir.as_deref()),
+                    QuizTab::Results => self.results.ui(
+                        ui,
+                        &mut self.form.quiz_dir,
+                        &mut workbench.runs_root,
+                        data_dir.as_deref(),
+                    ),
                 }
             });
         if matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy() {
