@@ -680,7 +680,7 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
     let _ = writeln!(md, "### Runs\n");
     let _ = writeln!(
         md,
-        "| run | model | data | T | epochs | test accuracy | wall time | backend | status |\n|---|---|---|---:|---:|---:|---:|---|---|"
+        "| run | model | data | T | epochs trained | best epoch (validation) | test accuracy | wall time | backend | status |\n|---|---|---|---:|---:|---:|---:|---:|---|---|"
     );
     for r in rows {
         let p = &r.run.preset;
@@ -689,6 +689,12 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
             .as_ref()
             .and_then(|s| s.test_accuracy_percent())
             .map_or_else(|| "—".into(), |a| format!("{a:.2} %"));
+        // Converged runs (a validation split) are scored at their best epoch; others at their last.
+        let best = r
+            .summary
+            .as_ref()
+            .and_then(|s| s.best_epoch)
+            .map_or_else(|| "— (last epoch scored)".into(), |e| e.to_string());
         let status = match r.outcome {
             RunOutcome::Reused => "reused (same config, finished earlier)".to_string(),
             RunOutcome::Finished { .. } => "trained now".to_string(),
@@ -698,7 +704,7 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
         };
         let _ = writeln!(
             md,
-            "| [{}]({}) | {} | {} | {} | {} | {acc} | {:.0} s | {} | {status} |",
+            "| [{}]({}) | {} | {} | {} | {} | {best} | {acc} | {:.0} s | {} | {status} |",
             r.run.name(),
             r.link(),
             r.model(),

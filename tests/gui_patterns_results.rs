@@ -165,6 +165,7 @@ fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
         epoch: 1,
         train: m.clone(),
         test: m,
+        validation: None,
         train_seconds: 1.0,
         eval_seconds: 0.1,
         images_per_second: 100.0,

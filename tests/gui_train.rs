@@ -218,6 +218,7 @@ fn fake_run(root: &Path, name: &str, accuracies: &[f64]) -> RunDir {
             epoch: e + 1,
             train: metrics(acc),
             test: metrics(acc),
+            validation: None,
             train_seconds: 1.0,
             eval_seconds: 0.1,
             images_per_second: 1000.0,

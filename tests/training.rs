@@ -280,3 +280,116 @@ fn backend_choice_never_panics_and_reports_why() {
         "flex (CPU)"
     );
 }
+
+#[test]
+fn the_validation_split_is_held_out_of_training_seeded_and_disjoint() {
+    use occlab::train::engine::hold_out;
+    let cfg = |fraction: f64, seed: u64| TrainConfig {
+        validation_fraction: fraction,
+        seed,
+        ..Default::default()
+    };
+    let ids: Vec<usize> = (100..140).collect();
+    let (fit, val) = hold_out(ids.clone(), &cfg(0.25, 11));
+    assert_eq!((fit.len(), val.len()), (30, 10));
+    let mut all = [fit.clone(), val.clone()].concat();
+    all.sort_unstable();
+    assert_eq!(all, ids, "every training sequence in exactly one part");
+    assert!(fit.windows(2).all(|w| w[0] < w[1]) && val.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        hold_out(ids.clone(), &cfg(0.25, 11)),
+        (fit, val.clone()),
+        "seeded"
+    );
+    assert_ne!(
+        hold_out(ids.clone(), &cfg(0.25, 12)).1,
+        val,
+        "another seed, another split"
+    );
+    assert_eq!(hold_out(ids.clone(), &cfg(0.0, 11)).1, Vec::<usize>::new());
+    // At least one sequence validates and one trains.
+    assert_eq!(hold_out(vec![1, 2], &cfg(0.01, 1)).1.len(), 1);
+    assert_eq!(hold_out(vec![1, 2], &cfg(0.99, 1)).0.len(), 1);
+}
+
+#[test]
+fn early_stopping_scores_the_best_epoch_and_resumes_exactly() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = preset(ModelKind::Cnn, 40, 8);
+    let train_cfg = p.train.as_mut().unwrap();
+    train_cfg.validation_fraction = 0.25;
+    train_cfg.patience = Some(1);
+    let prepared = Arc::new(dataset::prepare(&p, None).unwrap());
+
+    let straight = RunDir::create(&dir.path().join("straight"), &p).unwrap();
+    let TrainOutcome::Finished { test_accuracy } = run_job(&prepared, &straight, false, None)
+    else {
+        panic!("not finished")
+    };
+    let epochs = straight.epochs().unwrap();
+    for e in &epochs {
+        let v = e.validation.as_ref().expect("every epoch is validated");
+        assert_eq!(
+            v.overall.total,
+            10 * 5,
+            "10 of the 40 training sequences validate"
+        );
+        assert_eq!(e.train.overall.total, 30 * 5, "the other 30 train");
+        assert_eq!(e.test.overall.total, 40 * 5);
+    }
+    // The best epoch by validation accuracy (the first on ties) is the run's result.
+    let best = occlab::experiment::tables::best_by_validation(&epochs).unwrap();
+    let best_val = best.validation.as_ref().unwrap().accuracy();
+    assert!(
+        epochs
+            .iter()
+            .all(|e| e.validation.as_ref().unwrap().accuracy() <= best_val)
+    );
+    assert_eq!(test_accuracy, best.test.accuracy());
+    let n = epochs.len();
+    eprintln!("trained {n} of at most 8 epochs; best epoch {}", best.epoch);
+    assert!(n <= 8);
+    if n < 8 {
+        assert_eq!(
+            n - best.epoch,
+            1,
+            "stopped one epoch (the patience) after the best"
+        );
+    }
+    let summary = occlab::experiment::tables::summarize(&straight).unwrap();
+    assert_eq!(summary.best_epoch, Some(best.epoch));
+    assert_eq!(summary.epochs, n);
+    assert_eq!(
+        summary.test_accuracy_percent(),
+        Some(best.test.accuracy() * 100.0)
+    );
+    // The best epoch's weights are kept and its test predictions written; the run is scored
+    // with them.
+    assert!(straight.best_model_path().is_file());
+    let preds = straight.predictions().unwrap();
+    let right = preds.iter().filter(|q| q.truth == q.predicted).count();
+    assert_eq!(right as f64 / preds.len() as f64, best.test.accuracy());
+    let report =
+        occlab::experiment::training::evaluate_run(&straight, &prepared, &p, BackendChoice::Flex)
+            .unwrap();
+    assert_eq!(report.metrics.overall, best.test.overall);
+
+    // Stopped after epoch 1 and resumed: the same epochs, the same best, the same predictions.
+    let resumed = RunDir::create(&dir.path().join("resumed"), &p).unwrap();
+    assert_eq!(
+        run_job(&prepared, &resumed, false, Some(1)),
+        TrainOutcome::Stopped { after_epoch: 1 }
+    );
+    assert_eq!(
+        run_job(&prepared, &resumed, true, None),
+        TrainOutcome::Finished { test_accuracy }
+    );
+    let again = resumed.epochs().unwrap();
+    assert_eq!(again.len(), n);
+    for (x, y) in epochs.iter().zip(&again) {
+        assert_eq!(x.validation, y.validation, "epoch {}", x.epoch);
+        assert_eq!(x.test.confusion, y.test.confusion, "epoch {}", x.epoch);
+    }
+    assert_eq!(resumed.predictions().unwrap(), preds);
+}

@@ -540,6 +540,7 @@ mod tests {
                 epoch,
                 train: m.clone(),
                 test: m,
+                validation: None,
                 train_seconds: 1.0,
                 eval_seconds: 0.1,
                 images_per_second: 100.0,

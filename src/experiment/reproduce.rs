@@ -187,6 +187,13 @@ impl fmt::Display for TableId {
     }
 }
 
+/// The `full` budget's validation split: this share of each run's training sequences.
+pub const FULL_VALIDATION: f64 = 0.1;
+/// The `full` budget's early stopping: epochs without a better validation accuracy.
+pub const FULL_PATIENCE: usize = 5;
+/// The `full` budget's most epochs per run (early stopping usually ends a run sooner).
+pub const FULL_MAX_EPOCHS: usize = 100;
+
 /// How much of each experiment to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Budget {
@@ -228,7 +235,15 @@ impl Budget {
                 self.name(),
                 if epochs == 1 { "" } else { "s" }
             ),
-            _ => "**full budget** — whole data sets, the presets' own epochs.".into(),
+            _ => format!(
+                "**full budget** — whole data sets, trained to convergence: {:.0} % of each run's \
+                 training sequences are held out for validation, training stops once the \
+                 validation accuracy has not improved for {FULL_PATIENCE} epochs (at most \
+                 {FULL_MAX_EPOCHS}), and each run's result is its best epoch by validation \
+                 accuracy (weights kept in `checkpoint/best-model.bpk`). The runs table states \
+                 the epochs each run trained and its best epoch.",
+                FULL_VALIDATION * 100.0
+            ),
         }
     }
 
@@ -244,6 +259,12 @@ impl Budget {
         let train = p.train.get_or_insert_with(Default::default);
         if let Some(e) = max_epochs {
             train.epochs = train.epochs.min(e);
+        }
+        // Full: converged training, unless the preset says how it validates itself.
+        if self == Budget::Full && !train.validates() {
+            train.validation_fraction = FULL_VALIDATION;
+            train.patience = Some(train.patience.unwrap_or(FULL_PATIENCE));
+            train.epochs = train.epochs.max(FULL_MAX_EPOCHS);
         }
         if let Some(e) = epochs {
             train.epochs = e;
@@ -693,10 +714,20 @@ mod tests {
             DataSource::Letters { config } => assert_eq!(config.per_class, 300),
             other => panic!("{other:?}"),
         }
+        // Full: the whole data, converged (validation split, early stopping, at most 100 epochs).
         let f = Budget::Full.apply(&p, None);
-        assert_eq!(f, p);
+        assert_eq!(
+            (f.data.clone(), f.sequences.clone()),
+            (p.data.clone(), p.sequences.clone())
+        );
+        let ft = f.train.as_ref().unwrap();
+        assert_eq!(ft.validation_fraction, FULL_VALIDATION);
+        assert_eq!(ft.patience, Some(FULL_PATIENCE));
+        assert_eq!(ft.epochs, FULL_MAX_EPOCHS);
         let e = Budget::Full.apply(&p, Some(3));
         assert_eq!(e.train.as_ref().unwrap().epochs, 3);
+        // Quick and smoke stay single, unvalidated runs.
+        assert!(!q.train.as_ref().unwrap().validates());
 
         let out = Path::new("/r");
         let a = run_dir(out, &q, Budget::Quick);

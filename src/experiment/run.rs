@@ -7,8 +7,11 @@
 //!   run.json           occlab version, backend, data folder, start time
 //!   model.json         the model's Burn `Config` (what it was built as: kind, image size, classes)
 //!   metrics.jsonl      {"kind":"step",…} and {"kind":"epoch",…} lines, then {"kind":"finished",…}
-//!   checkpoint/        model.bpk + optimizer.bpk of the last finished epoch, epoch.json says which
-//!   predictions.csv    sequence,position,level,truth,predicted,probability (test split, last epoch)
+//!   checkpoint/        model.bpk + optimizer.bpk of the last finished epoch, epoch.json says which;
+//!                      best-model.bpk: the best epoch's weights (by validation accuracy), when the
+//!                      run holds out validation sequences
+//!   predictions.csv    sequence,position,level,truth,predicted,probability (test split, last
+//!                      epoch; the best epoch when the run validates)
 //! ```
 
 use super::preset::Preset;
@@ -118,6 +121,19 @@ impl RunDir {
     }
     pub fn optimizer_path(&self) -> PathBuf {
         self.path.join("checkpoint/optimizer.bpk")
+    }
+    /// The best epoch's weights (by validation accuracy), kept when the run validates.
+    pub fn best_model_path(&self) -> PathBuf {
+        self.path.join("checkpoint/best-model.bpk")
+    }
+    /// The weights a trained run is scored with: the best epoch's when kept, else the last.
+    pub fn scored_model_path(&self) -> PathBuf {
+        let best = self.best_model_path();
+        if best.is_file() {
+            best
+        } else {
+            self.model_path()
+        }
     }
     fn checkpoint_epoch_path(&self) -> PathBuf {
         self.path.join("checkpoint/epoch.json")

@@ -284,7 +284,7 @@ pub fn check_fit(summary: &RunSummary, images: &ImageSet) -> Result<(), String> 
     }
     let classes = images.num_classes();
     let trained = summary
-        .last
+        .result
         .as_ref()
         .map(|e| e.test.confusion.len().max(e.test.per_class.len()))
         .filter(|&n| n > 0);
@@ -337,7 +337,7 @@ pub struct Candidate {
 pub fn candidates(scan: &Scan, images: &ImageSet) -> Vec<Candidate> {
     scan.runs
         .iter()
-        .filter(|r| r.model.is_some() && r.last.is_some())
+        .filter(|r| r.model.is_some() && r.result.is_some())
         .map(|r| Candidate {
             summary: r.clone(),
             fit: check_fit(r, images),
@@ -431,7 +431,7 @@ impl LoadedRun {
                 run: summary.name.clone(),
                 path: path.to_path_buf(),
                 kind,
-                test_accuracy: summary.last.as_ref().map(|e| e.test.accuracy()),
+                test_accuracy: summary.result.as_ref().map(|e| e.test.accuracy()),
             },
             preset: trained.preset,
             model: trained.model,

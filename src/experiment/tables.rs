@@ -198,16 +198,20 @@ pub struct RunSummary {
     pub dataset: Option<Dataset>,
     pub ordering: OrderingSpec,
     pub t: usize,
-    /// Epochs logged.
+    /// Epochs logged (the epochs the run trained).
     pub epochs: usize,
-    /// The last epoch's record (its `test` metrics give the accuracy and the confusion matrix).
-    pub last: Option<EpochRecord>,
+    /// The epoch that is the run's result: the best by validation accuracy when the run held out
+    /// validation sequences, else the last (its `test` metrics give the accuracy and the
+    /// confusion matrix).
+    pub result: Option<EpochRecord>,
+    /// The best epoch by validation accuracy, when the run validates.
+    pub best_epoch: Option<usize>,
 }
 
 impl RunSummary {
-    /// Test accuracy of the last epoch, in %.
+    /// Test accuracy of the run's result epoch ([`Self::result`]), in %.
     pub fn test_accuracy_percent(&self) -> Option<f64> {
-        self.last.as_ref().map(|e| e.test.accuracy() * 100.0)
+        self.result.as_ref().map(|e| e.test.accuracy() * 100.0)
     }
 
     /// The run directory.
@@ -220,7 +224,7 @@ impl RunSummary {
     /// Class names for the confusion matrix: the data set's, where the source tells them.
     pub fn class_names(&self) -> Vec<String> {
         let n = self
-            .last
+            .result
             .as_ref()
             .map_or(0, |e| e.test.confusion.len().max(e.test.per_class.len()));
         class_names_for(&self.data, n)
@@ -275,7 +279,7 @@ pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
     Ok(out)
 }
 
-/// Reads one run's preset and last epoch.
+/// Reads one run's preset and its result epoch (best by validation, else last).
 pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
     let preset: Preset = run.preset()?;
     let epochs = read_epochs(run)?;
@@ -288,8 +292,24 @@ pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
         ordering: preset.sequences.ordering,
         t: preset.sequences.t,
         epochs: epochs.len(),
-        last: epochs.into_iter().last(),
+        best_epoch: best_by_validation(&epochs).map(|e| e.epoch),
+        result: best_by_validation(&epochs).or(epochs.last()).cloned(),
     })
+}
+
+/// The epoch with the best validation accuracy (the first, on ties), when any epoch has one.
+pub fn best_by_validation(epochs: &[EpochRecord]) -> Option<&EpochRecord> {
+    epochs
+        .iter()
+        .filter_map(|e| Some((e, e.validation.as_ref()?.accuracy())))
+        .fold(
+            None,
+            |best: Option<(&EpochRecord, f64)>, (e, a)| match best {
+                Some((_, b)) if b >= a => best,
+                _ => Some((e, a)),
+            },
+        )
+        .map(|(e, _)| e)
 }
 
 /// Every run under `root`, summarised; runs that cannot be read are reported as messages
@@ -378,7 +398,7 @@ pub fn table(runs: &[RunSummary], kind: TableKind) -> ResultsTable {
         TableKind::Random => OrderingSpec::Random,
         _ => OrderingSpec::Patterned,
     };
-    let done = runs.iter().filter(|r| r.last.is_some());
+    let done = runs.iter().filter(|r| r.result.is_some());
     let done: Vec<&RunSummary> = done.collect();
     let columns = Dataset::columns(with_emnist(runs));
     let cells = ModelKind::ALL
@@ -428,7 +448,7 @@ pub fn table_by_length(runs: &[RunSummary]) -> ResultsTable {
                 .iter()
                 .map(|&t| Cell {
                     ours: best(runs.iter().filter(|r| {
-                        r.last.is_some()
+                        r.result.is_some()
                             && r.model == Some(ModelKind::Crnn)
                             && r.dataset == Some(dataset)
                             && r.ordering == OrderingSpec::Patterned
@@ -613,6 +633,7 @@ mod tests {
             epoch: n,
             train: m.clone(),
             test: m,
+            validation: None,
             train_seconds: 1.0,
             eval_seconds: 0.1,
             images_per_second: 100.0,

@@ -97,8 +97,9 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
-    /// Opens `run`'s model (its last checkpoint) on `device`, for the images of `images`: a run
-    /// trained for another image size or class count is refused with [`OpenError::is_misfit`].
+    /// Opens `run`'s model (its best epoch's weights when it held out validation sequences, else
+    /// its last checkpoint) on `device`, for the images of `images`: a run trained for another
+    /// image size or class count is refused with [`OpenError::is_misfit`].
     pub fn open(run: &RunDir, images: &ImageSet, device: &Device) -> Result<Self, OpenError> {
         let preset = run.preset()?;
         let data = ImageShape::of_images(images);
@@ -124,7 +125,7 @@ impl TrainedModel {
                 .config(data.channels, data.height, data.width, data.classes),
         };
         config.validate().map_err(TrainError::from)?;
-        let model = load_model(&run.model_path(), &config, device)?;
+        let model = load_model(&run.scored_model_path(), &config, device)?;
         Ok(TrainedModel {
             run: run.clone(),
             preset,

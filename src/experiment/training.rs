@@ -17,7 +17,7 @@ use crate::train::engine::{
     spawn_job,
 };
 use crate::train::series::RunSeries;
-use crate::train::{BackendChoice, Begin, RecordSink, SinkError, choose_device};
+use crate::train::{BackendChoice, Begin, EpochRecord, RecordSink, SinkError, choose_device};
 use crossbeam_channel::Receiver;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -93,6 +93,12 @@ impl RecordSink for RunDir {
     }
     fn optimizer_path(&self) -> PathBuf {
         RunDir::optimizer_path(self)
+    }
+    fn best_model_path(&self) -> PathBuf {
+        RunDir::best_model_path(self)
+    }
+    fn epochs(&self) -> Result<Vec<EpochRecord>, SinkError> {
+        Ok(RunDir::epochs(self)?)
     }
     fn checkpoint_epoch(&self) -> Result<Option<usize>, SinkError> {
         Ok(RunDir::checkpoint_epoch(self)?)

@@ -250,7 +250,9 @@ fn budget_hint(b: Budget) -> &'static str {
         Budget::Quick => {
             "quick: data subsets, at most 2 epochs — minutes on a CPU; says so on every table"
         }
-        Budget::Full => "full: whole data sets, the presets' epochs — hours on a CPU, use a GPU",
+        Budget::Full => {
+            "full: whole data sets, trained to convergence (validation split, early stopping) — hours on a CPU, use a GPU"
+        }
         Budget::Smoke => "smoke: tiny subsets, 1 epoch — checks that everything runs",
     }
 }

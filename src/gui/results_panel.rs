@@ -183,7 +183,7 @@ impl ResultsPanel {
             }
         });
         if let Some(scan) = &self.scan {
-            let complete = scan.runs.iter().filter(|r| r.last.is_some()).count();
+            let complete = scan.runs.iter().filter(|r| r.result.is_some()).count();
             ui.label(
                 RichText::new(format!(
                     "{} runs in {} ({complete} with test results)",
@@ -230,8 +230,10 @@ impl ResultsPanel {
         ui.add_space(6.0);
         ui.label(
             RichText::new(
-                "Each cell: ours (last epoch's test accuracy; the run and its epochs below) | \
-                 paper. EMNIST: our generated letters stand in. Click our number for details.",
+                "Each cell: ours (test accuracy of the run's best epoch by validation, or of its \
+                 last epoch when it held none out; the run and its epochs below) | paper. The \
+                 letter columns are EMNIST stand-ins (generated and OCR letters) beside EMNIST's \
+                 numbers. Click our number for details.",
             )
             .weak(),
         );
@@ -265,7 +267,7 @@ impl ResultsPanel {
         };
         widgets::section(ui, &format!("Run {}", run.name));
         run_facts_ui(ui, &run);
-        let Some(last) = &run.last else {
+        let Some(last) = &run.result else {
             return;
         };
         let names = run.class_names();
@@ -561,7 +563,12 @@ fn run_facts_ui(ui: &mut egui::Ui, run: &RunSummary) {
         run.t, run.epochs
     ));
     if let Some(acc) = run.test_accuracy_percent() {
-        ui.label(format!("Test accuracy {acc:.2} %"));
+        match run.best_epoch {
+            Some(best) => ui.label(format!(
+                "Test accuracy {acc:.2} % at epoch {best}, the best by validation accuracy"
+            )),
+            None => ui.label(format!("Test accuracy {acc:.2} %")),
+        };
     } else {
         ui.label(RichText::new("No finished epoch yet.").weak());
     }

@@ -4,6 +4,14 @@
 //! `seed` and the epoch number (dropout masks) and shuffles the training sequences with a ChaCha8
 //! stream of the same. So a run stopped after epoch k and resumed from its checkpoint replays
 //! epochs k+1… exactly as an uninterrupted run would.
+//!
+//! Converged training: with `validation_fraction` > 0 a seeded share of the training sequences is
+//! held out ([`hold_out`]) and scored after every epoch; the epoch with the best validation
+//! accuracy (the first, on ties) is the run's result: its weights are kept at
+//! [`RecordSink::best_model_path`], its test predictions are the ones written, and its test
+//! accuracy is the one `Finished` reports. With `patience` the job stops once that many epochs
+//! have passed without a better validation accuracy (`epochs` is then the most). A resumed job
+//! finds the best epoch so far among its records, so early stopping resumes exactly too.
 
 use super::TrainConfig;
 use super::adam::FusedAdam;
@@ -320,10 +328,13 @@ pub fn train(
     let test_ids: Vec<usize> = (0..seqs.len())
         .filter(|&i| seqs[i].split == Split::Test)
         .collect();
+    let (train_ids, val_ids) = hold_out(train_ids, cfg);
     if train_ids.is_empty() {
         return Err(TrainError::NoData);
     }
     let occlusion = &spec.occlusion;
+    let val_data =
+        (!val_ids.is_empty()).then(|| SequenceData::render_prepared(prepared, &val_ids, occlusion));
     let train_data = Arc::new(SequenceData::render_prepared(
         prepared, &train_ids, occlusion,
     ));
@@ -367,7 +378,24 @@ pub fn train(
 
     let steps_per_epoch = train_ids.len().div_ceil(cfg.batch_size.max(1));
     let mut last_test = 0.0;
+    // The best epoch so far: (epoch, validation accuracy, test accuracy).
+    let mut best: Option<(usize, f64, f64)> = None;
+    if val_data.is_some() && first_epoch > 1 {
+        for e in run.epochs()?.iter().filter(|e| e.epoch < first_epoch) {
+            if let Some(v) = &e.validation
+                && best.is_none_or(|b| v.accuracy() > b.1)
+            {
+                best = Some((e.epoch, v.accuracy(), e.test.accuracy()));
+            }
+        }
+    }
+    let mut epochs_done = first_epoch - 1;
     for epoch in first_epoch..=cfg.epochs {
+        if let (Some(patience), Some((best_epoch, ..))) = (cfg.patience, best)
+            && epochs_done - best_epoch >= patience
+        {
+            break; // early stopping: no better validation accuracy for `patience` epochs
+        }
         ad.seed(cfg.seed.wrapping_add(epoch as u64 * 1_000_003));
         let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch);
         let batches = prefetch(train_data.clone(), order, 2);
@@ -449,32 +477,22 @@ pub fn train(
 
         let eval_start = Instant::now();
         let valid = model.valid();
-        let (test_metrics, preds, clip_metrics) = match clips {
-            Some(c) => {
-                let e = evaluate_clips(
-                    &valid,
-                    &test_data,
-                    &test_ids,
-                    c,
-                    &device,
-                    cfg.eval_batch_size,
-                    classes,
-                    levels,
-                )?;
-                (e.metrics, e.predictions, Some(e.clip))
-            }
-            None => {
-                let (m, p) = evaluate(
-                    &valid,
-                    &test_data,
-                    &test_ids,
-                    &device,
-                    cfg.eval_batch_size,
-                    classes,
-                    levels,
-                )?;
-                (m, p, None)
-            }
+        let score = |data: &SequenceData, ids: &[usize]| {
+            score_split(
+                &valid,
+                data,
+                ids,
+                clips,
+                &device,
+                cfg.eval_batch_size,
+                classes,
+                levels,
+            )
+        };
+        let (test_metrics, preds, clip_metrics) = score(&test_data, &test_ids)?;
+        let validation = match &val_data {
+            Some(v) => Some(Box::new(score(v, &val_ids)?.0)),
+            None => None,
         };
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         last_test = test_metrics.accuracy();
@@ -493,11 +511,29 @@ pub fn train(
                 path: run.optimizer_path(),
                 message: format!("{e}"),
             })?;
-        run.predictions(&preds)?;
+        // The best epoch (by validation accuracy) keeps its weights and its test predictions.
+        let improved = validation
+            .as_ref()
+            .is_some_and(|v| best.is_none_or(|b| v.accuracy() > b.1));
+        if improved {
+            model
+                .clone()
+                .save_file(run.best_model_path())
+                .map_err(|e| TrainError::Checkpoint {
+                    path: run.best_model_path(),
+                    message: format!("{e}"),
+                })?;
+            let v = validation.as_ref().map_or(0.0, |v| v.accuracy());
+            best = Some((epoch, v, test_metrics.accuracy()));
+        }
+        if validation.is_none() || improved {
+            run.predictions(&preds)?;
+        }
         let record = EpochRecord {
             epoch,
             train: train_metrics,
             test: test_metrics,
+            validation,
             train_seconds,
             eval_seconds,
             images_per_second: images_done as f64 / train_seconds.max(1e-9),
@@ -513,26 +549,79 @@ pub fn train(
         }
         run.append(&LogLine::Epoch(Box::new(record.clone())))?;
         run.mark_checkpoint(epoch)?;
+        epochs_done = epoch;
         sink.send(TrainEvent::Epoch(record));
         sink.send(TrainEvent::Checkpoint {
             epoch,
             path: run.model_path(),
         });
     }
+    // With a validation split the run's result is its best epoch's (the test split never chose).
+    if let Some((_, _, test)) = best {
+        last_test = test;
+    }
     let wall_seconds = wall.elapsed().as_secs_f64();
     run.append(&LogLine::Finished {
-        epochs: cfg.epochs,
+        epochs: epochs_done,
         test_accuracy: last_test,
         wall_seconds,
     })?;
     sink.send(TrainEvent::Finished {
-        epochs: cfg.epochs,
+        epochs: epochs_done,
         test_accuracy: last_test,
         wall_seconds,
     });
     Ok(TrainOutcome::Finished {
         test_accuracy: last_test,
     })
+}
+
+/// Splits the training sequences into those that train and a validation split of
+/// `validation_fraction` of them (at least one, and at least one left to train), chosen by a
+/// ChaCha8 stream of `seed`; both keep their original order. No fraction: all train.
+pub fn hold_out(train_ids: Vec<usize>, cfg: &TrainConfig) -> (Vec<usize>, Vec<usize>) {
+    let n = train_ids.len();
+    if !cfg.validates() || n < 2 {
+        return (train_ids, Vec::new());
+    }
+    let k = ((n as f64 * cfg.validation_fraction).round() as usize).clamp(1, n - 1);
+    let mut picked: Vec<usize> = (0..n).collect();
+    picked.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        cfg.seed ^ 0x7661_6c69_6461_7465, // "validate"
+    ));
+    let mut held = vec![false; n];
+    for &i in &picked[..k] {
+        held[i] = true;
+    }
+    let (mut fit, mut val) = (Vec::with_capacity(n - k), Vec::with_capacity(k));
+    for (i, id) in train_ids.into_iter().enumerate() {
+        if held[i] { val.push(id) } else { fit.push(id) }
+    }
+    (fit, val)
+}
+
+/// Scores `model` on one split's rendered sequences (clip data per subsequence and video).
+#[allow(clippy::too_many_arguments)]
+fn score_split(
+    model: &Model,
+    data: &SequenceData,
+    ids: &[usize],
+    clips: Option<&crate::sequence::clip_data::ClipSequences>,
+    device: &Device,
+    batch_size: usize,
+    classes: usize,
+    levels: usize,
+) -> Result<(Metrics, Vec<ImagePrediction>, Option<ClipMetrics>), TrainError> {
+    match clips {
+        Some(c) => {
+            let e = evaluate_clips(model, data, ids, c, device, batch_size, classes, levels)?;
+            Ok((e.metrics, e.predictions, Some(e.clip)))
+        }
+        None => {
+            let (m, p) = evaluate(model, data, ids, device, batch_size, classes, levels)?;
+            Ok((m, p, None))
+        }
+    }
 }
 
 /// What scoring a model on the test split gives.

@@ -36,6 +36,25 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Sequences per evaluation batch.
     pub eval_batch_size: usize,
+    /// Share of the training sequences held out as a validation split (seeded by `seed`), scored
+    /// after every epoch to choose the best epoch; 0 = none (every training sequence trains).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub validation_fraction: f64,
+    /// Early stopping: stop once the validation accuracy has not improved for this many epochs
+    /// (`epochs` is then the most). Needs `validation_fraction` > 0; none = train all `epochs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl TrainConfig {
+    /// Whether the run holds out validation sequences (and keeps the best epoch's model).
+    pub fn validates(&self) -> bool {
+        self.validation_fraction > 0.0
+    }
 }
 
 impl Default for TrainConfig {
@@ -47,6 +66,8 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             seed: 1,
             eval_batch_size: 64,
+            validation_fraction: 0.0,
+            patience: None,
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct EpochRecord {
     pub train: Metrics,
     /// Metrics on the test split after the epoch.
     pub test: Metrics,
+    /// Metrics on the validation split (held out of the training sequences) after the epoch, when
+    /// the run has one: it chooses the best epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Box<Metrics>>,
     /// Wall time of the epoch's training steps, seconds.
     pub train_seconds: f64,
     /// Wall time of the evaluation, seconds.
@@ -100,6 +104,11 @@ pub trait RecordSink {
     fn model_path(&self) -> PathBuf;
     /// Where the optimizer's state is saved (and resumed from).
     fn optimizer_path(&self) -> PathBuf;
+    /// Where the weights of the best epoch (by validation accuracy) are kept, when the run
+    /// validates.
+    fn best_model_path(&self) -> PathBuf;
+    /// The epoch records kept so far (a resumed job finds its best epoch among them).
+    fn epochs(&self) -> Result<Vec<EpochRecord>, SinkError>;
     /// The epoch of the last complete checkpoint, if any.
     fn checkpoint_epoch(&self) -> Result<Option<usize>, SinkError>;
     /// Records that the checkpoint files hold the state after `epoch`.

@@ -360,6 +360,7 @@ pub(crate) mod tests {
             epoch: n,
             train: metrics(train),
             test: metrics(test),
+            validation: None,
             train_seconds: 1.0,
             eval_seconds,
             images_per_second: 100.0,
