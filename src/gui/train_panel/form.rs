@@ -110,6 +110,7 @@ impl TrainForm {
             LibrarySpec::DigitProgressions { .. } => Some(LibraryChoice::Digits),
             LibrarySpec::Cities => Some(LibraryChoice::Cities),
             LibrarySpec::LabelProgressions { .. } => Some(LibraryChoice::Labels),
+            LibrarySpec::Words => Some(LibraryChoice::Words),
             _ => None,
         };
         if let LibrarySpec::Clips {
@@ -389,6 +390,7 @@ pub(super) fn generated_spec(choice: LibraryChoice) -> LibrarySpec {
             descending: true,
             wrap: Wrap::default(),
         },
+        LibraryChoice::Words => LibrarySpec::Words,
     }
 }
 
@@ -402,6 +404,7 @@ pub(super) fn library_title(spec: &LibrarySpec) -> String {
             format!("label progressions, steps {steps:?}")
         }
         LibrarySpec::Cities => "city names".into(),
+        LibrarySpec::Words => "real words".into(),
         LibrarySpec::Custom { patterns } => format!("{} custom patterns", patterns.len()),
         LibrarySpec::Clips { .. } => "clips".into(),
     }
