@@ -555,6 +555,9 @@ impl PresentPanel {
                 ))
                 .weak(),
             );
+            for why in &s.skipped {
+                widgets::error_text(ui, why.as_str());
+            }
         }
 
         widgets::section(ui, "Keys");
