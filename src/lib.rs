@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod model;
 pub mod occlusion;
 pub mod quiz;
+pub mod report;
 pub mod sequence;
 pub mod train;

@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 use occlab::data::source::data_dir_from;
 use occlab::experiment::dataset::{self, Prepared};
 use occlab::experiment::preset::Preset;
+use occlab::experiment::queue::{Launch, QueueEvent, RunQueue, RunTarget};
 use occlab::experiment::run::RunDir;
-use occlab::train::{BackendChoice, TrainEvent, engine};
+use occlab::experiment::training;
+use occlab::train::{BackendChoice, TrainEvent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -305,7 +307,7 @@ fn reproduce(
         }
         return Ok(());
     }
-    let job = rep::reproduce_in_background(opts.clone(), None);
+    let job = rep::reproduce_in_background(opts.clone(), occlab::report::write_report, None);
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -428,17 +430,16 @@ fn train(
     resume: bool,
 ) -> Result<()> {
     let data_dir = data_dir_from(data_dir.as_deref());
-    let run = if resume {
+    let launch = if resume {
         let Some(out) = out.clone() else {
             bail!("--resume needs --out RUN_DIR")
         };
-        let run = RunDir::open(&out)?;
         // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
         // the log up to the last checkpoint without it.
-        if let Some(note) = run.read_log()?.torn {
+        if let Some(note) = RunDir::open(&out)?.read_log()?.torn {
             eprintln!("{note}");
         }
-        run
+        Launch::resume(out)?
     } else {
         let Some(path) = preset.as_ref() else {
             bail!("--preset is required (or --resume --out RUN_DIR)")
@@ -458,12 +459,13 @@ fn train(
             p.sequences.limit = Some(l);
         }
         let dir = out.unwrap_or_else(|| Path::new("runs").join(&p.name));
-        RunDir::create(&dir, &p)?
+        Launch::plan(p, RunTarget::New(dir))?
     };
-    let preset = run.preset()?;
-    eprintln!("preparing {} …", preset.data.describe());
-    let prepared = Arc::new(dataset::prepare(&preset, data_dir.as_deref())?);
-    let job = engine::train_in_background(prepared, run.clone(), backend, resume, None);
+    let run_path = launch.dir.clone();
+    eprintln!("preparing {} …", launch.preset.data.describe());
+    let prepared = Arc::new(dataset::prepare(&launch.preset, data_dir.as_deref())?);
+    let mut queue = RunQueue::new(backend, None);
+    queue.push_planned(launch, prepared);
     // Ctrl-C ends the process; the checkpoint of the last finished epoch stays for --resume.
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -474,7 +476,16 @@ fn train(
         .progress_chars("=> "),
     );
     let mut epochs_total = 0;
-    for event in job.events.iter() {
+    while let Some(event) = queue.wait() {
+        let event = match event {
+            QueueEvent::Train { event, .. } => *event,
+            QueueEvent::Started { .. } | QueueEvent::Reused { .. } => continue,
+            QueueEvent::NotStarted { error, .. } => bail!("{error}"),
+            QueueEvent::Ended { outcome, .. } => match outcome {
+                Ok(_) => return Ok(()),
+                Err(e) => bail!("training failed: {e}"),
+            },
+        };
         match event {
             TrainEvent::Started {
                 run,
@@ -531,14 +542,14 @@ fn train(
                 println!(
                     "finished {epochs} epochs in {wall_seconds:.0} s: test accuracy {:.2} %  → {}",
                     test_accuracy * 100.0,
-                    run.path.display()
+                    run_path.display()
                 );
             }
             TrainEvent::Stopped { after_epoch } => {
                 bar.finish_and_clear();
                 println!(
                     "stopped; checkpoint after epoch {after_epoch} kept: resume with `occlab train --resume --out {}`",
-                    run.path.display()
+                    run_path.display()
                 );
             }
             TrainEvent::Failed(e) => {
@@ -558,11 +569,7 @@ fn train(
             TrainEvent::Checkpoint { .. } | TrainEvent::Paused | TrainEvent::Resumed => {}
         }
     }
-    match job.handle.join() {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => bail!("training failed: {e}"),
-        Err(_) => bail!("the training thread panicked"),
-    }
+    Ok(())
 }
 
 fn eval(
@@ -574,13 +581,12 @@ fn eval(
 ) -> Result<()> {
     let data_dir = data_dir_from(data_dir.as_deref());
     let run = RunDir::open(run_path)?;
-    let run_preset = run.preset()?;
     let preset = match preset {
         Some(p) => Preset::load(&p)?,
-        None => run_preset.clone(),
+        None => run.preset()?,
     };
     let prepared: Prepared = dataset::prepare(&preset, data_dir.as_deref())?;
-    let report = engine::evaluate_run(&run, &run_preset, &prepared, &preset, backend)?;
+    let report = training::evaluate_run(&run, &prepared, &preset, backend)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report.metrics)?);
         return Ok(());

@@ -12,15 +12,16 @@ use occlab::data::clips::{
 use occlab::data::folder::{Fit, FolderOptions, Polarity, load_one};
 use occlab::data::motion::{Motion, MotionConfig, generate_motion};
 use occlab::data::source::DataSource;
-use occlab::experiment::clip_data::render_clip_sequences;
 use occlab::experiment::dataset;
 use occlab::experiment::preset::{
     ClipOutput, LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec,
 };
 use occlab::experiment::run::{LogLine, RunDir};
+use occlab::experiment::training;
 use occlab::model::ModelKind;
 use occlab::model::rrn::SkipType;
 use occlab::occlusion::OcclusionSpec;
+use occlab::sequence::clip_data::render_clip_sequences;
 use occlab::train::clip_eval::{clip_metrics, video_predictions};
 use occlab::train::{BackendChoice, TrainConfig, engine};
 use std::path::Path;
@@ -34,6 +35,7 @@ const CLASSES: [&str; 4] = [
 const FRAMES: [usize; 4] = [164, 280, 300, 300];
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn the_real_action_clips_load_sampled_every_tenth_frame() {
     let Some(data) = common::data_dir("the_real_action_clips_load") else {
         return;
@@ -120,6 +122,7 @@ fn the_real_action_clips_load_sampled_every_tenth_frame() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn the_real_clips_train_an_rrn_end_to_end() {
     let Some(data) = common::data_dir("the_real_clips_train_an_rrn") else {
         return;
@@ -142,7 +145,7 @@ fn the_real_clips_train_an_rrn_end_to_end() {
         tx: crossbeam_channel::unbounded().0,
         notify: None,
     };
-    engine::train(&prepared, &run, BackendChoice::Flex, false, &sink, &rx).unwrap();
+    training::train(&prepared, &run, BackendChoice::Flex, false, &sink, &rx).unwrap();
     let clip = run.clip_epochs().unwrap();
     assert_eq!(clip.len(), 1);
     assert_eq!(clip[0].test.videos.total, 4, "one test part per video");
@@ -493,7 +496,7 @@ fn an_rrn_trains_on_motion_clips_and_reports_video_accuracy() {
     let (_ctl, rx) = crossbeam_channel::unbounded();
     let (tx, events) = crossbeam_channel::unbounded();
     let sink = engine::EventSink { tx, notify: None };
-    engine::train(&prepared, &run, BackendChoice::Flex, false, &sink, &rx).unwrap();
+    training::train(&prepared, &run, BackendChoice::Flex, false, &sink, &rx).unwrap();
     let log = run.log().unwrap();
     let clip_lines: Vec<_> = log
         .iter()
@@ -519,7 +522,7 @@ fn an_rrn_trains_on_motion_clips_and_reports_video_accuracy() {
             .any(|e| matches!(e, engine::TrainEvent::Clips(_)))
     );
     // The trained run scores the same on its own test split.
-    let report = engine::evaluate_run(&run, &p, &prepared, &p, BackendChoice::Flex).unwrap();
+    let report = training::evaluate_run(&run, &prepared, &p, BackendChoice::Flex).unwrap();
     assert_eq!(report.clips.unwrap(), last.clone());
     assert_eq!(run.predictions().unwrap().len(), 4 * 3 * 2);
 }

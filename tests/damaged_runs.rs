@@ -11,6 +11,7 @@ use occlab::experiment::reproduce::{
 };
 use occlab::experiment::showcase::{ShowcaseRequest, build};
 use occlab::experiment::tables;
+use occlab::report::write_report;
 use occlab::train::BackendChoice;
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,7 +28,7 @@ fn a_damaged_run_is_reported_with_its_reason_and_the_others_go_on() {
     opts.backend = BackendChoice::Flex;
     opts.quiz_dir = Some(tmp.path().join("quiz"));
     let (_tx, rx) = crossbeam_channel::unbounded();
-    let first = reproduce(&opts, &|_| {}, &rx).unwrap();
+    let first = reproduce(&opts, write_report, &|_| {}, &rx).unwrap();
     assert!(
         first
             .runs

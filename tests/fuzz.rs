@@ -21,12 +21,13 @@ use occlab::data::{Split, cifar};
 use occlab::experiment::dataset;
 use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
 use occlab::experiment::run::RunDir;
+use occlab::experiment::training::train;
 use occlab::model::{ModelConfig, ModelKind};
 use occlab::occlusion::OcclusionSpec;
 use occlab::quiz::config::{Group, QuizConfig};
 use occlab::quiz::items::Stimuli;
 use occlab::quiz::session::{self, Response, Session, SessionRecord};
-use occlab::train::engine::{EventSink, train};
+use occlab::train::engine::EventSink;
 use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -661,7 +662,7 @@ fn run_directories() {
         32,
         vec![(0, 4), (4, 4), (8, 8)],
         |r| {
-            occlab::train::engine::load_model(r, &config, &device)
+            occlab::train::engine::load_model(&r.model_path(), &config, &device)
                 .map(|_| true)
                 .map_err(|e| e.to_string())
         },

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod gui_common;
 
-use gui_common::harness;
+use gui_common::{harness, settle};
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness
@@ -17,6 +17,8 @@ fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
         .click();
     harness.step();
     wait_for_build(harness);
+    // Runs-folder scans arrive from a background thread.
+    settle(harness);
     assert_eq!(harness.state().panel(), panel);
 }
 
@@ -186,11 +188,14 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     harness.get_by_label("89.44");
     harness.get_by_label("83.33").click();
     harness.run();
+    settle(&mut harness);
     assert_eq!(harness.state().results_panel.selected(), Some("tiny-cnn"));
     harness.get_by_label("Confusion matrix of tiny-cnn (epoch 1, test split)");
     // The only cell holding 2: truth 3, predicted 5.
     harness.get_by_role_and_label(Role::Button, "2").click();
     harness.run();
+    // predictions.csv is read off the UI thread.
+    settle(&mut harness);
     harness.get_by_label("Class 3 predicted as 5");
     harness.get_by_label("2 test images (from predictions.csv), most confident first");
     // The run's data set is the one loaded: its two images are drawn, as the model saw them.

@@ -11,10 +11,11 @@ use occlab::data::source::DataSource;
 use occlab::experiment::dataset;
 use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
 use occlab::experiment::run::RunDir;
+use occlab::experiment::training::train;
 use occlab::gui::{OcclabApp, PanelId, Session};
 use occlab::model::ModelKind;
 use occlab::occlusion::OcclusionSpec;
-use occlab::train::engine::{EventSink, train};
+use occlab::train::engine::EventSink;
 use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -110,6 +111,11 @@ fn the_present_panel_shows_both_models_and_obeys_the_keys() {
     harness.step();
     let first_frame = t0.elapsed();
     assert_eq!(harness.state().panel(), PanelId::Present);
+    // The runs folder is read off the UI thread.
+    while harness.state().present_panel.is_scanning() {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // The best CNN and the best CRNN are chosen by default and load on their own, off the UI
     // thread.
     let chosen: Vec<String> = harness

@@ -45,6 +45,8 @@ fn reproduce_from_the_results_panel() {
         std::thread::sleep(Duration::from_millis(20));
     }
     harness.run();
+    // The runs folder is read again off the UI thread.
+    gui_common::settle(&mut harness);
     harness.get_by_label("2 of 2 runs (0 reused)");
     harness.get_by_role_and_label(Role::Button, "Open report");
     let md = std::fs::read_to_string(out.join("index.md")).unwrap();

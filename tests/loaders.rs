@@ -20,6 +20,7 @@ fn message(e: DataError) -> String {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn full_mnist_loads_with_official_counts() {
     let Some(dir) = common::data_dir("full_mnist_loads_with_official_counts") else {
         return;
@@ -44,6 +45,7 @@ fn full_mnist_loads_with_official_counts() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn mnist_with_a_label_outside_its_ten_classes_is_refused_naming_file_and_record() {
     let Some(data) = common::data_dir(
         "mnist_with_a_label_outside_its_ten_classes_is_refused_naming_file_and_record",
@@ -149,6 +151,7 @@ fn idx_labels_beyond_the_promised_classes_are_refused_for_every_layout() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn cifar10_batches_load_with_class_names() {
     let Some(dir) = common::data_dir("cifar10_batches_load_with_class_names") else {
         return;
@@ -167,6 +170,7 @@ fn cifar10_batches_load_with_class_names() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn omniglot_letter_folders_load_as_dark_background_28px() {
     let Some(dir) = common::data_dir("omniglot_letter_folders_load_as_dark_background_28px") else {
         return;

@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use occlab::experiment::dataset;
 use occlab::experiment::preset::{ModelSpec, Preset};
 use occlab::experiment::run::RunDir;
+use occlab::experiment::training::train;
 use occlab::model::ModelKind;
 use occlab::quiz::analysis::{Who, analyze};
 use occlab::quiz::config::{Group, QuizConfig};
@@ -14,7 +15,7 @@ use occlab::quiz::items::Stimuli;
 use occlab::quiz::scoring::score_runs;
 use occlab::quiz::session::{self, SessionRecord};
 use occlab::quiz::trial::Trial;
-use occlab::train::engine::{EventSink, load_model, train};
+use occlab::train::engine::{EventSink, load_model};
 use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
 use std::path::Path;
 use std::time::Instant;
@@ -103,7 +104,7 @@ fn a_run_scores_exactly_the_images_the_participants_saw() {
     let device = Device::flex();
     let preset = run.preset().unwrap();
     let config = preset.model.as_ref().unwrap().config(1, 28, 28, 10);
-    let model = load_model(&run, &config, &device).unwrap();
+    let model = load_model(&run.model_path(), &config, &device).unwrap();
     for (&(si, k), preds) in &m.predictions {
         assert_eq!(si, 0);
         let item = &record.header.items[k];

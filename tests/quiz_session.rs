@@ -289,6 +289,7 @@ fn every_quiz_preset_parses_and_names_its_session() {
 }
 
 #[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
 fn the_real_data_presets_give_sessions() {
     let Some(data) = common::data_dir("the_real_data_presets_give_sessions") else {
         return;

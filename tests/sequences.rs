@@ -506,7 +506,7 @@ fn full_mnist_counts_reach_the_paper() {
     );
     assert!(p.total >= 13_135, "{} < the paper's 13,135", p.total);
     assert!(p.optimal);
-    assert!(p.solve_time.as_secs_f64() < 1.0, "{:?}", p.solve_time);
+    // How fast it solves is measured by `cargo bench --bench pipeline`, not asserted here.
     let plain = PlanOptions {
         even: false,
         ..PlanOptions::default()
@@ -536,7 +536,6 @@ fn full_mnist_counts_reach_the_paper() {
     );
     print!("{}", set.summary(&split));
     assert!(plans.train.total + plans.test.total >= 13_135);
-    assert!(plans.train.solve_time.as_secs_f64() < 1.0);
     check_patterned(&split, &lib, &set);
 }
 

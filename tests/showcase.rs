@@ -12,9 +12,10 @@ use occlab::experiment::showcase::{
     self, Showcase, ShowcaseError, ShowcaseRequest, candidates, default_runs, presentation_order,
 };
 use occlab::experiment::tables;
+use occlab::experiment::training::train;
 use occlab::model::ModelKind;
 use occlab::occlusion::OcclusionSpec;
-use occlab::train::engine::{EventSink, train};
+use occlab::train::engine::EventSink;
 use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -8,10 +8,11 @@ use occlab::data::source::DataSource;
 use occlab::experiment::dataset::{self, Prepared};
 use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
 use occlab::experiment::run::{LogLine, RunDir};
+use occlab::experiment::training::train;
 use occlab::model::{ModelKind, sequence_cross_entropy};
 use occlab::occlusion::OcclusionSpec;
 use occlab::train::batches::SequenceData;
-use occlab::train::engine::{EventSink, train};
+use occlab::train::engine::EventSink;
 use occlab::train::{BackendChoice, Control, TrainConfig, TrainEvent, TrainOutcome};
 use std::sync::{Arc, Mutex};
 
@@ -192,7 +193,7 @@ fn runs_record_config_metrics_checkpoint_and_predictions() {
         RunDir::create(&dir.path().join("cnn"), &p).is_err(),
         "an existing run is never overwritten"
     );
-    let job = occlab::train::train_in_background(
+    let job = occlab::experiment::training::train_in_background(
         prepared.clone(),
         run.clone(),
         BackendChoice::Flex,
@@ -219,7 +220,8 @@ fn runs_record_config_metrics_checkpoint_and_predictions() {
     assert_eq!(epochs[0].test.overall.total, 80);
     // Evaluating the saved checkpoint reproduces the recorded test predictions.
     let report =
-        occlab::train::engine::evaluate_run(&run, &p, &prepared, &p, BackendChoice::Flex).unwrap();
+        occlab::experiment::training::evaluate_run(&run, &prepared, &p, BackendChoice::Flex)
+            .unwrap();
     assert_eq!(
         report
             .predictions

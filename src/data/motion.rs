@@ -21,7 +21,7 @@
 //! from its test split. Frames are rendered by bilinear sampling of the 28×28 digit under the
 //! inverse transform. Occlusion is not drawn here: the experiment's occlusion spec hides every
 //! clip behind one occluder that stays put while the digit moves (see
-//! `crate::experiment::clip_data`). Clip `i` has class `i % classes` and its own random stream
+//! `crate::sequence::clip_data`). Clip `i` has class `i % classes` and its own random stream
 //! `(seed, i)`; the last `test_fraction` of each class's clips are the test split.
 
 use super::clips::{ClipSet, VideoClip};

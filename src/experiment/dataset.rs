@@ -1,18 +1,20 @@
 //! A preset's data, prepared: images loaded, sequences planned and built, ready for training, the
 //! GUI or a summary.
 
-use super::clip_data::{ClipCut, ClipSequences, build_clip_sequences};
 use super::preset::{LibrarySpec, OrderingSpec, Preset, PresetError};
 use crate::data::{DataError, ImageSet, Split};
 use crate::occlusion::{LevelCoverage, SpecError};
 use crate::sequence::builder::{self, BuildConfig, BuildError, Ordering, SequenceSet, SplitPlans};
-use crate::sequence::patterns::PatternLibrary;
+use crate::sequence::clip_data::{self, ClipCut, build_clip_sequences};
 use crate::sequence::planner::{Plan, PlanOptions};
 use crate::sequence::render;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A preset's data, prepared (defined with the sequences, which it is).
+pub use crate::sequence::prepared::Prepared;
 
 /// Anything that stops a preset's data from being prepared.
 #[derive(Debug, thiserror::Error)]
@@ -27,23 +29,6 @@ pub enum PrepareError {
     Build(#[from] BuildError),
     #[error("{0}")]
     Clips(String),
-}
-
-/// Loaded images and built sequences of one preset.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    pub images: Arc<ImageSet>,
-    pub library: PatternLibrary,
-    /// The sequences the preset asks for (patterned, or the random-order control).
-    pub sequences: SequenceSet,
-    /// The planner's result per split.
-    pub plans: SplitPlans,
-    pub load_time: Duration,
-    pub build_time: Duration,
-    /// The data folder relative paths were resolved against, if any.
-    pub data_dir: Option<std::path::PathBuf>,
-    /// Clip data (paper B): which video each sequence was cut from.
-    pub clips: Option<Arc<ClipSequences>>,
 }
 
 /// Loads the preset's images and builds its sequences.
@@ -157,7 +142,7 @@ fn clip_plans(set: &SequenceSet, classes: usize) -> SplitPlans {
     }
 }
 
-/// Cuts clip data into subsequences (see [`super::clip_data`]).
+/// Cuts clip data into subsequences (see [`crate::sequence::clip_data`]).
 fn prepare_clips(
     preset: &Preset,
     images: Arc<ImageSet>,
@@ -349,7 +334,7 @@ impl Prepared {
             } else {
                 test
             };
-            return super::clip_data::clip_contact_sheet(
+            return clip_data::clip_contact_sheet(
                 &self.images,
                 seqs,
                 clips,

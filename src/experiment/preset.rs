@@ -179,14 +179,10 @@ impl ModelSpec {
     }
 }
 
-/// Patterned sequences, or the same images in random order (the control).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderingSpec {
-    #[default]
-    Patterned,
-    Random,
-}
+/// Patterned sequences, or the same images in random order (the control): the sequence layer's
+/// [`Ordering`](crate::sequence::builder::Ordering), under the name presets have always used.
+pub use crate::sequence::builder::Ordering as OrderingSpec;
+pub use crate::sequence::clip_data::ClipOutput;
 
 /// Which patterns the sequences follow.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -220,7 +216,7 @@ pub enum LibrarySpec {
     Custom { patterns: Vec<String> },
     /// Clip sources (video frame folders, motion clips): every sequence is a subsequence of T
     /// sampled frames of one video, labelled with the video's class at every step (paper B). See
-    /// `crate::experiment::clip_data`.
+    /// `crate::sequence::clip_data`.
     Clips {
         /// Subsequences per video (M), spread evenly over it; none: as many non-overlapping as fit.
         #[serde(default)]
@@ -233,17 +229,6 @@ pub enum LibrarySpec {
         #[serde(default = "yes")]
         occlude: bool,
     },
-}
-
-/// How a subsequence's logits are read from a model's per-frame logits `[batch, T, classes]`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClipOutput {
-    /// The last frame's (it sees the whole temporal context).
-    #[default]
-    Last,
-    /// The mean over the frames.
-    Mean,
 }
 
 fn default_steps() -> Vec<usize> {

@@ -13,12 +13,12 @@
 
 use super::dataset::{self, Prepared};
 use super::preset::Preset;
-use super::report;
-use super::run::{RunDir, RunError};
+use super::queue::{self, Launch, LaunchError, RunTarget};
+use super::run::RunError;
 use crate::data::ImageSet;
 use crate::data::source::DataSource;
 use crate::train::BackendChoice;
-use crate::train::engine::{self, Control, EventSink, TrainEvent, TrainOutcome};
+use crate::train::engine::{Control, TrainEvent, TrainOutcome};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
 use std::fmt;
@@ -276,6 +276,8 @@ pub enum ReproduceError {
     /// A preset file that cannot be read (the error names it).
     #[error(transparent)]
     PresetFile(Box<super::preset::PresetError>),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -335,19 +337,6 @@ pub fn default_presets_dir() -> PathBuf {
     PathBuf::from(super::builtin::ROOT)
 }
 
-/// Whether a planned run is new, half done or done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunState {
-    New,
-    /// Same config, not finished: continue from its last checkpoint.
-    Resume,
-    /// Same config, finished: reuse as it is.
-    Reuse,
-    /// The run directory is there but cannot be read ([`PlannedRun::damage`] says why): reported
-    /// as failed with the reason; the other runs go on.
-    Damaged,
-}
-
 /// One run a reproduction needs.
 #[derive(Clone, Debug)]
 pub struct PlannedRun {
@@ -363,6 +352,9 @@ pub struct PlannedRun {
     pub damage: Option<String>,
 }
 
+/// Whether a planned run is new, half done or done (settled by the run launcher).
+pub use super::queue::RunState;
+
 impl PlannedRun {
     pub fn name(&self) -> String {
         self.dir
@@ -371,22 +363,9 @@ impl PlannedRun {
     }
 }
 
-/// 64-bit FNV-1a: a stable short name for a config (not for security).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// The run directory of `preset` under budget `budget`: `<out>/runs/<name>-<budget>-<hash>`.
 pub fn run_dir(out: &Path, preset: &Preset, budget: Budget) -> PathBuf {
-    let hash = fnv1a(preset.to_toml().as_bytes());
-    out.join("runs").join(format!(
-        "{}-{}-{:08x}",
-        preset.name,
-        budget.name(),
-        hash as u32
-    ))
+    queue::dir_by_config(&out.join("runs"), preset, budget.name())
 }
 
 /// The runs the options need, each once, in table order, with their state on disk.
@@ -406,10 +385,18 @@ pub fn plan(opts: &ReproduceOptions) -> Result<Vec<PlannedRun>, ReproduceError> 
                 });
             }
             let preset = opts.budget.apply(&base, opts.epochs);
-            let dir = run_dir(&opts.out, &preset, opts.budget);
-            let (state, damage) = match state_of(&dir, &preset) {
-                Ok(state) => (state, None),
-                Err(e) => (RunState::Damaged, Some(e.to_string())),
+            let target = RunTarget::ByConfig {
+                root: opts.out.join("runs"),
+                tag: opts.budget.name().into(),
+            };
+            // A run folder that cannot be read is planned as damaged, with the reason: reported,
+            // left as it is, and the other runs go on.
+            let (preset, dir, state, damage) = match Launch::plan(preset.clone(), target) {
+                Ok(launch) => (launch.preset, launch.dir, launch.state, None),
+                Err(e) => {
+                    let dir = run_dir(&opts.out, &preset, opts.budget);
+                    (preset, dir, RunState::Damaged, Some(e.to_string()))
+                }
             };
             runs.push(PlannedRun {
                 tables: vec![table],
@@ -422,25 +409,6 @@ pub fn plan(opts: &ReproduceOptions) -> Result<Vec<PlannedRun>, ReproduceError> 
         }
     }
     Ok(runs)
-}
-
-fn state_of(dir: &Path, preset: &Preset) -> Result<RunState, ReproduceError> {
-    if !dir.join("config.toml").exists() {
-        return Ok(RunState::New);
-    }
-    let run = RunDir::open(dir)?;
-    if run.preset()? != *preset {
-        // The name carries the config's hash, so this is a hash collision or a hand edit.
-        return Err(ReproduceError::Preset {
-            path: run.config_path(),
-            message: "holds a different config than its name says; move it away".into(),
-        });
-    }
-    Ok(if run.is_finished()? {
-        RunState::Reuse
-    } else {
-        RunState::Resume
-    })
 }
 
 /// How one run ended in this reproduction.
@@ -494,6 +462,12 @@ pub struct ReproduceSummary {
     pub wall_seconds: f64,
 }
 
+/// Writes the report of a reproduction (`crate::report::write_report`, which stands above this
+/// layer: it reads quiz sessions too): `(options, runs and outcomes, stopped)` → the Markdown and
+/// HTML files written.
+pub type WriteReport =
+    fn(&ReproduceOptions, &[(PlannedRun, RunOutcome)], bool) -> Result<(PathBuf, PathBuf), String>;
+
 /// Images loaded once per data source (several presets share MNIST, say).
 #[derive(Default)]
 struct Cache {
@@ -526,6 +500,7 @@ impl Cache {
 /// events, `control` can stop it (after the current training step; rerun to resume).
 pub fn reproduce(
     opts: &ReproduceOptions,
+    write_report: WriteReport,
     sink: &(dyn Fn(ReproduceEvent) + Sync),
     control: &Receiver<Control>,
 ) -> Result<ReproduceSummary, ReproduceError> {
@@ -577,8 +552,7 @@ pub fn reproduce(
         });
         results.push((run, outcome));
     }
-    let (markdown, html) =
-        report::write_report(opts, &results, stopped).map_err(ReproduceError::Report)?;
+    let (markdown, html) = write_report(opts, &results, stopped).map_err(ReproduceError::Report)?;
     sink(ReproduceEvent::ReportWritten {
         markdown: markdown.clone(),
         html,
@@ -602,43 +576,45 @@ fn train_one(
     sink: &(dyn Fn(ReproduceEvent) + Sync),
     control: &Receiver<Control>,
 ) -> RunOutcome {
-    let dir = match run.state {
-        RunState::New => RunDir::create(&run.dir, &run.preset),
-        _ => RunDir::open(&run.dir),
-    };
-    let dir = match dir {
-        Ok(d) => d,
-        Err(e) => return RunOutcome::Failed(e.to_string()),
-    };
     let prepared = match cache.prepare(&run.preset, opts.data_dir.as_deref()) {
-        Ok(p) => p,
+        Ok(p) => Arc::new(p),
         Err(e) => return RunOutcome::Failed(format!("preparing the data: {e}")),
     };
-    let (tx, rx) = unbounded();
-    let result = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| {
-            let events = EventSink { tx, notify: None };
-            engine::train(
-                &prepared,
-                &dir,
-                opts.backend,
-                run.state == RunState::Resume,
-                &events,
-                control,
-            )
-        });
-        for event in rx.iter() {
-            sink(ReproduceEvent::Train {
-                index,
-                event: Box::new(event),
-            });
+    let launch = Launch {
+        preset: run.preset.clone(),
+        dir: run.dir.clone(),
+        state: run.state,
+    };
+    let job = match launch.start(prepared, opts.backend, None) {
+        Ok(Some(launched)) => launched.job,
+        Ok(None) => return RunOutcome::Reused,
+        Err(e) => return RunOutcome::Failed(e.to_string()),
+    };
+    // The reproduction's control goes to the run training now; if its sender is gone, stop.
+    let never = crossbeam_channel::never();
+    let mut control_open = true;
+    loop {
+        crossbeam_channel::select! {
+            recv(job.events) -> event => match event {
+                Ok(event) => sink(ReproduceEvent::Train {
+                    index,
+                    event: Box::new(event),
+                }),
+                Err(_) => break,
+            },
+            recv(if control_open { control } else { &never }) -> c => {
+                let c = c.unwrap_or_else(|_| {
+                    control_open = false;
+                    Control::Stop
+                });
+                let _ = job.control.send(c);
+            }
         }
-        handle.join()
-    });
-    match result {
+    }
+    match job.handle.join() {
         Ok(Ok(TrainOutcome::Finished { test_accuracy })) => RunOutcome::Finished { test_accuracy },
         Ok(Ok(TrainOutcome::Stopped { .. })) => RunOutcome::Stopped,
-        Ok(Err(e)) => RunOutcome::Failed(e.to_string()),
+        Ok(Err(e)) => RunOutcome::Failed(e),
         Err(_) => RunOutcome::Failed("the training thread panicked".into()),
     }
 }
@@ -654,6 +630,7 @@ pub struct ReproduceJob {
 /// passes `request_repaint`).
 pub fn reproduce_in_background(
     opts: ReproduceOptions,
+    write_report: WriteReport,
     notify: Option<Arc<dyn Fn() + Send + Sync>>,
 ) -> ReproduceJob {
     let (control_tx, control_rx) = unbounded();
@@ -667,7 +644,7 @@ pub fn reproduce_in_background(
                     n();
                 }
             };
-            reproduce(&opts, &sink, &control_rx).map_err(|e| e.to_string())
+            reproduce(&opts, write_report, &sink, &control_rx).map_err(|e| e.to_string())
         })
         .expect("spawning the reproduce thread");
     ReproduceJob {
@@ -680,6 +657,7 @@ pub fn reproduce_in_background(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::run::RunDir;
 
     #[test]
     fn table_names_parse() {

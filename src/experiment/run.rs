@@ -5,6 +5,7 @@
 //! runs/<name>/
 //!   config.toml        the preset with every override applied (data, occlusion, sequences, model, train)
 //!   run.json           occlab version, backend, data folder, start time
+//!   model.json         the model's Burn `Config` (what it was built as: kind, image size, classes)
 //!   metrics.jsonl      {"kind":"step",…} and {"kind":"epoch",…} lines, then {"kind":"finished",…}
 //!   checkpoint/        model.bpk + optimizer.bpk of the last finished epoch, epoch.json says which
 //!   predictions.csv    sequence,position,level,truth,predicted,probability (test split, last epoch)
@@ -12,37 +13,15 @@
 
 use super::preset::Preset;
 use crate::metrics::ImagePrediction;
+use crate::model::ModelConfig;
+use crate::train::EpochRecord;
+/// One line of `metrics.jsonl` (the engine's record; defined with it).
+pub use crate::train::LogLine;
 use crate::train::clip_eval::ClipEpochRecord;
-use crate::train::{EpochRecord, StepRecord};
+use burn::config::Config;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LogLine {
-    Step(StepRecord),
-    Epoch(Box<EpochRecord>),
-    /// Clip data: subsequence and video accuracy of an epoch (written before its `epoch` line).
-    Clips(Box<ClipEpochRecord>),
-    Finished {
-        epochs: usize,
-        test_accuracy: f64,
-        wall_seconds: f64,
-    },
-}
-
-impl LogLine {
-    fn epoch(&self) -> Option<usize> {
-        match self {
-            LogLine::Step(s) => Some(s.epoch),
-            LogLine::Epoch(e) => Some(e.epoch),
-            LogLine::Clips(c) => Some(c.epoch),
-            LogLine::Finished { .. } => None,
-        }
-    }
-}
 
 /// `metrics.jsonl` as read by [`RunDir::read_log`].
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -108,6 +87,18 @@ pub struct RunDir {
 impl RunDir {
     /// Creates a new run directory; refuses to reuse one that already holds a run.
     pub fn create(path: &Path, preset: &Preset) -> Result<Self, RunError> {
+        Self::refuse_existing(path)?;
+        std::fs::create_dir_all(path.join("checkpoint")).map_err(io(path))?;
+        let run = RunDir {
+            path: path.to_path_buf(),
+        };
+        let config = run.config_path();
+        std::fs::write(&config, preset.to_toml()).map_err(io(&config))?;
+        Ok(run)
+    }
+
+    /// An error if `path` already holds a run (a new run never overwrites one).
+    pub fn refuse_existing(path: &Path) -> Result<(), RunError> {
         if path.join("config.toml").exists() {
             return Err(RunError::Format {
                 path: path.to_path_buf(),
@@ -116,13 +107,7 @@ impl RunDir {
                         .into(),
             });
         }
-        std::fs::create_dir_all(path.join("checkpoint")).map_err(io(path))?;
-        let run = RunDir {
-            path: path.to_path_buf(),
-        };
-        let config = run.config_path();
-        std::fs::write(&config, preset.to_toml()).map_err(io(&config))?;
-        Ok(run)
+        Ok(())
     }
 
     /// Opens an existing run directory.
@@ -141,6 +126,9 @@ impl RunDir {
 
     pub fn config_path(&self) -> PathBuf {
         self.path.join("config.toml")
+    }
+    pub fn model_config_path(&self) -> PathBuf {
+        self.path.join("model.json")
     }
     pub fn metrics_path(&self) -> PathBuf {
         self.path.join("metrics.jsonl")
@@ -161,6 +149,26 @@ impl RunDir {
     /// The run's exact preset.
     pub fn preset(&self) -> Result<Preset, RunError> {
         Ok(Preset::load(&self.config_path())?)
+    }
+
+    /// Saves the model's config (Burn's `Config`, as JSON) beside the checkpoint.
+    pub fn write_model_config(&self, config: &ModelConfig) -> Result<(), RunError> {
+        let text = serde_json::to_string_pretty(config).expect("a model config serialises");
+        write_atomic(&self.model_config_path(), text.as_bytes())
+    }
+
+    /// The model's saved config; `None` for runs made before runs kept it.
+    pub fn model_config(&self) -> Result<Option<ModelConfig>, RunError> {
+        let p = self.model_config_path();
+        if !p.is_file() {
+            return Ok(None);
+        }
+        ModelConfig::load(&p)
+            .map(Some)
+            .map_err(|e| RunError::Format {
+                path: p,
+                message: e.to_string(),
+            })
     }
 
     /// The run's name (its folder name).

@@ -15,6 +15,7 @@ use super::dataset::{self, PrepareError};
 use super::preset::{OrderingSpec, Preset};
 use super::run::{RunDir, RunError};
 use super::tables::{self, Dataset, RunSummary, Scan, class_names_for};
+use super::trained::{OpenError, TrainedModel};
 use crate::data::source::DataSource;
 use crate::data::{ImageSet, Split};
 use crate::model::{Model, ModelKind};
@@ -22,7 +23,6 @@ use crate::occlusion::{OcclusionSpec, image_seed};
 use crate::sequence::builder::SequenceSet;
 use crate::sequence::render::level_color;
 use crate::train::batches::SequenceData;
-use crate::train::engine::{TrainError, load_model};
 use crate::train::{BackendChoice, choose_device};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -48,7 +48,7 @@ pub enum ShowcaseError {
     Model {
         path: PathBuf,
         #[source]
-        source: TrainError,
+        source: OpenError,
     },
     #[error("preparing the sequences: {0}")]
     Prepare(#[from] PrepareError),
@@ -414,37 +414,29 @@ impl LoadedRun {
             message,
         };
         check_fit(&summary, images).map_err(misfit)?;
-        let preset = run.preset()?;
-        let spec = preset
-            .model
-            .as_ref()
-            .ok_or_else(|| misfit("no [model]".into()))?;
-        let config = spec.config(
-            images.channels,
-            images.height,
-            images.width,
-            images.num_classes(),
-        );
-        let model = load_model(&run, &config, device).map_err(|e| match e {
-            TrainError::Checkpoint { message, .. } if message.contains("shape") => misfit(format!(
-                "its checkpoint does not fit the current data set {}: {message}",
+        let trained = TrainedModel::open(&run, images, device).map_err(|e| match e {
+            OpenError::NoModel { .. } => misfit("no [model]".into()),
+            e if e.is_misfit() => misfit(format!(
+                "its checkpoint does not fit the current data set {}: {e}",
                 describe(images)
             )),
-            source => ShowcaseError::Model {
+            OpenError::Run(e) => ShowcaseError::Run(e),
+            e => ShowcaseError::Model {
                 path: path.to_path_buf(),
-                source,
+                source: e,
             },
         })?;
+        let kind = trained.config.kind;
         Ok(LoadedRun {
             shown: ShownModel {
-                label: spec.kind.to_string(),
+                label: kind.to_string(),
                 run: summary.name.clone(),
                 path: path.to_path_buf(),
-                kind: spec.kind,
+                kind,
                 test_accuracy: summary.last.as_ref().map(|e| e.test.accuracy()),
             },
-            preset,
-            model,
+            preset: trained.preset,
+            model: trained.model,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! `epochs.jsonl` (the same JSON lines: the summaries committed under `docs/runs/`).
 
 use super::preset::{OrderingSpec, Preset};
+use super::published::{PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3};
 use super::run::{LogLine, RunDir, RunError, list_runs};
 use crate::data::source::DataSource;
 use crate::metrics::{ImagePrediction, Metrics};
@@ -121,35 +122,6 @@ impl TableKind {
         }
     }
 }
-
-/// Paper A, Table 1 (test accuracy in %, patterned): rows in [`ModelKind::ALL`] order
-/// (CNN-2-S, CNN-4-S, CNN, CRNN-2-S, CRNN-4-S, CRNN), columns MNIST, EMNIST, CIFAR-10.
-pub const PAPER_TABLE1: [[f64; 3]; 6] = [
-    [86.22, 86.01, 44.39],
-    [88.02, 87.26, 42.12],
-    [89.44, 88.90, 54.99],
-    [98.27, 97.95, 89.11],
-    [98.15, 97.90, 90.18],
-    [98.33, 98.14, 90.36],
-];
-
-/// Paper A, Table 2 (random order), same layout as [`PAPER_TABLE1`].
-pub const PAPER_TABLE2: [[f64; 3]; 6] = [
-    [86.37, 86.10, 44.21],
-    [88.28, 87.81, 41.40],
-    [89.37, 89.22, 53.88],
-    [86.68, 86.66, 45.64],
-    [88.15, 88.16, 48.21],
-    [87.89, 87.81, 50.62],
-];
-
-/// Paper A, Table 3: CRNN with patterns, rows MNIST, EMNIST, CIFAR-10, columns the five lengths
-/// of [`Dataset::table3_lengths`].
-pub const PAPER_TABLE3: [[f64; 5]; 3] = [
-    [98.33, 98.11, 98.23, 98.10, 98.06],
-    [98.14, 97.83, 97.76, 97.78, 97.62],
-    [90.36, 88.29, 88.11, 88.19, 87.93],
-];
 
 /// The published accuracy (%) of `model` on `dataset` in Table 1 or 2.
 pub fn published(kind: TableKind, model: ModelKind, dataset: Dataset) -> Option<f64> {

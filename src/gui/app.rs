@@ -1,4 +1,5 @@
-//! The workbench window: navigation, shared state, background loading, persistence.
+//! The workbench window: navigation, the panels, the side bar and status bar, persistence. The
+//! state the panels share is in [`super::workbench`].
 //!
 //! Adding a panel:
 //! 1. write `src/gui/<name>_panel.rs` with a struct holding only view state (caches, form drafts)
@@ -12,78 +13,17 @@ use super::patterns_panel::PatternsPanel;
 use super::present_panel::PresentPanel;
 use super::quiz_panel::QuizPanel;
 use super::results_panel::ResultsPanel;
+use super::task::{Task, take_done};
 use super::train_panel::TrainPanel;
-use super::widgets;
-use crate::data::ImageSet;
+pub use super::workbench::{
+    LISTED_PANELS, LoadFailure, LoadedData, PanelId, SharedPatterns, Workbench, panel_heading,
+};
 use crate::data::source::DataSource;
 use crate::experiment::preset::Preset;
 use crate::occlusion::OcclusionSpec;
-use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{RichText, Vec2};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The workbench's panels, in the order of the experiment's data flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PanelId {
-    Data,
-    Occlusion,
-    Patterns,
-    Train,
-    Results,
-    Quiz,
-    Present,
-}
-
-/// The panels the side bar lists, in order. Only panels that exist are listed.
-pub const LISTED_PANELS: &[PanelId] = &[
-    PanelId::Data,
-    PanelId::Occlusion,
-    PanelId::Patterns,
-    PanelId::Train,
-    PanelId::Results,
-    PanelId::Quiz,
-    PanelId::Present,
-];
-
-impl PanelId {
-    pub const ALL: [PanelId; 7] = [
-        PanelId::Data,
-        PanelId::Occlusion,
-        PanelId::Patterns,
-        PanelId::Train,
-        PanelId::Results,
-        PanelId::Quiz,
-        PanelId::Present,
-    ];
-
-    /// The title shown in the side bar and as the panel's heading.
-    pub fn title(self) -> &'static str {
-        match self {
-            PanelId::Data => "Data",
-            PanelId::Occlusion => "Occlusion",
-            PanelId::Patterns => "Patterns",
-            PanelId::Train => "Train",
-            PanelId::Results => "Results",
-            PanelId::Quiz => "Quiz",
-            PanelId::Present => "Present",
-        }
-    }
-
-    /// Parses a panel name, case-insensitively (`"occlusion"`, `"Data"`).
-    pub fn from_name(name: &str) -> Option<PanelId> {
-        PanelId::ALL
-            .into_iter()
-            .find(|p| p.title().eq_ignore_ascii_case(name.trim()))
-    }
-
-    /// Whether the side bar lists this panel.
-    pub fn is_listed(self) -> bool {
-        LISTED_PANELS.contains(&self)
-    }
-}
+use std::time::Instant;
 
 /// Zoom factor of the "projector" scale.
 pub const PROJECTOR_ZOOM: f32 = 1.5;
@@ -117,198 +57,11 @@ impl Default for Session {
     }
 }
 
-/// A data set in use, with what panels need to draw it.
-#[derive(Clone, Debug)]
-pub struct LoadedData {
-    pub set: Arc<ImageSet>,
-    /// Where it came from.
-    pub source: DataSource,
-    /// Mean pixel value per channel (the "mean" occluder fill).
-    pub channel_means: Vec<u8>,
-    /// Increases with every data set loaded in this run: part of every texture-cache key.
-    pub generation: u64,
-    pub load_time: Duration,
-}
-
-/// A failed load, shown in place on the panels.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LoadFailure {
-    pub source: DataSource,
-    /// The loader's error (names the file and the problem).
-    pub message: String,
-}
-
-struct PendingLoad {
-    source: DataSource,
-    rx: Receiver<Result<(ImageSet, Vec<u8>), String>>,
-    started: Instant,
-}
-
-/// State shared by all panels: the data set, the occlusion spec, the preview seed, and the
-/// background load in progress. Panels read and change it; they keep only view state themselves.
-pub struct Workbench {
-    /// Folder that relative data paths are resolved against (`--data-dir` / `OCCLAB_DATA_DIR`).
-    pub data_dir: Option<PathBuf>,
-    /// The data set in use, once one has loaded.
-    pub data: Option<LoadedData>,
-    pub spec: OcclusionSpec,
-    /// Seed of the occluders drawn in previews and coverage measurements.
-    pub preview_seed: u64,
-    /// The last load's error, until the next load succeeds.
-    pub load_error: Option<LoadFailure>,
-    loading: Option<PendingLoad>,
-    generation: u64,
-    /// The source last asked for (persisted even when its load has not finished).
-    requested: DataSource,
-    /// The pattern library designed in the Patterns panel, with its T and seed (the Train panel
-    /// can train on it; a saved preset keeps it).
-    pub patterns: Option<SharedPatterns>,
-}
-
-/// The Patterns panel's library as a preset names it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedPatterns {
-    pub spec: crate::experiment::preset::LibrarySpec,
-    pub t: usize,
-    pub seed: u64,
-    /// The planner's cap per pattern and balance floor.
-    pub cap: Option<u32>,
-    pub min_share: f64,
-}
-
-impl Workbench {
-    pub fn new(data_dir: Option<PathBuf>, spec: OcclusionSpec, preview_seed: u64) -> Self {
-        Workbench {
-            data_dir,
-            data: None,
-            spec,
-            preview_seed,
-            load_error: None,
-            loading: None,
-            generation: 0,
-            requested: DataSource::EmbeddedDigits,
-            patterns: None,
-        }
-    }
-
-    /// Starts loading `source` on a background thread; the result replaces the current data set
-    /// when it arrives (see [`Self::poll_load`]). A load already running is abandoned.
-    pub fn start_load(&mut self, source: DataSource, ctx: &egui::Context) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let data_dir = self.data_dir.clone();
-        let job = source.clone();
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("occlab-load".into())
-            .spawn(move || {
-                let result = job
-                    .load(data_dir.as_deref())
-                    .map(|set| {
-                        let means = set.channel_means();
-                        (set, means)
-                    })
-                    .map_err(|e| e.to_string());
-                // The receiver is gone when a newer load replaced this one: nothing to do then.
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
-        self.requested = source.clone();
-        match spawned {
-            Ok(_) => {
-                self.loading = Some(PendingLoad {
-                    source,
-                    rx,
-                    started: Instant::now(),
-                })
-            }
-            Err(e) => {
-                self.loading = None;
-                self.load_error = Some(LoadFailure {
-                    source,
-                    message: format!("cannot start the loader thread: {e}"),
-                });
-            }
-        }
-    }
-
-    /// Takes a finished load's result, if one has arrived. Called once per frame.
-    pub fn poll_load(&mut self) {
-        let Some(pending) = &self.loading else {
-            return;
-        };
-        let result = match pending.rx.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => {
-                Err("the loader thread stopped without a result".into())
-            }
-        };
-        let pending = self.loading.take().expect("checked above");
-        match result {
-            Ok((set, channel_means)) => {
-                self.generation += 1;
-                self.data = Some(LoadedData {
-                    set: Arc::new(set),
-                    source: pending.source,
-                    channel_means,
-                    generation: self.generation,
-                    load_time: pending.started.elapsed(),
-                });
-                self.load_error = None;
-            }
-            Err(message) => {
-                // Remember the data set still in use, not the one that failed.
-                if let Some(data) = &self.data {
-                    self.requested = data.source.clone();
-                }
-                self.load_error = Some(LoadFailure {
-                    source: pending.source,
-                    message,
-                })
-            }
-        }
-    }
-
-    /// Abandons the running load (its thread finishes on its own; the result is dropped).
-    pub fn cancel_load(&mut self) {
-        self.loading = None;
-        if let Some(data) = &self.data {
-            self.requested = data.source.clone();
-        }
-    }
-
-    /// The source being loaded, if a load is running.
-    pub fn loading(&self) -> Option<&DataSource> {
-        self.loading.as_ref().map(|p| &p.source)
-    }
-
-    pub fn is_loading(&self) -> bool {
-        self.loading.is_some()
-    }
-
-    /// How long the running load has taken so far.
-    pub fn loading_for(&self) -> Option<Duration> {
-        self.loading.as_ref().map(|p| p.started.elapsed())
-    }
-
-    /// The source to remember: the one last asked for.
-    pub fn session_source(&self) -> &DataSource {
-        &self.requested
-    }
-
-    /// Blocks until the running load (if any) has finished and taken effect. For tests and
-    /// command-line tools; the UI never calls it.
-    pub fn wait_for_load(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.is_loading() {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            self.poll_load();
-        }
-        true
-    }
+/// What a preset file dialog brought: the file chosen and what was read or written (`None`: the
+/// dialog was cancelled).
+enum PresetFile {
+    Opened(Option<(PathBuf, Result<Box<Preset>, String>)>),
+    Saved(Option<Result<PathBuf, String>>),
 }
 
 /// The workbench application.
@@ -331,6 +84,8 @@ pub struct OcclabApp {
     pub quiz_panel: QuizPanel,
     /// The last preset opened or saved from the side bar, or the error.
     preset_message: Option<Result<String, String>>,
+    /// A preset file dialog (and the reading or writing of the file) on its way.
+    preset_dialog: Option<Task<PresetFile>>,
     /// Frame-time measurement, when [`FRAME_STATS_ENV`] is set.
     frame_stats: Option<FrameStats>,
 }
@@ -385,6 +140,7 @@ impl OcclabApp {
             present_panel: PresentPanel::default(),
             quiz_panel: QuizPanel::default(),
             preset_message: None,
+            preset_dialog: None,
             frame_stats: FrameStats::from_env(),
         }
     }
@@ -414,6 +170,21 @@ impl OcclabApp {
         if panel.is_listed() {
             self.panel = panel;
         }
+    }
+
+    /// Whether one-shot background work that a panel waits for is still on its way (a load, a
+    /// runs-folder listing or scan, a coverage measurement, a run's predictions). Tests step
+    /// frames until it is done; the UI never waits.
+    pub fn background_pending(&self) -> bool {
+        // The panel shown takes its results as it draws; the Train panel polls every frame.
+        let shown = match self.panel {
+            PanelId::Occlusion => self.occlusion_panel.is_measuring(),
+            PanelId::Results => self.results_panel.is_reading(),
+            PanelId::Present => self.present_panel.is_scanning(),
+            PanelId::Quiz => self.quiz_panel.is_listing(),
+            PanelId::Data | PanelId::Patterns | PanelId::Train => false,
+        };
+        self.workbench.is_loading() || self.train_panel.is_listing() || shown
     }
 
     pub fn is_loading(&self) -> bool {
@@ -481,34 +252,62 @@ impl OcclabApp {
     }
 
     fn preset_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(done) = take_done(&mut self.preset_dialog) {
+            match done {
+                Ok(PresetFile::Opened(Some((path, Ok(preset))))) => {
+                    self.apply_preset(&preset, ui.ctx());
+                    self.preset_message =
+                        Some(Ok(format!("opened {} ({})", path.display(), preset.name)));
+                }
+                Ok(PresetFile::Opened(Some((_, Err(e))))) => self.preset_message = Some(Err(e)),
+                Ok(PresetFile::Saved(Some(result))) => {
+                    self.preset_message =
+                        Some(result.map(|path| format!("saved {}", path.display())));
+                }
+                Ok(PresetFile::Opened(None) | PresetFile::Saved(None)) => {}
+                Err(e) => self.preset_message = Some(Err(e.to_string())),
+            }
+        }
+        // The dialogs and the file run on a background thread: the window keeps drawing.
+        let idle = self.preset_dialog.is_none();
         ui.horizontal_wrapped(|ui| {
             if ui
-                .button("Open preset…")
+                .add_enabled(idle, egui::Button::new("Open preset…"))
                 .on_hover_text("Load a preset TOML: data, occlusion, sequences, model, training")
                 .clicked()
-                && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("preset", &["toml"])
-                    .set_directory("presets")
-                    .pick_file()
             {
-                self.preset_message = Some(
-                    self.open_preset(&path, ui.ctx())
-                        .map(|p| format!("opened {} ({})", path.display(), p.name)),
-                );
+                let task = Task::spawn(ui.ctx(), "open-preset", || {
+                    let path = rfd::FileDialog::new()
+                        .add_filter("preset", &["toml"])
+                        .set_directory("presets")
+                        .pick_file();
+                    PresetFile::Opened(path.map(|path| {
+                        let preset = Preset::load(&path).map(Box::new).map_err(|e| e.to_string());
+                        (path, preset)
+                    }))
+                });
+                self.preset_dialog = task.ok();
             }
             if ui
-                .button("Save preset…")
+                .add_enabled(idle, egui::Button::new("Save preset…"))
                 .on_hover_text("Save this session as a preset TOML the CLI reads")
                 .clicked()
-                && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("preset", &["toml"])
-                    .set_file_name("session.toml")
-                    .save_file()
             {
-                self.preset_message = Some(
-                    self.save_preset(&path)
-                        .map(|()| format!("saved {}", path.display())),
-                );
+                match self.session_preset() {
+                    Ok(preset) => {
+                        let task = Task::spawn(ui.ctx(), "save-preset", move || {
+                            let path = rfd::FileDialog::new()
+                                .add_filter("preset", &["toml"])
+                                .set_file_name("session.toml")
+                                .save_file();
+                            PresetFile::Saved(path.map(|path| {
+                                preset.save(&path).map(|()| path).map_err(|e| e.to_string())
+                            }))
+                        });
+                        self.preset_dialog = task.ok();
+                    }
+                    Err(e) => self.preset_message = Some(Err(e)),
+                }
             }
         });
         match &self.preset_message {
@@ -758,11 +557,4 @@ fn setup_style(ctx: &egui::Context) {
         style.spacing.slider_width = 220.0;
         style.spacing.interact_size.y = 26.0;
     });
-}
-
-/// Where a panel's heading goes, with a one-line description under it.
-pub fn panel_heading(ui: &mut egui::Ui, panel: PanelId, description: &str) {
-    ui.heading(RichText::new(panel.title()).strong());
-    ui.label(RichText::new(description).weak());
-    ui.add_space(widgets::SECTION_GAP / 2.0);
 }

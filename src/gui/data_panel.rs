@@ -1,13 +1,13 @@
 //! Data panel: choose a data source (see [`super::source_form`]), load it in the background,
 //! look at what was loaded.
 
-use super::app::{PanelId, Workbench, panel_heading};
 use super::source_form::SourceForm;
+use super::task::{Task, take_done};
 use super::widgets;
+use super::workbench::{PanelId, Workbench, panel_heading};
 use crate::data::clips::{StripFrame, VideoClip, frame_strip};
 use crate::data::source::DataSource;
 use crate::data::{ImageSet, Split};
-use crossbeam_channel::Receiver;
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Bar, BarChart, Legend};
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ const STRIP_CELL: f32 = 56.0;
 const SAMPLED_COLOR: Color32 = Color32::from_rgb(250, 190, 40);
 
 /// Where a strip decoded on a background thread arrives.
-type StripReceiver = Receiver<Result<Vec<StripFrame>, String>>;
+type StripTask = Task<Result<Vec<StripFrame>, String>>;
 
 /// A strip of one clip's frames, as textures, with the sampled ones marked.
 struct Strip {
@@ -49,10 +49,10 @@ struct Strip {
 struct ClipPreview {
     generation: u64,
     videos: Option<Result<Vec<VideoClip>, String>>,
-    videos_rx: Option<Receiver<Result<Vec<VideoClip>, String>>>,
+    videos_task: Option<Task<Result<Vec<VideoClip>, String>>>,
     selected: usize,
     strip: Option<Strip>,
-    strip_rx: Option<(usize, StripReceiver)>,
+    strip_task: Option<(usize, StripTask)>,
 }
 
 /// The Data panel.
@@ -405,36 +405,30 @@ impl ClipPreview {
         data_dir: Option<PathBuf>,
         ctx: &egui::Context,
     ) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("occlab-list-clips".into())
-            .spawn(move || {
-                let result = source
-                    .clip_videos(data_dir.as_deref())
-                    .map(Option::unwrap_or_default)
-                    .map_err(|e| e.to_string());
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
-        let failed = spawned.is_err();
+        let task = Task::spawn(ctx, "list-clips", move || {
+            source
+                .clip_videos(data_dir.as_deref())
+                .map(Option::unwrap_or_default)
+                .map_err(|e| e.to_string())
+        });
+        let (videos, videos_task) = match task {
+            Ok(task) => (None, Some(task)),
+            Err(e) => (Some(Err(e.to_string())), None),
+        };
         ClipPreview {
             generation,
-            videos: failed.then(|| Err("cannot start the listing thread".into())),
-            videos_rx: (!failed).then_some(rx),
+            videos,
+            videos_task,
             selected: 0,
             strip: None,
-            strip_rx: None,
+            strip_task: None,
         }
     }
 
     /// Takes the video list when it has arrived.
     fn poll(&mut self) {
-        if let Some(rx) = &self.videos_rx
-            && let Ok(result) = rx.try_recv()
-        {
-            self.videos = Some(result);
-            self.videos_rx = None;
+        if let Some(result) = take_done(&mut self.videos_task) {
+            self.videos = Some(result.map_err(|e| e.to_string()).and_then(|r| r));
         }
     }
 
@@ -468,11 +462,14 @@ impl ClipPreview {
             });
             return;
         }
-        if let Some((video_index, rx)) = &self.strip_rx
+        if let Some((video_index, task)) = &self.strip_task
             && *video_index == index
         {
-            match rx.try_recv() {
-                Ok(Ok(frames)) => {
+            match task
+                .poll()
+                .map(|r| r.map_err(|e| e.to_string()).and_then(|r| r))
+            {
+                Some(Ok(frames)) => {
                     let frames = frames
                         .iter()
                         .enumerate()
@@ -482,35 +479,29 @@ impl ClipPreview {
                         video: index,
                         frames,
                     });
-                    self.strip_rx = None;
+                    self.strip_task = None;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     self.strip = Some(Strip {
                         video: index,
                         frames: Vec::new(),
                     });
-                    self.strip_rx = None;
+                    self.strip_task = None;
                     self.videos = Some(Err(format!("decoding {}: {e}", video.name)));
                 }
-                Err(_) => {}
+                None => {}
             }
             return;
         }
         let DataSource::Clips { options, .. } = source else {
             return;
         };
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let (video, options, ctx) = (video.clone(), options.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new()
-            .name("occlab-clip-strip".into())
-            .spawn(move || {
-                let _ = tx.send(
-                    frame_strip(&video, &options, 0, STRIP_FRAMES).map_err(|e| e.to_string()),
-                );
-                ctx.request_repaint();
-            });
-        if spawned.is_ok() {
-            self.strip_rx = Some((index, rx));
+        let (video, options) = (video.clone(), options.clone());
+        let task = Task::spawn(ctx, "clip-strip", move || {
+            frame_strip(&video, &options, 0, STRIP_FRAMES).map_err(|e| e.to_string())
+        });
+        if let Ok(task) = task {
+            self.strip_task = Some((index, task));
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The workbench GUI (eframe/egui). It draws what the library computes and turns clicks into
 //! library calls; it computes nothing itself.
 //!
-//! * [`app`]: [`OcclabApp`] (navigation, status bar, persistence), [`Workbench`] (state shared by
-//!   the panels: data set, occlusion spec, preview seed, background load).
+//! * [`app`]: [`OcclabApp`] (navigation, status bar, persistence); [`workbench`]: [`Workbench`]
+//!   (state shared by the panels: data set, occlusion spec, preview seed, background load) and
+//!   the panel ids. Panels import `workbench`, never `app`.
+//! * [`task`]: the one type for one-shot background work (the UI thread never waits).
 //! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`],
 //!   [`patterns_panel`], [`results_panel`] (with its [`reproduce_section`]), [`train_panel`],
 //!   [`quiz_panel`] (with its [`quiz_results`]), [`present_panel`].
@@ -20,10 +22,13 @@ pub mod quiz_results;
 pub mod reproduce_section;
 pub mod results_panel;
 pub mod source_form;
+pub mod task;
 pub mod train_panel;
 pub mod widgets;
+pub mod workbench;
 
-pub use app::{LISTED_PANELS, OcclabApp, PanelId, Session, Workbench};
+pub use app::{OcclabApp, Session};
+pub use workbench::{LISTED_PANELS, PanelId, Workbench};
 
 use std::path::PathBuf;
 

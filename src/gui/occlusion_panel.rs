@@ -1,8 +1,9 @@
 //! Occlusion panel: edit every field of the [`OcclusionSpec`], see it applied to sample images
 //! level by level, and read the coverage the library measures.
 
-use super::app::{LoadedData, PanelId, Workbench, panel_heading};
+use super::task::Task;
 use super::widgets;
+use super::workbench::{LoadedData, PanelId, Workbench, panel_heading};
 use crate::occlusion::{Fill, LevelCoverage, OcclusionSpec, Shape, image_seed};
 use egui::{RichText, TextureHandle};
 use egui_plot::{Bar, BarChart};
@@ -34,7 +35,8 @@ struct Preview {
     key: PreviewKey,
     /// Row 0 unoccluded, then one row per level.
     rows: Vec<Vec<TextureHandle>>,
-    /// Measured coverage per level; `None` while the spec is invalid.
+    /// Measured coverage per level (of this key, or of the previous one while this one is
+    /// measured); `None` while the spec is invalid or before the first measurement.
     coverage: Option<Vec<LevelCoverage>>,
 }
 
@@ -42,6 +44,8 @@ struct Preview {
 #[derive(Default)]
 pub struct OcclusionPanel {
     preview: Option<Preview>,
+    /// The coverage of a key being measured, off the UI thread.
+    measuring: Option<(PreviewKey, Task<Vec<LevelCoverage>>)>,
 }
 
 impl OcclusionPanel {
@@ -89,6 +93,11 @@ impl OcclusionPanel {
         }
     }
 
+    /// Whether the coverage is being measured.
+    pub fn is_measuring(&self) -> bool {
+        self.measuring.is_some()
+    }
+
     /// Redraws the preview textures and remeasures coverage when the spec, seed or data changed.
     fn refresh(&mut self, ctx: &egui::Context, workbench: &Workbench, data: &LoadedData) {
         let key = PreviewKey {
@@ -96,6 +105,14 @@ impl OcclusionPanel {
             spec: workbench.spec.clone(),
             seed: workbench.preview_seed,
         };
+        if let Some((measured, task)) = &self.measuring
+            && let Some(result) = task.poll()
+        {
+            if let Some(p) = self.preview.as_mut().filter(|p| p.key == *measured) {
+                p.coverage = result.ok();
+            }
+            self.measuring = None;
+        }
         if self.preview.as_ref().is_some_and(|p| p.key == key) {
             return;
         }
@@ -127,10 +144,21 @@ impl OcclusionPanel {
                     .collect()
             })
             .collect();
-        let coverage = spec
-            .validate()
-            .is_ok()
-            .then(|| spec.coverage(set, COVERAGE_IMAGES, key.seed));
+        // The coverage loops over hundreds of images: measured off the UI thread; the previous
+        // numbers stay until the new ones arrive.
+        self.measuring = None;
+        let coverage = if spec.validate().is_ok() {
+            let (job_spec, images, seed) = (spec.clone(), set.clone(), key.seed);
+            let task = Task::spawn(ctx, "coverage", move || {
+                job_spec.coverage(&images, COVERAGE_IMAGES, seed)
+            });
+            if let Ok(task) = task {
+                self.measuring = Some((key.clone(), task));
+            }
+            self.preview.take().and_then(|p| p.coverage)
+        } else {
+            None
+        };
         self.preview = Some(Preview {
             key,
             rows,
@@ -181,6 +209,9 @@ impl OcclusionPanel {
         widgets::section(ui, "Measured coverage");
         match &preview.coverage {
             Some(coverage) => coverage_ui(ui, coverage, data, workbench.preview_seed),
+            None if self.measuring.is_some() => {
+                ui.label("Measuring the coverage…");
+            }
             None => {
                 ui.label("Coverage is measured once the occlusion spec is valid (see the message on the left).");
             }

@@ -3,17 +3,19 @@
 //! background thread, and show the planner's result, sample sequence strips and the random-order
 //! control beside them.
 
-use super::app::{LoadedData, PanelId, SharedPatterns, Workbench, panel_heading};
+use super::task::Task;
 use super::widgets;
+use super::workbench::{LoadedData, PanelId, SharedPatterns, Workbench, panel_heading};
 use crate::data::{ImageSet, Split};
 use crate::experiment::preset::LibrarySpec;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::{
     BuildConfig, SPLITS, SequenceSet, SplitPlans, build_patterned, random_control,
 };
-use crate::sequence::patterns::{PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use crate::sequence::patterns::{
+    LibraryKind, PatternError, PatternLibrary, ProgressionOptions, Wrap,
+};
 use crate::sequence::render::render_image;
-use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Color32, RichText, Stroke, StrokeKind, TextureHandle, Vec2};
 use egui_plot::{Bar, BarChart};
 use std::sync::Arc;
@@ -44,6 +46,36 @@ impl LibraryChoice {
         LibraryChoice::Labels,
         LibraryChoice::Custom,
     ];
+
+    /// The libraries the library generates (the Train panel offers these).
+    pub const GENERATED: [LibraryChoice; 3] = [
+        LibraryChoice::Digits,
+        LibraryChoice::Cities,
+        LibraryChoice::Labels,
+    ];
+
+    /// The choice of a library kind.
+    pub fn of(kind: LibraryKind) -> Self {
+        match kind {
+            LibraryKind::DigitProgressions => LibraryChoice::Digits,
+            LibraryKind::CityNames => LibraryChoice::Cities,
+            LibraryKind::LabelProgressions => LibraryChoice::Labels,
+            LibraryKind::UserDefined => LibraryChoice::Custom,
+        }
+    }
+
+    /// The library that fits a data set's classes (the library decides: [`LibraryKind::fitting`]).
+    pub fn for_classes(class_names: &[String]) -> Self {
+        Self::of(LibraryKind::fitting(class_names))
+    }
+
+    /// The sequence length the library is built for (city names have six letters).
+    pub fn natural_length(self) -> usize {
+        match self {
+            LibraryChoice::Cities => LibraryKind::CityNames.natural_length(),
+            _ => LibraryKind::DigitProgressions.natural_length(),
+        }
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -87,10 +119,7 @@ pub struct BuiltSequences {
     pub build_time: Duration,
 }
 
-struct PendingBuild {
-    rx: Receiver<Result<BuiltSequences, String>>,
-    started: Instant,
-}
+type PendingBuild = Task<Result<BuiltSequences, String>>;
 
 /// One rendered sequence: caption and (texture, level) per position.
 type Strip = (String, Vec<(TextureHandle, u8)>);
@@ -324,13 +353,12 @@ impl PatternsPanel {
         let Some(pending) = &self.pending else {
             return;
         };
-        let result = match pending.rx.try_recv() {
-            Ok(r) => r,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => {
-                Err("the build thread stopped without a result".into())
-            }
+        let Some(result) = pending.poll() else {
+            return;
         };
+        let result = result
+            .map_err(|_| "the build thread stopped without a result".to_string())
+            .and_then(|r| r);
         self.pending = None;
         match result {
             Ok(built) => {
@@ -413,10 +441,7 @@ impl PatternsPanel {
             }
             if let Some(p) = &self.pending {
                 ui.spinner();
-                ui.label(format!(
-                    "Planning… {:.1} s",
-                    p.started.elapsed().as_secs_f64()
-                ));
+                ui.label(format!("Planning… {:.1} s", p.elapsed().as_secs_f64()));
             }
         });
         if let Some(e) = &self.build_error {
@@ -534,24 +559,15 @@ impl PatternsPanel {
                 ..Default::default()
             },
         };
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("occlab-patterns".into())
-            .spawn(move || {
-                let result = build(id, generation, &images, library, &cfg);
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.pending = Some(PendingBuild {
-                    rx,
-                    started: Instant::now(),
-                });
+        let task = Task::spawn(ctx, "patterns", move || {
+            build(id, generation, &images, library, &cfg)
+        });
+        match task {
+            Ok(task) => {
+                self.pending = Some(task);
                 self.build_error = None;
             }
-            Err(e) => self.build_error = Some(format!("cannot start the build thread: {e}")),
+            Err(e) => self.build_error = Some(e.to_string()),
         }
     }
 

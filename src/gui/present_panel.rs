@@ -9,19 +9,19 @@
 //! The guesses come from [`crate::experiment::showcase::build`], run on a background thread; this
 //! file only lists the runs, sends the request and draws the answer.
 
-use super::app::{PanelId, Workbench, panel_heading};
+use super::task::Task;
 use super::widgets;
+use super::workbench::{PanelId, Workbench, panel_heading};
 use crate::experiment::preset::OrderingSpec;
 use crate::experiment::showcase::{
     self, Candidate, Showcase, ShowcaseRequest, ShownImage, ShownSequence,
 };
 use crate::experiment::tables;
 use crate::train::BackendChoice;
-use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Align, Color32, Key, Layout, Modifiers, RichText, TextureHandle, Vec2};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Width of the controls column.
 const CONTROLS_WIDTH: f32 = 380.0;
@@ -55,10 +55,16 @@ struct Listing {
 
 /// A showcase being built on a background thread.
 struct Pending {
-    rx: Receiver<Result<Showcase, String>>,
+    task: Task<Result<Showcase, String>>,
     request: ShowcaseRequest,
     generation: u64,
-    started: Instant,
+}
+
+/// A runs folder being read on a background thread, for the data set of `generation`.
+struct Scanning {
+    root: PathBuf,
+    generation: u64,
+    task: Task<(Vec<Candidate>, Vec<String>)>,
 }
 
 /// The showcase on the stage.
@@ -95,6 +101,7 @@ pub struct PresentPanel {
     chosen: Option<Vec<PathBuf>>,
     listing: Option<Listing>,
     pending: Option<Pending>,
+    scanning: Option<Scanning>,
     shown: Option<Shown>,
     error: Option<String>,
     /// Index of the sequence on the stage.
@@ -128,6 +135,7 @@ impl Default for PresentPanel {
             chosen: None,
             listing: None,
             pending: None,
+            scanning: None,
             shown: None,
             error: None,
             current: 0,
@@ -197,13 +205,12 @@ impl PresentPanel {
         let Some(p) = &self.pending else {
             return;
         };
-        let result = match p.rx.try_recv() {
-            Ok(r) => r,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => {
-                Err("the presentation thread stopped without a result".into())
-            }
+        let Some(result) = p.task.poll() else {
+            return;
         };
+        let result = result
+            .map_err(|_| "the presentation thread stopped without a result".to_string())
+            .and_then(|r| r);
         let p = self.pending.take().expect("checked above");
         match result {
             Ok(showcase) => {
@@ -297,15 +304,51 @@ impl PresentPanel {
         }
     }
 
-    /// Rereads the runs folder for the data set in use.
-    pub fn refresh(&mut self, workbench: &Workbench) {
+    /// Rereads the runs folder for the data set in use, on a background thread.
+    pub fn refresh(&mut self, workbench: &Workbench, ctx: &egui::Context) {
         let Some(data) = &workbench.data else {
             self.listing = None;
+            self.scanning = None;
             return;
         };
         let root = runs_root(&self.runs_root);
-        let scan = tables::scan(&root);
-        let candidates = showcase::candidates(&scan, &data.set);
+        let (dir, images) = (root.clone(), data.set.clone());
+        let task = Task::spawn(ctx, "scan-runs", move || {
+            let scan = tables::scan(&dir);
+            (showcase::candidates(&scan, &images), scan.errors)
+        });
+        match task {
+            Ok(task) => {
+                self.scanning = Some(Scanning {
+                    root,
+                    generation: data.generation,
+                    task,
+                })
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Whether the runs folder is being read.
+    pub fn is_scanning(&self) -> bool {
+        self.scanning.is_some()
+    }
+
+    /// Takes a finished reading of the runs folder, if one has arrived.
+    fn poll_scan(&mut self) {
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
+        let Some(result) = scanning.task.poll() else {
+            return;
+        };
+        let Scanning {
+            root, generation, ..
+        } = self.scanning.take().expect("checked above");
+        let (candidates, errors) = match result {
+            Ok(r) => r,
+            Err(e) => (Vec::new(), vec![e.to_string()]),
+        };
         let same_root = self.listing.as_ref().is_some_and(|l| l.root == root);
         match &mut self.chosen {
             Some(chosen) if same_root => chosen.retain(|p| {
@@ -318,9 +361,9 @@ impl PresentPanel {
         }
         self.listing = Some(Listing {
             root,
-            generation: data.generation,
+            generation,
             candidates,
-            errors: scan.errors,
+            errors,
         });
     }
 
@@ -347,42 +390,41 @@ impl PresentPanel {
             self.error = Some("Choose at least one run to show.".into());
             return;
         }
-        let (tx, rx) = crossbeam_channel::bounded(1);
         let images = data.set.clone();
         let job = request.clone();
-        let repaint = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("occlab-present".into())
-            .spawn(move || {
-                let result = showcase::build(&job, images).map_err(|e| e.to_string());
-                // The receiver is gone when a newer request replaced this one.
-                let _ = tx.send(result);
-                repaint.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
+        // A newer request drops this task, and its result with it.
+        let task = Task::spawn(ctx, "present", move || {
+            showcase::build(&job, images).map_err(|e| e.to_string())
+        });
+        match task {
+            Ok(task) => {
                 self.error = None;
                 self.pending = Some(Pending {
-                    rx,
+                    task,
                     request,
                     generation: data.generation,
-                    started: Instant::now(),
                 });
             }
-            Err(e) => self.error = Some(format!("cannot start the presentation thread: {e}")),
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         self.poll();
+        self.poll_scan();
         let generation = workbench.data.as_ref().map(|d| d.generation);
+        let scanning = self
+            .scanning
+            .as_ref()
+            .is_some_and(|s| Some(s.generation) == generation);
         if generation.is_some()
+            && !scanning
             && self
                 .listing
                 .as_ref()
                 .is_none_or(|l| Some(l.generation) != generation)
         {
-            self.refresh(workbench);
+            self.refresh(workbench, ui.ctx());
         }
         if !self.auto_started && generation.is_some() && !self.chosen().is_empty() {
             self.auto_started = true;
@@ -445,7 +487,7 @@ impl PresentPanel {
             widgets::accessible_name(ui, &edit, "Runs folder");
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             if ui.button("Refresh").clicked() || enter {
-                self.refresh(workbench);
+                self.refresh(workbench, ui.ctx());
             }
         });
         self.runs_ui(ui);
@@ -526,7 +568,7 @@ impl PresentPanel {
                 ui.spinner();
                 ui.label(format!(
                     "Predicting… {:.1} s",
-                    p.started.elapsed().as_secs_f64()
+                    p.task.elapsed().as_secs_f64()
                 ));
             } else if !current && self.shown.is_some() {
                 ui.label(RichText::new("Settings changed: press Show").weak());

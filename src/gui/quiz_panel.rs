@@ -10,9 +10,10 @@
 //! CIFAR-10) answer the selected image and move on; ←/→ select; Backspace clears; Enter submits.
 //! Images are drawn without any hint of their occlusion level.
 
-use super::app::{PanelId, Workbench, panel_heading};
 use super::quiz_results::ResultsView;
+use super::task::Task;
 use super::widgets;
+use super::workbench::{PanelId, Workbench, panel_heading};
 use crate::experiment::preset::Preset;
 use crate::quiz::analysis::QuizReport;
 use crate::quiz::config::{Group, QuizConfig, TrialOrder, participant_seed};
@@ -22,7 +23,6 @@ use crate::quiz::trial::{
     ImageFeedback, Trial, feedback, instructions, key_class, key_legend, legend_needed,
     progress_label,
 };
-use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Color32, Event, Key, RichText, Stroke, TextureHandle, Vec2};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -132,7 +132,7 @@ struct Running {
 /// What the session side shows.
 enum Screen {
     Setup,
-    Preparing(Receiver<Result<Running, String>>),
+    Preparing(Task<Result<Running, String>>),
     Instructions(Box<Running>),
     Trial(Box<Running>),
     Feedback(Box<Running>, usize, Vec<ImageFeedback>),
@@ -183,6 +183,11 @@ impl Default for QuizPanel {
 }
 
 impl QuizPanel {
+    /// Whether the results tab is listing its runs folder.
+    pub fn is_listing(&self) -> bool {
+        self.results.is_listing()
+    }
+
     /// Which screen is up.
     pub fn screen(&self) -> QuizScreen {
         match &self.screen {
@@ -279,15 +284,15 @@ impl QuizPanel {
 
     /// Takes finished background work.
     fn poll(&mut self) {
-        if let Screen::Preparing(rx) = &self.screen {
-            match rx.try_recv() {
-                Ok(Ok(running)) => self.screen = Screen::Instructions(Box::new(running)),
-                Ok(Err(e)) => {
+        if let Screen::Preparing(task) = &self.screen {
+            match task.poll() {
+                Some(Ok(Ok(running))) => self.screen = Screen::Instructions(Box::new(running)),
+                Some(Ok(Err(e))) => {
                     self.error = Some(e);
                     self.screen = Screen::Setup;
                 }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
+                None => {}
+                Some(Err(_)) => {
                     self.error = Some("the preparing thread stopped without a result".into());
                     self.screen = Screen::Setup;
                 }
@@ -421,17 +426,9 @@ impl QuizPanel {
         ctx: &egui::Context,
         job: impl FnOnce() -> Result<Running, String> + Send + 'static,
     ) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let repaint = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("occlab-quiz-prepare".into())
-            .spawn(move || {
-                let _ = tx.send(job());
-                repaint.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.screen = Screen::Preparing(rx),
-            Err(e) => self.error = Some(format!("cannot start a thread: {e}")),
+        match Task::spawn(ctx, "quiz-prepare", job) {
+            Ok(task) => self.screen = Screen::Preparing(task),
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 

@@ -4,6 +4,7 @@
 //! accuracy per occlusion level and per position, the McNemar tests, the sessions read.
 //! Everything shown comes from [`crate::quiz::analysis`].
 
+use super::task::{Task, take_done};
 use super::widgets;
 use crate::experiment::run::list_runs;
 use crate::quiz::analysis::{ModelAnswers, QuizReport, Who, analyze, format_p};
@@ -11,7 +12,6 @@ use crate::quiz::items::Condition;
 use crate::quiz::session::{self, SessionRecord};
 use crate::quiz::{export, scoring};
 use crate::train::BackendChoice;
-use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, PlotPoints};
 use std::path::{Path, PathBuf};
@@ -35,7 +35,9 @@ pub struct ResultsView {
     /// (run folder, ticked).
     runs: Vec<(PathBuf, bool)>,
     listed_from: Option<String>,
-    job: Option<Receiver<Result<Analysis, String>>>,
+    /// The runs folder being listed.
+    listing: Option<(String, Task<Vec<PathBuf>>)>,
+    job: Option<Task<Result<Analysis, String>>>,
     analysis: Option<Result<Analysis, String>>,
     export: Option<Result<PathBuf, String>>,
 }
@@ -46,6 +48,7 @@ impl Default for ResultsView {
             runs_root: "runs".into(),
             runs: Vec::new(),
             listed_from: None,
+            listing: None,
             job: None,
             analysis: None,
             export: None,
@@ -72,13 +75,17 @@ impl ResultsView {
                     .labelled_by(l.id);
                 ui.end_row();
             });
-        if view.listed_from.as_deref() != Some(view.runs_root.trim()) {
-            let root = view.runs_root.trim().to_string();
-            view.runs = list_runs(Path::new(&root))
-                .into_iter()
-                .map(|r| (r.path, false))
-                .collect();
-            view.listed_from = Some(root);
+        let root = view.runs_root.trim().to_string();
+        let listing = view.listing.as_ref().is_some_and(|(r, _)| *r == root);
+        if view.listed_from.as_deref() != Some(root.as_str()) && !listing {
+            let dir = PathBuf::from(&root);
+            let task = Task::spawn(&ctx, "list-runs", move || {
+                list_runs(&dir).into_iter().map(|r| r.path).collect()
+            });
+            match task {
+                Ok(task) => view.listing = Some((root, task)),
+                Err(e) => view.analysis = Some(Err(e.to_string())),
+            }
         }
         ui.label("Models to score on the same images:");
         if view.runs.is_empty() {
@@ -106,17 +113,12 @@ impl ResultsView {
                     .map(|(p, _)| p.clone())
                     .collect();
                 let data_dir = data_dir.map(Path::to_path_buf);
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                let repaint = ctx.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("occlab-quiz-analysis".into())
-                    .spawn(move || {
-                        let _ = tx.send(run_analysis(&dir, &runs, data_dir.as_deref()));
-                        repaint.request_repaint();
-                    });
-                match spawned {
-                    Ok(_) => view.job = Some(rx),
-                    Err(e) => view.analysis = Some(Err(format!("cannot start a thread: {e}"))),
+                let task = Task::spawn(&ctx, "quiz-analysis", move || {
+                    run_analysis(&dir, &runs, data_dir.as_deref())
+                });
+                match task {
+                    Ok(task) => view.job = Some(task),
+                    Err(e) => view.analysis = Some(Err(e.to_string())),
                 }
             }
             if busy {
@@ -152,19 +154,23 @@ impl ResultsView {
 
     /// Takes a finished analysis.
     fn poll(&mut self) {
-        if let Some(rx) = &self.job {
-            match rx.try_recv() {
-                Ok(result) => {
-                    self.analysis = Some(result);
-                    self.job = None;
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    self.analysis =
-                        Some(Err("the analysis thread stopped without a result".into()));
-                    self.job = None;
-                }
-            }
+        if let Some(result) = take_done(&mut self.job) {
+            self.analysis = Some(
+                result
+                    .map_err(|_| "the analysis thread stopped without a result".to_string())
+                    .and_then(|r| r),
+            );
+        }
+        if let Some((root, task)) = &self.listing
+            && let Some(result) = task.poll()
+        {
+            self.runs = result
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p, false))
+                .collect();
+            self.listed_from = Some(root.clone());
+            self.listing = None;
         }
     }
 
@@ -179,6 +185,11 @@ impl ResultsView {
     /// Whether an analysis is running.
     pub fn is_busy(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// Whether the runs folder is being listed.
+    pub fn is_listing(&self) -> bool {
+        self.listing.is_some()
     }
 }
 

@@ -89,7 +89,11 @@ impl ReproduceSection {
         let ctx = ctx.clone();
         let notify: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
         self.progress = Progress::default();
-        self.job = Some(reproduce_in_background(opts, Some(notify)));
+        self.job = Some(reproduce_in_background(
+            opts,
+            crate::report::write_report,
+            Some(notify),
+        ));
     }
 
     /// Drains the job's events; returns true when the job ended this frame.

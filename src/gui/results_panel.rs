@@ -2,12 +2,12 @@
 //! beside the published one; a run's confusion matrix, and the misclassified test images of a
 //! (truth, predicted) pair. Everything shown comes from [`crate::experiment::tables`].
 
-use super::app::{PanelId, Workbench, panel_heading};
 use super::reproduce_section::ReproduceSection;
+use super::task::{Task, take_done};
 use super::widgets;
+use super::workbench::{PanelId, Workbench, panel_heading};
 use crate::experiment::tables::{self, ResultsTable, RunSummary, Scan, TableKind};
 use crate::metrics::ImagePrediction;
-use crossbeam_channel::Receiver;
 use egui::{Color32, RichText, Vec2};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,8 @@ pub struct ResultsPanel {
     /// The folder whose sub-folders are runs.
     pub runs_root: String,
     scan: Option<Scan>,
+    /// The runs folder being read.
+    scanning: Option<Task<Scan>>,
     tables: Vec<ResultsTable>,
     /// The run whose details are shown.
     selected: Option<String>,
@@ -32,6 +34,8 @@ pub struct ResultsPanel {
     pair: Option<(u16, u16)>,
     /// Per-image predictions of the selected run (loaded when a matrix cell is clicked).
     predictions: Option<(String, Result<Vec<ImagePrediction>, String>)>,
+    /// Their reading from `predictions.csv`.
+    predictions_task: Option<(String, Task<ReadPredictions>)>,
     /// The last CSV export: the file written, or the error.
     export: Option<Result<PathBuf, String>>,
     /// "Reproduce the papers": runs the tables' experiments and writes the report.
@@ -40,8 +44,11 @@ pub struct ResultsPanel {
     /// there are none.
     images: Option<(ImagesKey, DrawnImages)>,
     /// Their rendering on a background thread.
-    images_job: Option<(ImagesKey, Receiver<RenderedImages>)>,
+    images_job: Option<(ImagesKey, Task<RenderedImages>)>,
 }
+
+/// A run's per-image predictions, or why they cannot be read.
+type ReadPredictions = Result<Vec<ImagePrediction>, String>;
 
 /// Which run and which (truth, predicted) cell the images are of.
 type ImagesKey = (String, (u16, u16));
@@ -60,10 +67,12 @@ impl Default for ResultsPanel {
         ResultsPanel {
             runs_root: "runs".into(),
             scan: None,
+            scanning: None,
             tables: Vec::new(),
             selected: None,
             pair: None,
             predictions: None,
+            predictions_task: None,
             export: None,
             reproduce: ReproduceSection::default(),
             images: None,
@@ -86,9 +95,38 @@ impl ResultsPanel {
         self.selected.as_deref()
     }
 
-    /// Rereads the runs folder.
-    pub fn refresh(&mut self) {
-        let scan = tables::scan(Path::new(self.runs_root.trim()));
+    /// Rereads the runs folder, on a background thread.
+    pub fn refresh(&mut self, ctx: &egui::Context) {
+        let root = PathBuf::from(self.runs_root.trim());
+        match Task::spawn(ctx, "scan-runs", move || tables::scan(&root)) {
+            Ok(task) => self.scanning = Some(task),
+            Err(e) => self.export = Some(Err(e.to_string())),
+        }
+    }
+
+    /// Whether the runs folder or a run's predictions are being read.
+    pub fn is_reading(&self) -> bool {
+        self.scanning.is_some() || self.predictions_task.is_some() || self.images_job.is_some()
+    }
+
+    /// Takes what the background reads have brought.
+    fn poll(&mut self) {
+        if let Some(result) = take_done(&mut self.scanning) {
+            match result {
+                Ok(scan) => self.apply_scan(scan),
+                Err(e) => self.export = Some(Err(e.to_string())),
+            }
+        }
+        if let Some((name, task)) = &self.predictions_task
+            && let Some(result) = task.poll()
+        {
+            let result = result.map_err(|e| e.to_string()).and_then(|r| r);
+            self.predictions = Some((name.clone(), result));
+            self.predictions_task = None;
+        }
+    }
+
+    fn apply_scan(&mut self, scan: Scan) {
         self.tables = TableKind::ALL
             .iter()
             .map(|&k| tables::table(&scan.runs, k))
@@ -102,12 +140,14 @@ impl ResultsPanel {
             self.pair = None;
         }
         self.predictions = None;
+        self.predictions_task = None;
         self.scan = Some(scan);
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
-        if self.scan.is_none() {
-            self.refresh();
+        self.poll();
+        if self.scan.is_none() && self.scanning.is_none() {
+            self.refresh(ui.ctx());
         }
         egui::ScrollArea::vertical()
             .id_salt("results_scroll")
@@ -125,7 +165,7 @@ impl ResultsPanel {
                     .show(ui, |ui| {
                         if self.reproduce.ui(ui, workbench.data_dir.clone()) {
                             self.runs_root = self.reproduce.runs_root().display().to_string();
-                            self.refresh();
+                            self.refresh(ui.ctx());
                         }
                     });
                 ui.add_space(6.0);
@@ -160,7 +200,7 @@ impl ResultsPanel {
             widgets::accessible_name(ui, &edit, "Runs folder");
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Refresh").clicked() || enter {
-                self.refresh();
+                self.refresh(ui.ctx());
             }
         });
         if let Some(scan) = &self.scan {
@@ -264,15 +304,24 @@ impl ResultsPanel {
         );
         if let Some(pair) = confusion_ui(ui, &last.test, &names, self.pair) {
             self.pair = Some(pair);
-            if self
-                .predictions
+            let reading = self
+                .predictions_task
                 .as_ref()
-                .is_none_or(|(n, _)| n != &run.name)
+                .is_some_and(|(n, _)| n == &run.name);
+            if !reading
+                && self
+                    .predictions
+                    .as_ref()
+                    .is_none_or(|(n, _)| n != &run.name)
             {
-                self.predictions = Some((
-                    run.name.clone(),
-                    run.run().predictions().map_err(|e| e.to_string()),
-                ));
+                let dir = run.run();
+                let task = Task::spawn(ui.ctx(), "predictions", move || {
+                    dir.predictions().map_err(|e| e.to_string())
+                });
+                match task {
+                    Ok(task) => self.predictions_task = Some((run.name.clone(), task)),
+                    Err(e) => self.predictions = Some((run.name.clone(), Err(e.to_string()))),
+                }
             }
         }
         if let Some((truth, predicted)) = self.pair {
@@ -351,9 +400,10 @@ impl ResultsPanel {
         pair: (u16, u16),
     ) {
         let key: ImagesKey = (run.name.clone(), pair);
-        if let Some((k, rx)) = &self.images_job
-            && let Ok(result) = rx.try_recv()
+        if let Some((k, task)) = &self.images_job
+            && let Some(result) = task.poll()
         {
+            let result = result.map_err(|e| e.to_string()).and_then(|r| r);
             let k = k.clone();
             let (h, w, c) = workbench
                 .data
@@ -403,22 +453,13 @@ impl ResultsPanel {
         let current = self.images.as_ref().is_some_and(|(k, _)| *k == key);
         let pending = self.images_job.as_ref().is_some_and(|(k, _)| *k == key);
         if !current && !pending {
-            match run.run().preset() {
-                Ok(preset) => {
-                    let (tx, rx) = crossbeam_channel::bounded(1);
-                    let images = data.set.clone();
-                    let ctx = ui.ctx().clone();
-                    let spawned = std::thread::Builder::new()
-                        .name("occlab-misclassified".into())
-                        .spawn(move || {
-                            let _ = tx.send(tables::prediction_images(&preset, images, &list));
-                            ctx.request_repaint();
-                        });
-                    match spawned {
-                        Ok(_) => self.images_job = Some((key.clone(), rx)),
-                        Err(e) => self.images = Some((key.clone(), Err(e.to_string()))),
-                    }
-                }
+            let (dir, images) = (run.run(), data.set.clone());
+            let task = Task::spawn(ui.ctx(), "misclassified", move || {
+                let preset = dir.preset().map_err(|e| e.to_string())?;
+                tables::prediction_images(&preset, images, &list)
+            });
+            match task {
+                Ok(task) => self.images_job = Some((key.clone(), task)),
                 Err(e) => self.images = Some((key.clone(), Err(e.to_string()))),
             }
         }

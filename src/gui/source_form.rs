@@ -1,18 +1,18 @@
 //! The data-source form of the Data panel: which kind of source, its path and options, the
 //! folder dialog, and the Load / Cancel buttons with their messages.
 
-use super::app::Workbench;
+use super::task::{Task, TaskLost};
 use super::widgets;
+use super::workbench::Workbench;
 use crate::data::clips::{ClipOptions, ClipSplit};
 use crate::data::folder::{Fit, FolderOptions, Polarity};
 use crate::data::idx::IdxLayout;
 use crate::data::letters::LetterConfig;
 use crate::data::motion::{Motion, MotionConfig};
 use crate::data::source::DataSource;
-use crossbeam_channel::Receiver;
 use egui::RichText;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The kinds of source the form offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +187,7 @@ pub struct SourceForm {
     /// Problem with the form itself (e.g. no path), shown under the Load button.
     form_error: Option<String>,
     /// A folder dialog running on its own thread, and when it was opened.
-    browse: Option<(Receiver<Option<PathBuf>>, Instant)>,
+    browse: Option<Task<Option<PathBuf>>>,
 }
 
 impl SourceForm {
@@ -207,10 +207,11 @@ impl SourceForm {
     }
 
     fn poll_browse(&mut self) {
-        if let Some((rx, opened)) = &self.browse
-            && let Ok(picked) = rx.try_recv()
+        if let Some(task) = &self.browse
+            && let Some(picked) = task.poll()
         {
-            let quick = opened.elapsed() < Duration::from_millis(300);
+            let quick = task.elapsed() < Duration::from_millis(300);
+            let picked = picked.ok().flatten();
             self.browse = None;
             match picked {
                 Some(path) => {
@@ -322,10 +323,10 @@ impl SourceForm {
                 .add_enabled(!browsing, egui::Button::new("Browse…"))
                 .clicked()
             {
-                self.browse = Some((
-                    spawn_folder_dialog(ui.ctx(), &self.draft.path, workbench),
-                    Instant::now(),
-                ));
+                match spawn_folder_dialog(ui.ctx(), &self.draft.path, workbench) {
+                    Ok(task) => self.browse = Some(task),
+                    Err(e) => self.form_error = Some(e.to_string()),
+                }
             }
             if browsing {
                 ui.spinner();
@@ -532,43 +533,31 @@ impl SourceForm {
 }
 
 /// Opens the native folder dialog on its own thread (so the UI keeps drawing); the chosen folder
-/// (or `None` when cancelled) arrives on the returned channel.
+/// (or `None` when cancelled) is the task's result.
 fn spawn_folder_dialog(
     ctx: &egui::Context,
     current: &str,
     workbench: &Workbench,
-) -> Receiver<Option<PathBuf>> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let start = {
-        let p = PathBuf::from(current.trim());
-        if p.is_absolute() && p.is_dir() {
-            Some(p)
-        } else if let Some(dir) = &workbench.data_dir {
-            Some(dir.join(p))
+) -> Result<Task<Option<PathBuf>>, TaskLost> {
+    let current = PathBuf::from(current.trim());
+    let data_dir = workbench.data_dir.clone();
+    Task::spawn(ctx, "browse", move || {
+        // Where the dialog opens: the folder typed, else under the data folder.
+        let start = if current.is_absolute() && current.is_dir() {
+            Some(current)
+        } else if let Some(dir) = &data_dir {
+            Some(dir.join(current))
                 .filter(|d| d.is_dir())
                 .or(Some(dir.clone()))
         } else {
             None
+        };
+        let mut dialog = rfd::FileDialog::new().set_title("Choose a data folder");
+        if let Some(dir) = start {
+            dialog = dialog.set_directory(dir);
         }
-    };
-    let ctx = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("occlab-browse".into())
-        .spawn({
-            let tx = tx.clone();
-            move || {
-                let mut dialog = rfd::FileDialog::new().set_title("Choose a data folder");
-                if let Some(dir) = start {
-                    dialog = dialog.set_directory(dir);
-                }
-                let _ = tx.send(dialog.pick_folder());
-                ctx.request_repaint();
-            }
-        });
-    if spawned.is_err() {
-        let _ = tx.send(None);
-    }
-    rx
+        dialog.pick_folder()
+    })
 }
 
 fn layout_title(layout: IdxLayout) -> &'static str {

@@ -24,6 +24,7 @@ mod flex_op;
 pub mod pool;
 pub mod resnet;
 pub mod rrn;
+pub mod skip;
 
 use std::fmt;
 use std::str::FromStr;

@@ -22,7 +22,7 @@
 //! used ResNet-50's bottleneck blocks, which occlab does not build). After the last stage used:
 //! BN → ReLU → global average pooling, one feature vector per frame.
 
-use super::rrn::{SkipType, TemporalSkip};
+use super::skip::{SkipType, TemporalSkip};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

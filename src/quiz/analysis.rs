@@ -18,19 +18,13 @@ use super::config::Group;
 use super::items::{Condition, QuizItem};
 use super::session::{Response, SessionRecord};
 use super::stats::{McNemar, Z95, wilson};
+use crate::experiment::published::PAPER_PEOPLE;
 use crate::experiment::tables::{self, Dataset, TableKind};
 use crate::metrics::Tally;
 use crate::model::ModelKind;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
-
-/// Paper A, Tables 4 and 5: accuracy (%) of people, `[group][condition][dataset]` with groups
-/// non-expert, expert; conditions with / without patterns; data sets MNIST, EMNIST, CIFAR-10.
-pub const PAPER_PEOPLE: [[[f64; 3]; 2]; 2] = [
-    [[93.96, 92.52, 71.11], [75.56, 71.79, 50.19]],
-    [[100.00, 99.26, 97.78], [81.00, 78.89, 71.67]],
-];
 
 /// The published accuracy (%) of a group of paper A.
 pub fn published_people(group: &Group, condition: Condition, dataset: Dataset) -> Option<f64> {

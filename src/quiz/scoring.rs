@@ -12,9 +12,10 @@ use super::session::SessionRecord;
 use crate::data::source::DataSource;
 use crate::experiment::run::RunDir;
 use crate::experiment::tables::Dataset;
+use crate::experiment::trained::TrainedModel;
 use crate::train::backend::{BackendChoice, choose_device};
 use crate::train::batches::SequenceData;
-use crate::train::engine::{evaluate, load_model};
+use crate::train::engine::evaluate;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -65,9 +66,8 @@ pub fn score_runs(
             if !compatible(&preset.data, &group.stimuli.config.preset.data) {
                 continue;
             }
-            let config = spec.config(im.channels, im.height, im.width, im.num_classes());
-            let model = match load_model(&run, &config, &chosen.device) {
-                Ok(m) => m,
+            let model = match TrainedModel::open(&run, im, &chosen.device) {
+                Ok(m) => m.model,
                 // Other image size or class count than this data: the run cannot score it.
                 Err(_) if !group_matches_run(&preset.data, group) => continue,
                 Err(e) => return Err(err(e.to_string())),

@@ -48,11 +48,12 @@ pub struct Sequence {
     pub occlusion_seed: u64,
 }
 
-/// How a set's sequences are ordered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// How a set's sequences are ordered (a preset's `[sequences] ordering`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ordering {
     /// Each sequence spells a pattern (context).
+    #[default]
     Patterned,
     /// The same images in random order (control).
     Random,

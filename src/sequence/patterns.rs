@@ -107,6 +107,35 @@ pub enum LibraryKind {
     UserDefined,
 }
 
+impl LibraryKind {
+    /// The library that fits a data set's classes: digit progressions for the classes "0"…"9",
+    /// city names for single letters, progressions over the class names otherwise.
+    pub fn fitting(class_names: &[String]) -> LibraryKind {
+        let single = |f: fn(char) -> bool| {
+            !class_names.is_empty()
+                && class_names.iter().all(|n| {
+                    let mut c = n.trim().chars();
+                    c.next().is_some_and(f) && c.next().is_none()
+                })
+        };
+        if single(|c| c.is_ascii_digit()) {
+            LibraryKind::DigitProgressions
+        } else if single(|c| c.is_ascii_alphabetic()) {
+            LibraryKind::CityNames
+        } else {
+            LibraryKind::LabelProgressions
+        }
+    }
+
+    /// The sequence length the library is built for (city names have six letters).
+    pub fn natural_length(self) -> usize {
+        match self {
+            LibraryKind::CityNames => 6,
+            _ => 5,
+        }
+    }
+}
+
 /// What a progression does at the ends of the class range (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,12 +1,14 @@
 //! Sequence data staged for training: occluded pixels rendered once, batches cut into `f32`
 //! `[batch, T, C, H, W]` on a separate thread so the next batch is ready when a step ends.
 
+use super::error::TrainError;
 use crate::data::ImageSet;
-use crate::experiment::clip_data::render_clip_sequences;
-use crate::experiment::dataset::Prepared;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::Sequence;
+use crate::sequence::clip_data::render_clip_sequences;
+use crate::sequence::prepared::Prepared;
 use crate::sequence::render::render_all;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use crossbeam_channel::{Receiver, bounded};
 use std::sync::Arc;
 
@@ -61,7 +63,7 @@ impl SequenceData {
     }
 
     /// Renders the sequences `ids` (indices into the prepared sequence set); clip data shows every
-    /// video behind its one occluder (see `crate::experiment::clip_data`).
+    /// video behind its one occluder (see `crate::sequence::clip_data`).
     pub fn render_prepared(prepared: &Prepared, ids: &[usize], spec: &OcclusionSpec) -> Self {
         let seqs = &prepared.sequences.sequences;
         let set = &prepared.images;
@@ -130,4 +132,22 @@ pub fn prefetch(data: Arc<SequenceData>, order: Vec<Vec<usize>>, depth: usize) -
         })
         .expect("spawning the batch thread");
     rx
+}
+
+/// The batch as tensors: images `[batch, T, C, H, W]`, targets `[batch, T]`.
+pub(crate) fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
+    let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
+    let y = Tensor::<2, Int>::from_data(
+        TensorData::new(batch.targets.clone(), [batch.shape[0], batch.shape[1]]),
+        device,
+    );
+    (x, y)
+}
+
+/// The values of a float tensor, read back from the device.
+pub(crate) fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
+    let data = t.into_data();
+    data.as_slice::<f32>()
+        .map(<[f32]>::to_vec)
+        .map_err(|e| TrainError::Tensor(format!("{e:?}")))
 }

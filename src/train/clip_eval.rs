@@ -8,13 +8,12 @@
 //! averaged into the video's prediction ([`average_video_probabilities`]); [`ClipMetrics`] counts
 //! both levels.
 
-use super::batches::SequenceData;
-use super::engine::{TrainError, floats, to_tensors};
+use super::batches::{SequenceData, floats, to_tensors};
+use super::error::TrainError;
 use crate::data::clips::average_video_probabilities;
-use crate::experiment::clip_data::ClipSequences;
-use crate::experiment::preset::ClipOutput;
 use crate::metrics::{ImagePrediction, Metrics, Tally};
 use crate::model::Model;
+use crate::sequence::clip_data::{ClipOutput, ClipSequences};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
 

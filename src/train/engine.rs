@@ -5,29 +5,38 @@
 //! stream of the same. So a run stopped after epoch k and resumed from its checkpoint replays
 //! epochs k+1… exactly as an uninterrupted run would.
 
+use super::TrainConfig;
 use super::adam::FusedAdam;
 use super::backend::{BackendChoice, choose_device};
-use super::batches::{Batch, SequenceData, prefetch};
+use super::batches::{SequenceData, floats, prefetch, to_tensors};
 use super::clip_eval::{
     ClipEpochRecord, ClipMetrics, clip_cross_entropy, evaluate_clips, subsequence_logits,
     subsequence_predictions,
 };
-use super::{EpochRecord, StepRecord, TrainConfig};
+use super::records::{Begin, EpochRecord, LogLine, RecordSink, StepRecord};
 use crate::data::Split;
-use crate::experiment::dataset::Prepared;
-use crate::experiment::preset::Preset;
-use crate::experiment::run::{LogLine, RunDir, RunError, RunInfo};
 use crate::metrics::{ImagePrediction, Metrics};
 use crate::model::{Model, ModelConfig, sequence_cross_entropy};
+use crate::occlusion::OcclusionSpec;
+use crate::sequence::prepared::Prepared;
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::store::ModuleRecord;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::store::{ModuleRecord, RecordError};
+use burn::tensor::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What to train: the model, the hyperparameters, and how the prepared sequences are occluded.
+#[derive(Clone, Debug)]
+pub struct TrainSpec {
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub occlusion: OcclusionSpec,
+}
 
 /// What the UI (or CLI) can tell a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,36 +89,7 @@ pub enum TrainOutcome {
     Stopped { after_epoch: usize },
 }
 
-/// Why training failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("{0}")]
-    Run(#[from] RunError),
-    #[error("backend: {0}")]
-    Backend(String),
-    #[error("the preset has no [model] section: nothing to train")]
-    NoModel,
-    #[error("model: {0}")]
-    Model(#[from] crate::model::rrn::RrnConfigError),
-    #[error("no training sequences: the data and patterns give nothing to train on")]
-    NoData,
-    #[error(
-        "the loss became {value} at epoch {epoch}, step {step}: training stopped instead of going on with garbage \
-         (lower the learning rate?)"
-    )]
-    NonFinite {
-        value: f32,
-        epoch: usize,
-        step: usize,
-    },
-    #[error("checkpoint {}: {message}", path.display())]
-    Checkpoint {
-        path: std::path::PathBuf,
-        message: String,
-    },
-    #[error("reading tensor data: {0}")]
-    Tensor(String),
-}
+pub use super::error::TrainError;
 
 /// A training job on its own thread.
 pub struct TrainJob {
@@ -121,11 +101,24 @@ pub struct TrainJob {
 /// Starts [`train`] on a background thread. `notify` is called after every event (the GUI passes
 /// the egui context's `request_repaint`).
 pub fn train_in_background(
+    spec: TrainSpec,
     prepared: Arc<Prepared>,
-    run: RunDir,
+    records: impl RecordSink + Send + 'static,
     backend: BackendChoice,
     resume: bool,
     notify: Option<Arc<dyn Fn() + Send + Sync>>,
+) -> TrainJob {
+    spawn_job(notify, move |sink, control| {
+        train(&spec, &prepared, &records, backend, resume, sink, control)
+    })
+}
+
+/// Runs a training job `job` (which calls [`train`]) on its own thread, with a control channel and
+/// an event channel; a failure is also sent as [`TrainEvent::Failed`]. `notify` is called after
+/// every event; a UI passes it, and then the job's thread gives the window the CPU first.
+pub fn spawn_job<E: std::fmt::Display>(
+    notify: Option<Arc<dyn Fn() + Send + Sync>>,
+    job: impl FnOnce(&EventSink, &Receiver<Control>) -> Result<TrainOutcome, E> + Send + 'static,
 ) -> TrainJob {
     let (control_tx, control_rx) = unbounded();
     let (event_tx, event_rx) = unbounded();
@@ -141,7 +134,7 @@ pub fn train_in_background(
                 tx: event_tx,
                 notify,
             };
-            let result = train(&prepared, &run, backend, resume, &sink, &control_rx);
+            let result = job(&sink, &control_rx);
             match &result {
                 Ok(_) => {}
                 Err(e) => sink.send(TrainEvent::Failed(e.to_string())),
@@ -178,15 +171,6 @@ fn order_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<u
     );
     ids.shuffle(&mut rng);
     ids.chunks(batch.max(1)).map(<[usize]>::to_vec).collect()
-}
-
-pub(crate) fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
-    let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
-    let y = Tensor::<2, Int>::from_data(
-        TensorData::new(batch.targets.clone(), [batch.shape[0], batch.shape[1]]),
-        device,
-    );
-    (x, y)
 }
 
 /// Row-wise argmax and softmax probability of the argmax, from `[rows, classes]` logits.
@@ -232,13 +216,6 @@ fn batch_predictions(
             }
         })
         .collect()
-}
-
-pub(crate) fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
-    let data = t.into_data();
-    data.as_slice::<f32>()
-        .map(<[f32]>::to_vec)
-        .map_err(|e| TrainError::Tensor(format!("{e:?}")))
 }
 
 /// Scores `model` on `data`; `ids` gives each sequence's index in the sequence set (for the CSV).
@@ -294,49 +271,44 @@ fn check_control(control: &Receiver<Control>, sink: &EventSink) -> bool {
     }
 }
 
-/// The model config a run's preset describes for the prepared images.
-pub fn model_config(preset: &Preset, prepared: &Prepared) -> Result<ModelConfig, TrainError> {
-    let spec = preset.model.as_ref().ok_or(TrainError::NoModel)?;
-    let im = &prepared.images;
-    let config = spec.config(im.channels, im.height, im.width, im.num_classes());
-    config.validate()?;
-    Ok(config)
+/// Loads trained weights (a checkpoint's model file) into the model `config` describes, on `device`.
+pub fn load_model(path: &Path, config: &ModelConfig, device: &Device) -> Result<Model, TrainError> {
+    load_weights(config.init(device), path)
 }
 
-/// Loads a run's trained model (its last checkpoint) on `device`, for evaluation.
-pub fn load_model(
-    run: &RunDir,
-    config: &ModelConfig,
-    device: &Device,
-) -> Result<Model, TrainError> {
-    let path = run.model_path();
-    let record = ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
-        path: path.clone(),
-        message: format!("{e}"),
-    })?;
-    config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| TrainError::Checkpoint {
-            path,
-            message: format!("{e}"),
-        })
+/// Loads the weights saved at `path` into `model`. Weights of other shapes than the model's are a
+/// [`TrainError::CheckpointMisfit`]; a file that cannot be read, a [`TrainError::Checkpoint`].
+fn load_weights(model: Model, path: &Path) -> Result<Model, TrainError> {
+    let error = |e: RecordError| match e {
+        RecordError::Validation(message) => TrainError::CheckpointMisfit {
+            path: path.to_path_buf(),
+            message,
+        },
+        other => TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    };
+    let record = ModuleRecord::load(path).map_err(error)?;
+    model.try_load_record(record).map_err(error)
 }
 
-/// Trains the run's model on the prepared sequences, writing everything into the run directory.
-/// Blocks until finished, stopped or failed.
+/// Trains the model `spec` describes on the prepared sequences, keeping records, checkpoints and
+/// predictions in `run` and reporting to `sink`. With `resume`, continues from `run`'s last
+/// complete checkpoint. Blocks until finished, stopped or failed.
 pub fn train(
+    spec: &TrainSpec,
     prepared: &Prepared,
-    run: &RunDir,
+    run: &dyn RecordSink,
     backend: BackendChoice,
     resume: bool,
     sink: &EventSink,
     control: &Receiver<Control>,
 ) -> Result<TrainOutcome, TrainError> {
     let wall = Instant::now();
-    let preset = run.preset()?;
-    let cfg: TrainConfig = preset.train.clone().unwrap_or_default();
-    let model_cfg = model_config(&preset, prepared)?;
+    let cfg = &spec.train;
+    let model_cfg = &spec.model;
+    model_cfg.validate()?;
     let chosen = choose_device(backend).map_err(TrainError::Backend)?;
     let device = chosen.device.clone();
     let ad = device.clone().autodiff();
@@ -351,12 +323,14 @@ pub fn train(
     if train_ids.is_empty() {
         return Err(TrainError::NoData);
     }
-    let spec = &preset.occlusion;
-    let train_data = Arc::new(SequenceData::render_prepared(prepared, &train_ids, spec));
-    let test_data = SequenceData::render_prepared(prepared, &test_ids, spec);
+    let occlusion = &spec.occlusion;
+    let train_data = Arc::new(SequenceData::render_prepared(
+        prepared, &train_ids, occlusion,
+    ));
+    let test_data = SequenceData::render_prepared(prepared, &test_ids, occlusion);
     let clips = prepared.clips.as_deref();
     let classes = prepared.images.num_classes();
-    let levels = spec.num_levels();
+    let levels = occlusion.num_levels();
 
     ad.seed(cfg.seed);
     let mut model = model_cfg.init(&ad);
@@ -369,23 +343,14 @@ pub fn train(
     if resume && let Some(done) = run.checkpoint_epoch()? {
         if done > cfg.epochs {
             return Err(TrainError::Checkpoint {
-                path: run.path.join("checkpoint/epoch.json"),
+                path: run.model_path(),
                 message: format!(
-                    "says epoch {done}, but the run has only {} epochs",
+                    "the checkpoint says epoch {done}, but the run has only {} epochs",
                     cfg.epochs
                 ),
             });
         }
-        let record = ModuleRecord::load(run.model_path()).map_err(|e| TrainError::Checkpoint {
-            path: run.model_path(),
-            message: format!("{e}"),
-        })?;
-        model = model
-            .try_load_record(record)
-            .map_err(|e| TrainError::Checkpoint {
-                path: run.model_path(),
-                message: format!("{e}"),
-            })?;
+        model = load_weights(model, &run.model_path())?;
         optim = optim
             .load(run.optimizer_path())
             .map_err(|e| TrainError::Checkpoint {
@@ -393,22 +358,14 @@ pub fn train(
                 message: format!("{e}"),
             })?;
         first_epoch = done + 1;
-        run.truncate_log_after(done)?;
-    } else if resume {
-        run.truncate_log_after(0)?;
     }
-    if !resume || first_epoch == 1 {
-        run.write_info(&RunInfo {
-            occlab_version: env!("CARGO_PKG_VERSION").into(),
-            backend: chosen.name.clone(),
-            backend_reason: chosen.reason.clone(),
-            data_dir: prepared.data_dir.clone(),
-            started_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        })?;
-    }
+    run.begin(&Begin {
+        model: model_cfg,
+        resume,
+        first_epoch,
+        backend: &chosen,
+        data_dir: prepared.data_dir.as_deref(),
+    })?;
     sink.send(TrainEvent::Started {
         run: run.name(),
         backend: chosen.name.clone(),
@@ -536,10 +493,10 @@ pub fn train(
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         last_test = test_metrics.accuracy();
 
-        // Checkpoint: model and optimizer into checkpoint/next/, committed after the epoch's
-        // log lines (RunDir::mark_checkpoint): a crash anywhere keeps the last complete one.
-        let next = run.begin_checkpoint()?;
-        let (model_next, optim_next) = (next.join("model.bpk"), next.join("optimizer.bpk"));
+        // Checkpoint: model and optimizer where the sink stages them (a run directory:
+        // checkpoint/next/), committed by mark_checkpoint after the epoch's log lines: a crash
+        // anywhere keeps the last complete one.
+        let (model_next, optim_next) = run.checkpoint_paths()?;
         model
             .clone()
             .save_file(model_next.clone())
@@ -554,7 +511,7 @@ pub fn train(
                 path: optim_next.clone(),
                 message: format!("{e}"),
             })?;
-        run.write_predictions(&preds)?;
+        run.predictions(&preds)?;
         let record = EpochRecord {
             epoch,
             train: train_metrics,
@@ -596,70 +553,42 @@ pub fn train(
     })
 }
 
-/// A trained run scored on some prepared sequences.
+/// What scoring a model on the test split gives.
 #[derive(Clone, Debug)]
-pub struct EvalReport {
-    pub model: String,
-    pub backend: String,
+pub struct TestEvaluation {
     pub metrics: Metrics,
     pub predictions: Vec<ImagePrediction>,
     /// Clip data: subsequence and video accuracy.
     pub clips: Option<ClipMetrics>,
 }
 
-/// Scores the trained model of `run` on the test split of `prepared` (built from `preset`, which
-/// may differ from the run's own, e.g. the random-order control). Image size and class count must
-/// match the run's.
-pub fn evaluate_run(
-    run: &RunDir,
-    run_preset: &Preset,
+/// Scores `model` on the test split of `prepared`, occluded as `occlusion` says, in batches of
+/// `batch_size` sequences. Image size and class count must match the model's.
+pub fn evaluate_test_split(
+    model: &Model,
     prepared: &Prepared,
-    preset: &Preset,
-    backend: BackendChoice,
-) -> Result<EvalReport, TrainError> {
-    let spec = run_preset.model.as_ref().ok_or(TrainError::NoModel)?;
-    let im = &prepared.images;
-    let config = spec.config(im.channels, im.height, im.width, im.num_classes());
-    config.validate()?;
-    let chosen = choose_device(backend).map_err(TrainError::Backend)?;
-    let model = load_model(run, &config, &chosen.device)?;
+    occlusion: &OcclusionSpec,
+    batch_size: usize,
+    device: &Device,
+) -> Result<TestEvaluation, TrainError> {
     let seqs = &prepared.sequences.sequences;
     let ids: Vec<usize> = (0..seqs.len())
         .filter(|&i| seqs[i].split == Split::Test)
         .collect();
-    let data = SequenceData::render_prepared(prepared, &ids, &preset.occlusion);
-    let batch = preset.train.as_ref().map_or(64, |t| t.eval_batch_size);
+    let data = SequenceData::render_prepared(prepared, &ids, occlusion);
+    let (classes, levels) = (prepared.images.num_classes(), occlusion.num_levels());
     if let Some(clips) = prepared.clips.as_deref() {
         let e = evaluate_clips(
-            &model,
-            &data,
-            &ids,
-            clips,
-            &chosen.device,
-            batch,
-            im.num_classes(),
-            preset.occlusion.num_levels(),
+            model, &data, &ids, clips, device, batch_size, classes, levels,
         )?;
-        return Ok(EvalReport {
-            model: config.kind.to_string(),
-            backend: chosen.name,
+        return Ok(TestEvaluation {
             metrics: e.metrics,
             predictions: e.predictions,
             clips: Some(e.clip),
         });
     }
-    let (metrics, predictions) = evaluate(
-        &model,
-        &data,
-        &ids,
-        &chosen.device,
-        batch,
-        im.num_classes(),
-        preset.occlusion.num_levels(),
-    )?;
-    Ok(EvalReport {
-        model: config.kind.to_string(),
-        backend: chosen.name,
+    let (metrics, predictions) = evaluate(model, &data, &ids, device, batch_size, classes, levels)?;
+    Ok(TestEvaluation {
         metrics,
         predictions,
         clips: None,

@@ -22,7 +22,9 @@ pub fn lower_this_thread() -> bool {
     // SAFETY: plain syscalls on the calling thread's own id; `param` outlives the call.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
+        // Relative to where the thread already is (a job started under `nice` goes lower still).
+        let base = this_thread_nice().unwrap_or(0);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (base + NICE).min(19));
         let param = libc::sched_param { sched_priority: 0 };
         return libc::sched_setscheduler(tid as libc::pid_t, libc::SCHED_IDLE, &param) == 0;
     }

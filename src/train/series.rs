@@ -3,12 +3,12 @@
 //! level, per sequence position), throughput and the time left.
 //!
 //! The GUI feeds [`RunSeries::apply`] every [`TrainEvent`] it drains, or loads a finished run with
-//! [`RunSeries::from_run`], and draws what the methods return.
+//! `crate::experiment::training::run_series`, and draws what the methods return.
 
 use super::clip_eval::ClipEpochRecord;
 use super::engine::TrainEvent;
-use super::{EpochRecord, StepRecord};
-use crate::experiment::run::{LogLine, RunDir, RunError};
+use super::records::LogLine;
+use super::records::{EpochRecord, StepRecord};
 
 /// One bucket of a downsampled series: the mean, smallest and largest `y` of the points it holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -131,26 +131,6 @@ impl RunSeries {
             images_per_step,
             ..RunSeries::default()
         }
-    }
-
-    /// The series of a run directory, from its config and `metrics.jsonl`. A log without a
-    /// `finished` line reads as stopped after its last epoch.
-    pub fn from_run(run: &RunDir) -> Result<Self, RunError> {
-        let preset = run.preset()?;
-        let train = preset.train.clone().unwrap_or_default();
-        let model = preset
-            .model
-            .as_ref()
-            .map_or_else(|| "?".to_string(), |m| m.kind.to_string());
-        let mut series = RunSeries::new(
-            run.name(),
-            model,
-            train.epochs,
-            train.batch_size * preset.sequences.t,
-        );
-        series.backend = run.info().ok().map(|i| i.backend);
-        series.load_log(&run.log()?);
-        Ok(series)
     }
 
     /// Takes in the lines of a run's log.
@@ -342,11 +322,17 @@ pub fn format_duration(seconds: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::metrics::{Metrics, Tally};
 
-    fn step(epoch: usize, step: usize, per_epoch: usize, loss: f64, ips: f64) -> StepRecord {
+    pub(crate) fn step(
+        epoch: usize,
+        step: usize,
+        per_epoch: usize,
+        loss: f64,
+        ips: f64,
+    ) -> StepRecord {
         StepRecord {
             epoch,
             step,
@@ -358,7 +344,12 @@ mod tests {
         }
     }
 
-    fn epoch(n: usize, train: (u64, u64), test: (u64, u64), eval_seconds: f64) -> EpochRecord {
+    pub(crate) fn epoch(
+        n: usize,
+        train: (u64, u64),
+        test: (u64, u64),
+        eval_seconds: f64,
+    ) -> EpochRecord {
         let metrics = |(correct, total): (u64, u64)| Metrics {
             overall: Tally { correct, total },
             per_level: vec![Tally { correct, total }, Tally::default()],
@@ -457,35 +448,6 @@ mod tests {
         assert!(s.state.is_over());
         assert_eq!(s.eta_seconds(), None);
         assert_eq!(s.loss_buckets(2).len(), 2);
-    }
-
-    #[test]
-    fn the_log_of_a_run_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let preset = crate::experiment::preset::Preset::parse(
-            include_str!("../../presets/train/demo-crnn-embedded.toml"),
-            std::path::Path::new("demo"),
-        )
-        .unwrap();
-        let run = RunDir::create(&dir.path().join("demo"), &preset).unwrap();
-        run.append(&LogLine::Step(step(1, 0, 1, 2.3, 50.0)))
-            .unwrap();
-        run.append(&LogLine::Epoch(Box::new(epoch(1, (1, 2), (1, 4), 0.1))))
-            .unwrap();
-        let s = RunSeries::from_run(&run).unwrap();
-        assert_eq!(s.name, "demo");
-        assert_eq!(s.model, "CRNN");
-        assert_eq!(s.images_per_step, 32 * 5);
-        assert_eq!(s.state, RunState::Stopped { after_epoch: 1 });
-        run.append(&LogLine::Finished {
-            epochs: 1,
-            test_accuracy: 0.25,
-            wall_seconds: 2.0,
-        })
-        .unwrap();
-        let s = RunSeries::from_run(&run).unwrap();
-        assert_eq!(s.state.word(), "finished");
-        assert_eq!(s.loss_points(), vec![[0.0, 2.3]]);
     }
 
     #[test]

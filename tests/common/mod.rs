@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// The shared data folder from `OCCLAB_DATA_DIR`. `None` (and a visible SKIPPED line) when the
-/// variable is unset; a panic when it is set but the folder does not exist, so a wrong setting
-/// fails instead of silently skipping.
+/// The shared data folder from `OCCLAB_DATA_DIR`. Tests that read it are `#[ignore]`d with that
+/// reason (so `cargo test` lists them as ignored) and run with `--ignored` (`.ci/run` does when
+/// the folder exists). `None` (and a SKIPPED line) when the variable is unset; a panic when it is
+/// set but the folder does not exist, so a wrong setting fails instead of silently skipping.
 pub fn data_dir(test: &str) -> Option<PathBuf> {
     match std::env::var_os("OCCLAB_DATA_DIR") {
         None => {

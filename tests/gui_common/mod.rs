@@ -35,3 +35,19 @@ pub fn wait_until_loaded(harness: &mut Harness<'static, OcclabApp>) {
         harness.state().workbench.load_error
     );
 }
+
+/// Steps the UI until the one-shot background work the panels wait for (listings, scans,
+/// measurements: never on the UI thread) has arrived and been drawn.
+pub fn settle(harness: &mut Harness<'static, OcclabApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    harness.step();
+    while harness.state().background_pending() {
+        assert!(
+            Instant::now() < deadline,
+            "background work did not finish within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        harness.step();
+    }
+    harness.step();
+}

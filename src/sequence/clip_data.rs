@@ -14,14 +14,24 @@
 //! - **Video prediction**: [`ClipSequences::video_of`] names each subsequence's video; evaluation
 //!   averages the class probabilities of a video's subsequences (see `crate::train::clip_eval`).
 
-use super::preset::{ClipOutput, OrderingSpec};
+use super::builder::{Ordering, SPLITS, Sequence, SequenceSet, level_counts};
 use crate::data::clips::{VideoClip, subsequence_starts};
 use crate::data::{ImageSet, Split};
 use crate::occlusion::{OcclusionSpec, image_seed};
-use crate::sequence::builder::{Ordering, SPLITS, Sequence, SequenceSet, level_counts};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+
+/// How a subsequence's logits are read from a model's per-frame logits `[batch, T, classes]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipOutput {
+    /// The last frame's (it sees the whole temporal context).
+    #[default]
+    Last,
+    /// The mean over the frames.
+    Mean,
+}
 
 /// How the clip sequences were cut, and which video each came from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,7 +57,7 @@ pub struct ClipCut {
     pub per_video: Option<usize>,
     pub output: ClipOutput,
     pub occlude: bool,
-    pub ordering: OrderingSpec,
+    pub ordering: Ordering,
     pub seed: u64,
     /// Relative frequency of occlusion levels 1..=L.
     pub level_weights: Vec<f64>,
@@ -105,7 +115,7 @@ pub fn build_clip_sequences(
         for (v, start) in windows {
             let video = &videos[v];
             let mut images: Vec<u32> = video.frames[start..start + cut.t].to_vec();
-            if cut.ordering == OrderingSpec::Random {
+            if cut.ordering == Ordering::Random {
                 images.shuffle(&mut shuffle_rng);
             }
             sequences.push(Sequence {
@@ -123,10 +133,7 @@ pub fn build_clip_sequences(
     let set = SequenceSet {
         t: cut.t,
         seed: cut.seed,
-        ordering: match cut.ordering {
-            OrderingSpec::Patterned => Ordering::Patterned,
-            OrderingSpec::Random => Ordering::Random,
-        },
+        ordering: cut.ordering,
         pattern_names: Vec::new(),
         class_names: class_names.to_vec(),
         sequences,

@@ -1,16 +1,20 @@
 //! The reproduction report: `index.md` and `index.html` with every table ours vs published, the
-//! settings behind it, plots, hardware and links to the run directories.
+//! settings behind it, plots, hardware, people's accuracy from the quiz sessions, and links to the
+//! run directories. It combines runs (`crate::experiment`) and sessions (`crate::quiz`), so it
+//! stands above both; `occlab reproduce` is handed [`write_report`] to call when its runs are done.
 //!
 //! The Markdown is the source; the HTML is the same document rendered with `pulldown-cmark`.
 //! Every table of ours is a plain pipe table whose first column is the row label and whose other
 //! columns come in pairs `<column> (ours)` / `<column> (paper)`, so scripts (and the tests) can
 //! parse it back.
 
-use super::plots::{self, LineChart, Series};
-use super::preset::OrderingSpec;
-use super::reproduce::{Budget, PlannedRun, ReproduceOptions, RunOutcome, TableId};
-use super::run::{RunDir, RunInfo};
-use super::tables::{self, Dataset, ResultsTable, RunSummary, TableKind};
+use crate::experiment::plots::{self, LineChart, Series};
+use crate::experiment::preset::OrderingSpec;
+use crate::experiment::published::{self, PAPER_PEOPLE};
+use crate::experiment::reproduce::{Budget, PlannedRun, ReproduceOptions, RunOutcome, TableId};
+use crate::experiment::run::{RunDir, RunInfo};
+use crate::experiment::tables::{self, Dataset, ResultsTable, RunSummary, TableKind};
+use crate::model::ModelKind;
 use crate::train::EpochRecord;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -298,11 +302,15 @@ fn people_table(md: &mut String, table: TableId, rows: &[&Row], opts: &Reproduce
         .quiz_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("quiz"));
-    // The published rows (Tables 4–5 of paper A), MNIST / EMNIST / CIFAR-10.
+    // The published rows (Tables 4–5 of paper A), MNIST / EMNIST / CIFAR-10; the CRNN's are
+    // Tables 1–2's.
+    let crnn =
+        |kind| Dataset::ALL.map(|d| tables::published(kind, ModelKind::Crnn, d).unwrap_or(0.0));
+    let [non_expert, expert] = PAPER_PEOPLE;
     let paper: [(&str, [f64; 3], [f64; 3]); 3] = [
-        ("Non-expert", [93.96, 92.52, 71.11], [75.56, 71.79, 50.19]),
-        ("Expert", [100.00, 99.26, 97.78], [81.00, 78.89, 71.67]),
-        ("CRNN", [98.33, 98.14, 90.36], [87.89, 87.81, 50.62]),
+        ("Non-expert", non_expert[0], non_expert[1]),
+        ("Expert", expert[0], expert[1]),
+        ("CRNN", crnn(TableKind::Patterned), crnn(TableKind::Random)),
     ];
     let people = people_accuracy(&quiz_dir, patterned);
     let _ = writeln!(
@@ -381,8 +389,8 @@ fn paper_b_table(md: &mut String, rows: &[&Row]) {
         let ours = video.unwrap_or_else(|| {
             frames.map_or_else(|| "—".to_string(), |e| format!("[{e:.3}]({})", r.link()))
         });
-        let paper =
-            published_error_b(&r.run.preset).map_or_else(|| "—".to_string(), |e| format!("{e:.3}"));
+        let paper = published::paper_b_error(&r.run.preset)
+            .map_or_else(|| "—".to_string(), |e| format!("{e:.3}"));
         let _ = writeln!(
             md,
             "| {} | {} | {ours} | {paper} | {subsequences} | {} |",
@@ -443,44 +451,6 @@ fn people_accuracy(dir: &Path, patterned: bool) -> Vec<PeopleCell> {
             })
         })
         .collect()
-}
-
-/// Paper B's published UCF-101 error for the setting a preset trains (its model options), if the
-/// paper reports that setting.
-pub fn published_error_b(preset: &super::preset::Preset) -> Option<f64> {
-    use crate::model::ModelKind;
-    use crate::model::rrn::{SkipPosition, SkipType};
-    let m = preset.model.as_ref()?;
-    match m.kind {
-        ModelKind::ResNetAvg => match (m.feature_block, m.z_norm) {
-            (4, true) => Some(0.236),
-            (4, false) => Some(0.237),
-            (3, true) => Some(0.309),
-            (2, true) => Some(0.431),
-            _ => None,
-        },
-        ModelKind::ResNetGru => match (m.feature_block, m.z_norm) {
-            (4, true) => Some(0.239),
-            (4, false) => Some(0.276),
-            (3, true) => Some(0.403),
-            (2, true) => Some(0.440),
-            _ => None,
-        },
-        // Temporal context 1: the per-frame baseline of Table 4.
-        ModelKind::ResNet => Some(0.236),
-        ModelKind::Rrn => match (m.skip, m.skip_position, m.temporal_context) {
-            (SkipType::Linear, SkipPosition::Block1, 2) => Some(0.265),
-            (SkipType::Linear, SkipPosition::Block2, 2) => Some(0.234),
-            (SkipType::Linear, SkipPosition::MidBlock4, 2) => Some(0.231),
-            (SkipType::Linear, SkipPosition::Block4, 2) => Some(0.219),
-            (SkipType::NonLinear, SkipPosition::Block4, 2) => Some(0.210),
-            (SkipType::Identity, SkipPosition::Block4, 2) => Some(0.197),
-            (SkipType::Identity, SkipPosition::Block4, 3) => Some(0.194),
-            (SkipType::Identity, SkipPosition::Block4, 5) => Some(0.209),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn settings(md: &mut String, rows: &[&Row]) {

@@ -1,0 +1,424 @@
+//! The Train panel's left and top parts: the form's controls (models, sequences, hyperparameters,
+//! start / pause / stop), the status of the run training now, and the runs on disk to overlay.
+
+use super::form::{
+    backend_title, clip_options_ui, library_title, ordering_title, paper_b_help, resnet_options_ui,
+};
+use super::{TrainPanel, widgets};
+use crate::experiment::preset::OrderingSpec;
+use crate::experiment::run::list_runs;
+use crate::experiment::training::run_series;
+use crate::gui::patterns_panel::LibraryChoice;
+use crate::gui::task::Task;
+use crate::gui::workbench::Workbench;
+use crate::model::ModelKind;
+use crate::train::series::{RunSeries, RunState, format_duration};
+use crate::train::{BackendChoice, Control};
+use egui::RichText;
+
+impl TrainPanel {
+    pub(super) fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+        let classes = workbench
+            .data
+            .as_ref()
+            .map(|d| d.set.class_names.clone())
+            .unwrap_or_default();
+        let auto = LibraryChoice::for_classes(&classes);
+        if self.auto_library != Some(auto) {
+            // A new kind of data: T follows the library that fits it.
+            if self.auto_library.is_some() || self.form.library.is_none() {
+                self.form.t = auto.natural_length();
+            }
+            self.auto_library = Some(auto);
+        }
+        let form = &mut self.form;
+
+        widgets::section(ui, "Models");
+        egui::Grid::new("train_models")
+            .num_columns(3)
+            .spacing([16.0, 6.0])
+            .show(ui, |ui| {
+                for (k, kind) in ModelKind::ALL.iter().enumerate() {
+                    ui.checkbox(&mut form.selected[k], kind.to_string());
+                    if k % 3 == 2 {
+                        ui.end_row();
+                    }
+                }
+            });
+        ui.label(
+            RichText::new("Paper B: residual networks (any sequence data, made for clips)").weak(),
+        );
+        ui.horizontal_wrapped(|ui| {
+            for (k, kind) in ModelKind::PAPER_B.iter().enumerate() {
+                ui.checkbox(&mut form.selected_b[k], kind.to_string())
+                    .on_hover_text(paper_b_help(*kind));
+            }
+        });
+        if form.selected_b.iter().any(|s| *s) {
+            resnet_options_ui(ui, form, workbench);
+        }
+
+        widgets::section(ui, "Sequences");
+        match &workbench.data {
+            Some(d) => ui.label(
+                RichText::new(format!(
+                    "{}, occluded as set on the Occlusion panel ({} levels)",
+                    d.set.name,
+                    workbench.spec.num_levels()
+                ))
+                .weak(),
+            ),
+            None => ui.label(RichText::new("No data set loaded yet.").weak()),
+        };
+        let clips = workbench.data.as_ref().is_some_and(|d| d.source.is_clips());
+        egui::Grid::new("train_sequences")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                if clips {
+                    clip_options_ui(ui, form);
+                    return;
+                }
+                ui.label("");
+                let shared = workbench.patterns.as_ref();
+                ui.add_enabled_ui(shared.is_some(), |ui| {
+                    ui.checkbox(
+                        &mut form.from_patterns_panel,
+                        "Use the Patterns panel's library",
+                    )
+                    .on_hover_text(
+                        "Train on the library, T and seed designed in the Patterns panel \
+                             (custom patterns included)",
+                    );
+                });
+                ui.end_row();
+                if form.from_patterns_panel
+                    && let Some(shared) = shared
+                {
+                    ui.label("Patterns");
+                    ui.label(format!(
+                        "{} — T = {}, seed {} (from the Patterns panel)",
+                        library_title(&shared.spec),
+                        shared.t,
+                        shared.seed
+                    ));
+                    ui.end_row();
+                    return;
+                }
+                let l = ui.label("Patterns");
+                let current = form.library.unwrap_or(auto);
+                let text = if form.library.is_none() {
+                    format!("{} (fits the data)", current.title())
+                } else {
+                    current.title().to_string()
+                };
+                egui::ComboBox::from_id_salt("train_library")
+                    .selected_text(text)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut form.library, None, "Fits the data");
+                        for lib in LibraryChoice::GENERATED {
+                            ui.selectable_value(&mut form.library, Some(lib), lib.title());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Length T");
+                ui.add(egui::DragValue::new(&mut form.t).range(2..=30))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Order");
+                egui::ComboBox::from_id_salt("train_ordering")
+                    .selected_text(ordering_title(form.ordering))
+                    .show_ui(ui, |ui| {
+                        for o in [OrderingSpec::Patterned, OrderingSpec::Random] {
+                            ui.selectable_value(&mut form.ordering, o, ordering_title(o));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Sequence seed");
+                ui.add(egui::DragValue::new(&mut form.sequence_seed))
+                    .labelled_by(l.id);
+                ui.end_row();
+            });
+
+        widgets::section(ui, "Hyperparameters");
+        egui::Grid::new("train_hyper")
+            .num_columns(2)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                let c = &mut form.config;
+                let l = ui.label("Epochs");
+                ui.add(egui::DragValue::new(&mut c.epochs).range(1..=1000))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Batch size");
+                ui.add(egui::DragValue::new(&mut c.batch_size).range(1..=4096))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Learning rate");
+                ui.add(
+                    egui::DragValue::new(&mut c.learning_rate)
+                        .range(1e-6..=1.0)
+                        .speed(1e-4)
+                        .max_decimals(6),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Weight decay");
+                ui.add(
+                    egui::DragValue::new(&mut c.weight_decay)
+                        .range(0.0..=1.0)
+                        .speed(1e-5)
+                        .max_decimals(6),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut c.seed)).labelled_by(l.id);
+                ui.end_row();
+                widgets::optional_count_row(
+                    ui,
+                    &mut form.limit,
+                    "Limit per split",
+                    "Keep at most this many sequences of each split: quick runs",
+                    "Sequences per split",
+                    256,
+                    1..=1_000_000,
+                );
+                let l = ui.label("Backend");
+                egui::ComboBox::from_id_salt("train_backend")
+                    .selected_text(backend_title(form.backend))
+                    .show_ui(ui, |ui| {
+                        for b in [
+                            BackendChoice::Auto,
+                            BackendChoice::Wgpu,
+                            BackendChoice::Flex,
+                        ] {
+                            ui.selectable_value(&mut form.backend, b, backend_title(b));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Runs folder");
+                ui.add(egui::TextEdit::singleline(&mut form.runs_root).desired_width(200.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+            });
+
+        ui.add_space(12.0);
+        let paused = self
+            .active_series()
+            .is_some_and(|s| s.state == RunState::Paused);
+        ui.horizontal(|ui| {
+            let can_start = workbench.data.is_some() && self.preparing.is_none();
+            if ui
+                .add_enabled(
+                    can_start,
+                    egui::Button::new(RichText::new("Start").strong()),
+                )
+                .clicked()
+            {
+                self.start(workbench, ui.ctx());
+            }
+            let running = self.queue.active_run().is_some();
+            let (text, control) = if paused {
+                ("Resume", Control::Resume)
+            } else {
+                ("Pause", Control::Pause)
+            };
+            if ui.add_enabled(running, egui::Button::new(text)).clicked() {
+                self.send(control);
+            }
+            if ui
+                .add_enabled(self.is_busy(), egui::Button::new("Stop"))
+                .clicked()
+            {
+                self.stop_all();
+            }
+        });
+        ui.label(
+            RichText::new("Several models train one after another (queued), each in runs/<name>/.")
+                .weak(),
+        );
+        if let Some(e) = &self.error {
+            widgets::error_text(ui, e.clone());
+        }
+    }
+
+    pub(super) fn active_series(&self) -> Option<&RunSeries> {
+        let path = self.queue.active_run()?;
+        self.runs.iter().find(|r| r.path == path).map(|r| &r.series)
+    }
+
+    /// The state of the current (or last) live run and of the queue.
+    pub(super) fn status_ui(&self, ui: &mut egui::Ui) {
+        widgets::section(ui, "Status");
+        if let Some(p) = &self.preparing {
+            ui.label(format!(
+                "Preparing the sequences for {} run(s)… {:.1} s",
+                p.presets.len(),
+                p.task.elapsed().as_secs_f64()
+            ));
+        }
+        let shown = self
+            .active_series()
+            .or_else(|| self.runs.iter().rev().find(|r| r.live).map(|r| &r.series));
+        let Some(s) = shown else {
+            if self.preparing.is_none() {
+                ui.label(RichText::new("Nothing trained in this session yet.").weak());
+            }
+            self.shown_runs_ui(ui);
+            return;
+        };
+        ui.label(RichText::new(format!("{} — {}", s.name, s.model)).strong());
+        egui::Grid::new("train_status")
+            .num_columns(2)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                ui.label("State");
+                let state = match &s.state {
+                    RunState::Finished {
+                        test_accuracy,
+                        wall_seconds,
+                    } => format!(
+                        "finished: test accuracy {:.1} % in {}",
+                        test_accuracy * 100.0,
+                        format_duration(*wall_seconds)
+                    ),
+                    RunState::Stopped { after_epoch } => {
+                        format!("stopped after epoch {after_epoch}")
+                    }
+                    other => other.word().to_string(),
+                };
+                ui.label(format!("state: {state}"));
+                ui.end_row();
+                ui.label("Backend");
+                ui.label(s.backend.as_deref().unwrap_or("…"));
+                ui.end_row();
+                ui.label("Progress");
+                ui.label(match s.position() {
+                    Some((e, k, n)) => format!("epoch {e}/{}, step {k}/{n}", s.total_epochs),
+                    None => "waiting for the first step".into(),
+                });
+                ui.end_row();
+                ui.label("Steps");
+                ui.label(format!("steps: {}", s.steps.len()));
+                ui.end_row();
+                ui.label("Speed");
+                ui.label(
+                    s.images_per_second()
+                        .map_or("…".into(), |r| format!("{r:.0} images/s")),
+                );
+                ui.end_row();
+                ui.label("Time left");
+                ui.label(s.eta_seconds().map_or("…".into(), format_duration));
+                ui.end_row();
+                if let Some(c) = s.clips.last() {
+                    // Clip data: paper B's measure, per video after averaging its subsequences.
+                    ui.label("Test videos");
+                    ui.label(format!(
+                        "{:.1} % right ({} of {}) after epoch {}; subsequences {:.1} %",
+                        c.test.videos.accuracy().unwrap_or(0.0) * 100.0,
+                        c.test.videos.correct,
+                        c.test.videos.total,
+                        c.epoch,
+                        c.test.subsequences.accuracy().unwrap_or(0.0) * 100.0
+                    ));
+                    ui.end_row();
+                }
+            });
+        if let RunState::Failed(message) = &s.state {
+            widgets::error_text(ui, format!("Training failed: {message}"));
+        }
+        let names: Vec<String> = self
+            .queue
+            .waiting()
+            .filter_map(|p| p.model.as_ref().map(|m| m.kind.to_string()))
+            .collect();
+        if !names.is_empty() {
+            ui.label(format!("Queued next: {}", names.join(", ")));
+        }
+    }
+
+    /// One line per run in the plots: its colour, model, state and last test accuracy.
+    pub(super) fn shown_runs_ui(&self, ui: &mut egui::Ui) {
+        for r in self.runs.iter().filter(|r| r.visible) {
+            let s = &r.series;
+            let accuracy = s.test_accuracy().last().map_or("no epoch yet".into(), |p| {
+                format!("test {:.1} %", p[1] * 100.0)
+            });
+            widgets::swatch(
+                ui,
+                r.color,
+                format!("{}: {}, {}, {accuracy}", s.name, s.model, s.state.word()),
+            );
+        }
+    }
+
+    /// The runs folder's runs, with a checkbox each to overlay them.
+    pub(super) fn disk_ui(&mut self, ui: &mut egui::Ui) {
+        widgets::section(ui, "Runs on disk");
+        let root = self.form.runs_root();
+        let stale = self.disk_stale || self.disk.as_ref().is_none_or(|(r, _)| *r != root);
+        let refresh = ui.horizontal(|ui| ui.button("Refresh").clicked()).inner;
+        let listing = self.listing.as_ref().is_some_and(|(r, _)| *r == root);
+        if (stale && !listing) || refresh {
+            let dir = root.clone();
+            match Task::spawn(ui.ctx(), "list-runs", move || list_runs(&dir)) {
+                Ok(task) => {
+                    self.listing = Some((root.clone(), task));
+                    self.disk_stale = false;
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        let runs = self
+            .disk
+            .as_ref()
+            .filter(|(r, _)| *r == root)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        if runs.is_empty() {
+            ui.label(RichText::new(format!("No runs in {}", root.display())).weak());
+            return;
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("train_disk_runs")
+            .max_height(220.0)
+            .show(ui, |ui| {
+                for run in runs {
+                    let index = self.runs.iter().position(|r| r.path == run.path);
+                    let mut on = index.is_some_and(|i| self.runs[i].visible);
+                    let mut text = RichText::new(run.name());
+                    if let Some(i) = index {
+                        text = text.color(self.runs[i].color);
+                    }
+                    if !ui.checkbox(&mut on, text).changed() {
+                        continue;
+                    }
+                    match (index, on) {
+                        (Some(i), _) if self.runs[i].live => self.runs[i].visible = on,
+                        (Some(i), false) => {
+                            self.runs.remove(i);
+                        }
+                        (Some(i), true) => self.runs[i].visible = true,
+                        (None, true) => {
+                            let dir = run.clone();
+                            let task = Task::spawn(ui.ctx(), "open-run", move || {
+                                run_series(&dir).map_err(|e| e.to_string())
+                            });
+                            match task {
+                                Ok(task) => self.opening.push_back((run.path.clone(), task)),
+                                Err(e) => self.error = Some(e.to_string()),
+                            }
+                        }
+                        (None, false) => {}
+                    }
+                }
+            });
+    }
+}

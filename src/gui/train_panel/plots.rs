@@ -1,0 +1,163 @@
+//! The Train panel's curves: loss per step (min–max bands where steps are folded), accuracy per
+//! epoch, per occlusion level and per position, of every run shown; and saving them as PNGs.
+
+use super::widgets;
+use super::{ShownRun, TrainPanel};
+use egui::RichText;
+use egui_plot::{Bar, BarChart, Corner, FilledArea, Legend, Line, LineStyle, Plot};
+
+/// Height of each plot.
+const PLOT_HEIGHT: f32 = 180.0;
+/// Most loss points drawn per run; more steps are folded into min/max buckets.
+const LOSS_BUCKETS: usize = 300;
+
+impl TrainPanel {
+    pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        if self.runs.iter().any(|r| r.visible) {
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Save plots as PNG")
+                    .on_hover_text("loss, accuracy, levels and positions of the shown runs, into <runs folder>/plots/")
+                    .clicked()
+                {
+                    self.save_plots(ui.ctx());
+                }
+                match &self.saved_plots {
+                    Some(Ok(files)) => {
+                        let dir = files
+                            .first()
+                            .and_then(|f| f.parent())
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_default();
+                        ui.label(RichText::new(format!("{} plots saved in {dir}", files.len())).weak());
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                    None => {}
+                }
+            });
+        }
+        let shown: Vec<&ShownRun> = self.runs.iter().filter(|r| r.visible).collect();
+        if shown.is_empty() {
+            widgets::section(ui, "Curves");
+            ui.label(
+                RichText::new("Start a run, or tick runs on disk, to see their curves here.")
+                    .weak(),
+            );
+            return;
+        }
+        let points: usize = shown.iter().map(|r| r.series.steps.len()).sum();
+        ui.columns(2, |cols| {
+            let ui = &mut cols[0];
+            widgets::section(ui, "Loss per step");
+            ui.label(
+                RichText::new(format!(
+                    "loss points: {points} — band: min–max of folded steps"
+                ))
+                .weak(),
+            );
+            plot("train_loss", Corner::RightTop)
+                .x_axis_label("step")
+                .y_axis_label("loss")
+                .show(ui, |plot_ui| {
+                    for r in &shown {
+                        let buckets = r.series.loss_buckets(LOSS_BUCKETS);
+                        if buckets.iter().any(|b| b.count > 1) {
+                            let xs: Vec<f64> = buckets.iter().map(|b| b.x).collect();
+                            let lo: Vec<f64> = buckets.iter().map(|b| b.min).collect();
+                            let hi: Vec<f64> = buckets.iter().map(|b| b.max).collect();
+                            plot_ui.add(
+                                FilledArea::new(&r.series.name, &xs, &lo, &hi)
+                                    .fill_color(r.color.gamma_multiply(0.25)),
+                            );
+                        }
+                        let mean: Vec<[f64; 2]> = buckets.iter().map(|b| [b.x, b.mean]).collect();
+                        plot_ui.line(Line::new(&r.series.name, mean).color(r.color).width(1.5));
+                    }
+                });
+
+            let ui = &mut cols[1];
+            widgets::section(ui, "Accuracy per epoch");
+            ui.label(RichText::new("solid: test; dashed: training").weak());
+            plot("train_accuracy", Corner::RightBottom)
+                .x_axis_label("epoch")
+                .y_axis_label("accuracy")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |plot_ui| {
+                    for r in &shown {
+                        plot_ui.line(
+                            Line::new(&r.series.name, r.series.test_accuracy())
+                                .color(r.color)
+                                .width(2.0),
+                        );
+                        plot_ui.line(
+                            Line::new(&r.series.name, r.series.train_accuracy())
+                                .color(r.color)
+                                .style(LineStyle::dashed_dense())
+                                .width(1.5),
+                        );
+                    }
+                });
+        });
+
+        ui.columns(2, |cols| {
+            let ui = &mut cols[0];
+            widgets::section(ui, "Test accuracy per occlusion level");
+            ui.label(RichText::new("latest epoch of each run; level 0 = unoccluded").weak());
+            let width = 0.8 / shown.len() as f64;
+            plot("train_levels", Corner::RightTop)
+                // Headroom: the legend sits above the bars.
+                .include_y(1.4)
+                .x_axis_label("occlusion level")
+                .y_axis_label("accuracy")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |plot_ui| {
+                    for (k, r) in shown.iter().enumerate() {
+                        let per_level = r.series.test_accuracy_per_level();
+                        let bars: Vec<Bar> = per_level
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(level, points)| {
+                                let acc = points.last()?[1];
+                                let x = level as f64 - 0.4 + width * (k as f64 + 0.5);
+                                Some(Bar::new(x, acc).width(width * 0.9).fill(r.color))
+                            })
+                            .collect();
+                        plot_ui.bar_chart(BarChart::new(&r.series.name, bars).color(r.color));
+                    }
+                });
+            let ui = &mut cols[1];
+            widgets::section(ui, "Test accuracy per position");
+            ui.label(RichText::new("latest epoch of each run").weak());
+            plot("train_positions", Corner::RightBottom)
+                .x_axis_label("position in the sequence")
+                .y_axis_label("accuracy")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |plot_ui| {
+                    for r in &shown {
+                        plot_ui.line(
+                            Line::new(&r.series.name, r.series.test_accuracy_per_position())
+                                .color(r.color)
+                                .width(2.0),
+                        );
+                    }
+                });
+        });
+    }
+}
+
+/// A plot of the panel's size with a legend naming the runs.
+fn plot(id: &str, legend: Corner) -> Plot<'static> {
+    Plot::new(id.to_string())
+        .height(PLOT_HEIGHT)
+        .legend(
+            Legend::default()
+                .position(legend)
+                .follow_insertion_order(true),
+        )
+        .allow_scroll(false)
+}

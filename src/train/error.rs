@@ -1,0 +1,40 @@
+//! Why training or scoring failed.
+
+/// An error of a [`RecordSink`](super::RecordSink), whatever its storage.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The record sink (a run directory) could not keep a record.
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+    #[error("backend: {0}")]
+    Backend(String),
+    #[error("model: {0}")]
+    Model(#[from] crate::model::rrn::RrnConfigError),
+    #[error("no training sequences: the data and patterns give nothing to train on")]
+    NoData,
+    #[error(
+        "the loss became {value} at epoch {epoch}, step {step}: training stopped instead of going on with garbage \
+         (lower the learning rate?)"
+    )]
+    NonFinite {
+        value: f32,
+        epoch: usize,
+        step: usize,
+    },
+    /// The checkpoint's weights have other shapes than the model (trained for other data).
+    #[error("checkpoint {}: its weights do not fit the model: {message}", path.display())]
+    CheckpointMisfit {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("reading tensor data: {0}")]
+    Tensor(String),
+}
