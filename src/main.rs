@@ -198,6 +198,14 @@ fn run() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 print!("{summary}");
+                if let Some((d, paper)) = occlab::experiment::tables::published_sequences(&preset) {
+                    let paper_data = ["MNIST", "EMNIST letters", "CIFAR-10"][d.paper_column()];
+                    println!(
+                        "paper A     {paper} sequences planned from all of {paper_data}; ours {} from {}",
+                        summary.train_sequences + summary.test_sequences,
+                        d.title()
+                    );
+                }
             }
             if let Some(path) = sheet {
                 let img = prepared.contact_sheet(&preset, sheet_rows, show_occluders);

@@ -182,8 +182,9 @@ fn the_train_panel_offers_the_rrn_family_and_trains_one_on_clips() {
         form.config.epochs = 1;
         form.config.batch_size = 4;
         form.backend = BackendChoice::Flex;
-        form.runs_root = root.path().display().to_string();
     }
+    // The workbench's one runs folder.
+    harness.state_mut().workbench.runs_root = root.path().display().to_string();
     harness.run();
     let preset = {
         let state = harness.state();

@@ -89,6 +89,13 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const MIB: usize = 1 << 20;
 
+/// Runs a test's set-up in the readers' turn too: its allocations (training a sample run,
+/// loading images) must not count against another reader's case.
+fn setup<T>(f: impl FnOnce() -> T) -> T {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -588,7 +595,7 @@ fn fuzz_run_file(
     fields: Vec<(usize, usize)>,
     check: impl Fn(&RunDir) -> Result<bool, String>,
 ) {
-    let src = sample_run();
+    let src = setup(sample_run);
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("run");
     for f in [
@@ -672,32 +679,33 @@ fn run_directories() {
 #[test]
 fn quiz_session_files() {
     let dir = tempfile::tempdir().unwrap();
-    let preset = Preset::parse(
-        include_str!("../presets/quiz/digits-embedded.toml"),
-        Path::new("digits-embedded.toml"),
-    )
-    .unwrap();
-    let mut c = QuizConfig::new("F1", Group::NonExpert, preset);
-    c.patterned = 2;
-    c.random = 1;
-    c.practice = 0;
-    let stimuli = Stimuli::load(&c, None).unwrap();
-    let (mut s, _) = session::start(dir.path(), &c, &stimuli).unwrap();
-    for item in 0..2 {
-        let n = s.header().items[item].len();
-        s.append(Response {
-            item,
-            answers: vec![Some(1); n],
-            answer_ms: vec![Some(500.0); n],
-            sequence_ms: 2000.0,
-            corrections: 0,
-            timed_out: false,
-            submitted_unix_ms: 1_700_000_000_000,
-        })
+    let path = setup(|| {
+        let preset = Preset::parse(
+            include_str!("../presets/quiz/digits-embedded.toml"),
+            Path::new("digits-embedded.toml"),
+        )
         .unwrap();
-    }
-    let path = s.path().to_path_buf();
-    drop(s);
+        let mut c = QuizConfig::new("F1", Group::NonExpert, preset);
+        c.patterned = 2;
+        c.random = 1;
+        c.practice = 0;
+        let stimuli = Stimuli::load(&c, None).unwrap();
+        let (mut s, _) = session::start(dir.path(), &c, &stimuli).unwrap();
+        for item in 0..2 {
+            let n = s.header().items[item].len();
+            s.append(Response {
+                item,
+                answers: vec![Some(1); n],
+                answer_ms: vec![Some(500.0); n],
+                sequence_ms: 2000.0,
+                corrections: 0,
+                timed_out: false,
+                submitted_unix_ms: 1_700_000_000_000,
+            })
+            .unwrap();
+        }
+        s.path().to_path_buf()
+    });
     let valid = std::fs::read(&path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     fuzz(

@@ -1,6 +1,6 @@
 //! The workbench started from an empty folder, with no checkout around it (issue 16): the Quiz
 //! panel's default preset (built into the binary), a run trained from the Train panel's defaults
-//! into `./runs`, and the Present panel showing it from its default folder. The CLI side is in
+//! into `./runs` (the workbench's default runs folder), and the Present panel showing it. The CLI side is in
 //! tests/presets.rs (`occlab quiz` and `occlab presets` run from an empty folder).
 
 use egui::accesskit::Role;
@@ -68,9 +68,9 @@ fn the_workbench_defaults_work_from_an_empty_folder() {
     h.get_by_role_and_label(Role::Button, PanelId::Train.title())
         .click();
     h.run();
+    assert_eq!(h.state().workbench.runs_root, "runs");
     {
         let form = &mut h.state_mut().train_panel.form;
-        assert!(form.runs_root.trim().is_empty() || form.runs_root.trim() == "runs");
         form.config.batch_size = 5;
         form.config.epochs = 1;
         form.limit = Some(10);

@@ -176,11 +176,10 @@ fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn results_table_shows_our_run_and_its_confusion_matrix() {
-    use occlab::gui::results_panel::ResultsPanel;
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_runs_root(dir.path());
     let mut harness = harness();
-    harness.state_mut().results_panel = ResultsPanel::with_root(root.display().to_string());
+    harness.state_mut().workbench.runs_root = root.display().to_string();
     open_panel(&mut harness, PanelId::Results);
     harness.get_by_label_contains("1 runs in");
     // Table 1, CNN row, MNIST column: ours (10 of 12 right) and the paper's 89.44.
@@ -254,4 +253,44 @@ fn the_planners_cap_and_balance_floor_change_the_plan() {
     assert!(floor_used >= used, "{floor_used} < {used}");
     let shared = harness.state().workbench.patterns.clone().unwrap();
     assert_eq!(shared.min_share, 0.5);
+}
+
+/// The OCR letters through the real app: the words preset loads the letters (the Data panel says
+/// how many words), and the Patterns panel builds windows of real words and their control.
+#[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
+fn real_words_build_in_the_patterns_panel() {
+    let Some(dir) = std::env::var_os("OCCLAB_DATA_DIR") else {
+        eprintln!("SKIPPED real_words_build_in_the_patterns_panel: OCCLAB_DATA_DIR is not set");
+        return;
+    };
+    let preset_path = std::path::Path::new("presets/data/ocr-words-patterned.toml");
+    let mut harness = harness();
+    harness.state_mut().workbench.data_dir = Some(dir.into());
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_preset(preset_path, &ctx).unwrap();
+    gui_common::wait_until_loaded(&mut harness);
+    assert_eq!(
+        harness.state().workbench.data.as_ref().unwrap().set.len(),
+        52_152
+    );
+    open_panel(&mut harness, PanelId::Data);
+    harness.get_by_label("6877 (letters in the writers' order)");
+    open_panel(&mut harness, PanelId::Patterns);
+    assert_eq!(
+        harness.state().patterns_panel.choice,
+        occlab::gui::patterns_panel::LibraryChoice::Words
+    );
+    harness.get_by_label("5904 windows of 6 letters in the real words");
+    harness
+        .get_by_role_and_label(Role::Button, "Build sequences")
+        .click();
+    wait_for_build(&mut harness);
+    wait_for_label(&mut harness, "Total", |v| {
+        v.starts_with("Total: 5904 sequences (4719 train, 1185 test)")
+    });
+    let built = harness.state().patterns_panel.built().expect("a build");
+    assert_eq!(built.library.name, "real words T=6");
+    harness.get_by_label("With patterns");
+    harness.get_by_label("Random order (control)");
 }

@@ -100,9 +100,9 @@ fn the_present_panel_shows_both_models_and_obeys_the_keys() {
 
     let mut harness = gui_common::harness();
     {
-        let panel = &mut harness.state_mut().present_panel;
-        panel.runs_root = root.path().display().to_string();
-        panel.backend = BackendChoice::Flex;
+        harness.state_mut().present_panel.backend = BackendChoice::Flex;
+        // The workbench's one runs folder.
+        harness.state_mut().workbench.runs_root = root.path().display().to_string();
     }
     harness
         .get_by_role_and_label(Role::Button, PanelId::Present.title())

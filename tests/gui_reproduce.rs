@@ -53,7 +53,7 @@ fn reproduce_from_the_results_panel() {
     assert!(md.contains("## Table A1"), "{md}");
     // The tables above now read the reproduction's runs.
     assert_eq!(
-        harness.state().results_panel.runs_root,
+        harness.state().workbench.runs_root,
         out.join("runs").display().to_string()
     );
     assert!(

@@ -65,10 +65,11 @@ fn a_cnn_run_starts_reports_steps_and_stops() {
         form.config.epochs = 3;
         form.limit = Some(48);
         form.backend = BackendChoice::Flex;
-        form.runs_root = root.path().display().to_string();
         // Only the CRNN is ticked by default.
         form.select_only(&[ModelKind::Crnn]);
     }
+    // The workbench's one runs folder.
+    harness.state_mut().workbench.runs_root = root.path().display().to_string();
     harness.step();
     // Untick the CRNN and tick the CNN through the UI.
     harness
@@ -232,7 +233,7 @@ fn finished_runs_on_disk_are_overlaid() {
     fake_run(root.path(), "run-a", &[0.5, 0.7, 0.8]);
     fake_run(root.path(), "run-b", &[0.4, 0.6]);
     let mut harness = train_harness();
-    harness.state_mut().train_panel.form.runs_root = root.path().display().to_string();
+    harness.state_mut().workbench.runs_root = root.path().display().to_string();
     harness.run();
     // The runs folder is listed off the UI thread.
     gui_common::settle(&mut harness);

@@ -236,7 +236,7 @@ fn border_brighter(img: &image::GrayImage) -> bool {
 
 /// Crops to the ink (pixels above a quarter of the maximum), scales into the inner box keeping the
 /// aspect ratio, and centres it on a black canvas.
-fn ink_box(img: &image::GrayImage, w: u32, h: u32, margin: u32) -> image::GrayImage {
+pub(crate) fn ink_box(img: &image::GrayImage, w: u32, h: u32, margin: u32) -> image::GrayImage {
     let max = img.pixels().map(|p| p.0[0]).max().unwrap_or(0);
     let threshold = max / 4;
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);

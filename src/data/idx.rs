@@ -274,7 +274,7 @@ pub fn load_pair(
 }
 
 /// Finds `stem` or `stem.gz` in `dir`.
-fn find(dir: &Path, stems: &[&str]) -> Result<PathBuf, DataError> {
+pub(crate) fn find(dir: &Path, stems: &[&str]) -> Result<PathBuf, DataError> {
     for stem in stems {
         for candidate in [dir.join(stem), dir.join(format!("{stem}.gz"))] {
             if candidate.is_file() {

@@ -9,6 +9,7 @@ pub mod folder;
 pub mod idx;
 pub mod letters;
 pub mod motion;
+pub mod ocr;
 pub mod source;
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,10 @@ pub struct ImageSet {
     /// Split per image.
     pub splits: Vec<Split>,
     pub class_names: Vec<String>,
+    /// The group of each image, for sources whose images come in ordered groups (OCR letters: the
+    /// word each letter was written in, the letters of a word in the writer's order by index);
+    /// empty for every other source.
+    pub groups: Vec<u32>,
 }
 
 /// A loader's error: always names the file (or folder) and what is wrong with it.
@@ -158,7 +163,26 @@ impl ImageSet {
             labels,
             splits,
             class_names,
+            groups: Vec::new(),
         })
+    }
+
+    /// The same set with a group per image (see [`ImageSet::groups`]); `origin` names the source in
+    /// the error when the counts differ.
+    pub fn with_groups(mut self, groups: Vec<u32>, origin: &Path) -> Result<Self, DataError> {
+        if groups.len() != self.len() {
+            return Err(DataError::format(
+                origin,
+                format!("{} groups for {} images", groups.len(), self.len()),
+            ));
+        }
+        self.groups = groups;
+        Ok(self)
+    }
+
+    /// Whether the images come in groups (words).
+    pub fn has_groups(&self) -> bool {
+        !self.groups.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -242,9 +266,16 @@ impl ImageSet {
                 ),
             ));
         }
+        if self.has_groups() != other.has_groups() {
+            return Err(DataError::format(
+                origin,
+                "a set with groups (words) cannot join a set without",
+            ));
+        }
         self.pixels.extend_from_slice(&other.pixels);
         self.labels.extend_from_slice(&other.labels);
         self.splits.extend_from_slice(&other.splits);
+        self.groups.extend_from_slice(&other.groups);
         Ok(())
     }
     /// Keeps at most `per_class` images of each class in each split (in order): small, balanced subsets.
@@ -278,6 +309,11 @@ impl ImageSet {
             labels: ids.iter().map(|&i| self.labels[i]).collect(),
             splits: ids.iter().map(|&i| self.splits[i]).collect(),
             class_names: self.class_names.clone(),
+            groups: if self.has_groups() {
+                ids.iter().map(|&i| self.groups[i]).collect()
+            } else {
+                Vec::new()
+            },
         }
     }
     /// Mean pixel value per channel over the whole set (used by the "mean" occluder fill).

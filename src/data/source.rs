@@ -5,6 +5,7 @@ use super::folder::{FolderOptions, load_folder};
 use super::idx::{self, IdxLayout};
 use super::letters::{LetterConfig, generate_letters};
 use super::motion::{MotionConfig, generate_motion};
+use super::ocr::{self, OcrOptions};
 use super::{DataError, ImageSet, cifar, embedded};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,14 @@ pub enum DataSource {
         #[serde(default)]
         config: LetterConfig,
     },
+    /// Real handwritten lower-case letters a–z (the "OCR letters" set) in a folder: IDX images of
+    /// 16×8, labels, folds and the words file, fitted to 28×28 as EMNIST was; train and test by the
+    /// data set's folds, so no word is split. The images remember their words.
+    OcrLetters {
+        path: PathBuf,
+        #[serde(default)]
+        options: OcrOptions,
+    },
     /// Video clips as frame folders (`Class/clip/frame_00001.jpg`, the UCF-101 extraction
     /// layout); the images are the sampled frames.
     Clips {
@@ -69,6 +78,14 @@ impl DataSource {
         }
     }
 
+    /// The OCR letters in the usual `ocr-letters/` sub-folder of the data folder, folds 8–9 test.
+    pub fn ocr_letters() -> Self {
+        DataSource::OcrLetters {
+            path: "ocr-letters".into(),
+            options: OcrOptions::default(),
+        }
+    }
+
     /// Short description for tables and logs.
     pub fn describe(&self) -> String {
         match self {
@@ -82,6 +99,11 @@ impl DataSource {
                     config.per_class, config.seed
                 )
             }
+            DataSource::OcrLetters { path, options } => format!(
+                "OCR letters ({}, {})",
+                path.display(),
+                options.describe_folds()
+            ),
             DataSource::Clips { path, options } => format!(
                 "video clips ({}, every {}frame)",
                 path.display(),
@@ -130,7 +152,7 @@ impl DataSource {
 
     /// Whether loading needs the data folder.
     pub fn needs_data_dir(&self) -> bool {
-        matches!(self, DataSource::Idx { path, .. } | DataSource::Cifar10 { path } | DataSource::Folder { path, .. } | DataSource::Clips { path, .. } if path.is_relative())
+        matches!(self, DataSource::Idx { path, .. } | DataSource::Cifar10 { path } | DataSource::Folder { path, .. } | DataSource::OcrLetters { path, .. } | DataSource::Clips { path, .. } if path.is_relative())
     }
 
     /// Loads the images.
@@ -158,6 +180,7 @@ impl DataSource {
             DataSource::Cifar10 { path } => cifar::load_dir(&resolve(path)?),
             DataSource::Folder { path, options } => load_folder(&resolve(path)?, options),
             DataSource::Letters { config } => generate_letters(config),
+            DataSource::OcrLetters { path, options } => ocr::load_dir(&resolve(path)?, options),
             DataSource::Clips { path, options } => Ok(load_clips(&resolve(path)?, options)?.frames),
             DataSource::Motion { config } => Ok(generate_motion(config)?.frames),
         }

@@ -6,8 +6,10 @@ use crate::data::{DataError, ImageSet, Split};
 use crate::occlusion::{LevelCoverage, SpecError};
 use crate::sequence::builder::{self, BuildConfig, BuildError, Ordering, SequenceSet, SplitPlans};
 use crate::sequence::clip_data::{self, ClipCut, build_clip_sequences};
+use crate::sequence::patterns::PatternLibrary;
 use crate::sequence::planner::{Plan, PlanOptions};
 use crate::sequence::render;
+use crate::sequence::words::build_word_windows;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -80,8 +82,15 @@ pub fn prepare_with_dir(
     }
     preset.occlusion.validate()?;
     let t1 = Instant::now();
-    let library = preset.library(&images.class_names)?;
     let s = &preset.sequences;
+    if s.patterns == LibrarySpec::Words {
+        let (patterned, library, plans) =
+            build_word_windows(&images, s.t, s.seed, &preset.occlusion.level_mix)?;
+        return Ok(finish(
+            preset, images, library, patterned, plans, load_time, t1,
+        ));
+    }
+    let library = preset.library(&images.class_names)?;
     let cfg = BuildConfig {
         t: s.t,
         seed: s.seed,
@@ -93,6 +102,22 @@ pub fn prepare_with_dir(
         },
     };
     let (patterned, plans) = builder::build_patterned(&images, &library, &cfg)?;
+    Ok(finish(
+        preset, images, library, patterned, plans, load_time, t1,
+    ))
+}
+
+/// The preset's ordering (the patterned set, or its random control) and limit, as [`Prepared`].
+fn finish(
+    preset: &Preset,
+    images: Arc<ImageSet>,
+    library: PatternLibrary,
+    patterned: SequenceSet,
+    plans: SplitPlans,
+    load_time: Duration,
+    started: Instant,
+) -> Prepared {
+    let s = &preset.sequences;
     let mut sequences = match s.ordering {
         OrderingSpec::Patterned => patterned,
         OrderingSpec::Random => builder::random_control(&images, &patterned, s.seed),
@@ -100,16 +125,16 @@ pub fn prepare_with_dir(
     if let Some(limit) = s.limit {
         sequences = sequences.limit(limit);
     }
-    Ok(Prepared {
+    Prepared {
         images,
         library,
         sequences,
         plans,
         load_time,
-        build_time: t1.elapsed(),
+        build_time: started.elapsed(),
         data_dir: None,
         clips: None,
-    })
+    }
 }
 
 /// The "plan" of clip data: no patterns, every subsequence that fits (optimal by construction).
@@ -199,6 +224,9 @@ fn prepare_clips(
         clips: Some(Arc::new(clips)),
     })
 }
+
+/// Most patterns the printed summary lists one by one.
+const MAX_PATTERN_LINES: usize = 40;
 
 /// What `occlab dataset` prints.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -393,8 +421,21 @@ impl fmt::Display for DatasetSummary {
             "per pattern {:<28} {:>7} {:>7}",
             "pattern", "train", "test"
         )?;
-        for (name, train, test) in &self.per_pattern {
+        // Real words have thousands of spellings: the most frequent stand for the rest.
+        let mut shown: Vec<&(String, usize, usize)> = self.per_pattern.iter().collect();
+        if shown.len() > MAX_PATTERN_LINES {
+            shown.sort_by_key(|(_, train, test)| std::cmp::Reverse(train + test));
+            shown.truncate(MAX_PATTERN_LINES);
+        }
+        for (name, train, test) in &shown {
             writeln!(f, "            {name:<28} {train:>7} {test:>7}")?;
+        }
+        if shown.len() < self.per_pattern.len() {
+            writeln!(
+                f,
+                "            … and {} more patterns (the {MAX_PATTERN_LINES} most frequent shown)",
+                self.per_pattern.len() - shown.len()
+            )?;
         }
         writeln!(f, "coverage    level  pixels hidden  ink hidden")?;
         for c in &self.coverage {

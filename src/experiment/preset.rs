@@ -212,6 +212,10 @@ pub enum LibrarySpec {
     },
     /// Six-letter American and Canadian city names (T = 6; chains of names for T = 12, 18, …).
     Cities,
+    /// Real handwritten words (OCR letters only): every sequence is a window of T consecutive
+    /// letters of one word as its writer wrote it; the context is English spelling, not a designed
+    /// pattern. See `crate::sequence::words`.
+    Words,
     /// The user's own patterns, one string each ("0-1-2-3-4", "BOSTON", "cat,dog,cat,dog,cat").
     Custom { patterns: Vec<String> },
     /// Clip sources (video frame folders, motion clips): every sequence is a subsequence of T
@@ -375,6 +379,11 @@ impl Preset {
             )
             .map_err(wrap_err)?,
             LibrarySpec::Cities => PatternLibrary::cities_for_length(t).map_err(wrap_err)?,
+            LibrarySpec::Words => {
+                return Err(wrap_err(PatternError::FromData {
+                    library: "real words".into(),
+                }));
+            }
             LibrarySpec::Custom { patterns } => {
                 PatternLibrary::parse("custom", &patterns.join("\n")).map_err(wrap_err)?
             }

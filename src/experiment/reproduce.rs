@@ -38,10 +38,12 @@ pub enum TableId {
     B2,
     B3,
     B4,
+    /// Beyond the papers: real handwritten words against the same letters in random order.
+    W1,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 9] = [
+    pub const ALL: [TableId; 10] = [
         TableId::A1,
         TableId::A2,
         TableId::A3,
@@ -51,6 +53,7 @@ impl TableId {
         TableId::B2,
         TableId::B3,
         TableId::B4,
+        TableId::W1,
     ];
 
     /// "A1" … "B4".
@@ -65,6 +68,7 @@ impl TableId {
             TableId::B2 => "B2",
             TableId::B3 => "B3",
             TableId::B4 => "B4",
+            TableId::W1 => "W1",
         }
     }
 
@@ -78,6 +82,9 @@ impl TableId {
             TableId::A5 => "Paper A, Table 5 — people vs CRNN, without patterns",
             TableId::B1 => "Paper B, Table 1 — per-frame baselines by block",
             TableId::B2 => "Paper B, Table 2 — temporal skip position",
+            TableId::W1 => {
+                "Beyond paper A — real handwritten words (OCR letters) against the same letters in random order"
+            }
             TableId::B3 => "Paper B, Table 3 — temporal skip type",
             TableId::B4 => "Paper B, Table 4 — temporal context",
         }
@@ -95,12 +102,12 @@ impl TableId {
                 .into_iter()
                 .find(|t| t.name().eq_ignore_ascii_case(part))
                 .ok_or_else(|| {
-                    format!("unknown table {part:?}; expected A1 … A5, B1 … B4 or all")
+                    format!("unknown table {part:?}; expected A1 … A5, B1 … B4, W1 or all")
                 })?;
             out.push(t);
         }
         if out.is_empty() {
-            return Err("no table named; expected A1 … A5, B1 … B4 or all".into());
+            return Err("no table named; expected A1 … A5, B1 … B4, W1 or all".into());
         }
         out.sort();
         out.dedup();
@@ -131,6 +138,7 @@ impl TableId {
             TableId::B2 => ("paper-b", &["b2-"], ""),
             TableId::B3 => ("paper-b", &["b3-"], ""),
             TableId::B4 => ("paper-b", &["b4-"], ""),
+            TableId::W1 => ("words", &["w1-"], ""),
         }
     }
 
@@ -661,7 +669,7 @@ mod tests {
 
     #[test]
     fn table_names_parse() {
-        assert_eq!(TableId::parse_list("all").unwrap().len(), 9);
+        assert_eq!(TableId::parse_list("all").unwrap().len(), 10);
         assert_eq!(
             TableId::parse_list("a2, A1,a2").unwrap(),
             vec![TableId::A1, TableId::A2]
@@ -675,16 +683,25 @@ mod tests {
     fn paper_a_tables_find_their_presets() {
         let root = Path::new("presets");
         let a1 = TableId::A1.presets(root).unwrap();
-        assert_eq!(a1.len(), 18, "6 models × 3 data sets");
-        assert_eq!(TableId::A2.presets(root).unwrap().len(), 18);
+        assert_eq!(
+            a1.len(),
+            24,
+            "6 models × 4 data sets (MNIST, two letter stand-ins, CIFAR-10)"
+        );
+        assert_eq!(TableId::A2.presets(root).unwrap().len(), 24);
         let a3 = TableId::A3.presets(root).unwrap();
-        assert_eq!(a3.len(), 15, "3 data sets × 5 lengths");
+        assert_eq!(a3.len(), 20, "4 data sets × 5 lengths");
         assert!(
             a3.iter()
                 .any(|p| p.ends_with("a1-mnist-patterned-crnn.toml"))
         );
-        assert_eq!(TableId::A4.presets(root).unwrap().len(), 3);
-        assert_eq!(TableId::A5.presets(root).unwrap().len(), 3);
+        assert_eq!(TableId::A4.presets(root).unwrap().len(), 4);
+        assert_eq!(TableId::A5.presets(root).unwrap().len(), 4);
+        assert_eq!(
+            TableId::W1.presets(root).unwrap().len(),
+            4,
+            "CNN and CRNN × words and random order"
+        );
         let err = TableId::A1
             .presets(Path::new("/nonexistent"))
             .unwrap_err()
@@ -735,8 +752,8 @@ mod tests {
         );
         opts.presets = PathBuf::from("presets");
         let runs = plan(&opts).unwrap();
-        // A1: 18; A3 adds its 12 longer ones (T = 5/6 come from A1); A4 adds none.
-        assert_eq!(runs.len(), 30);
+        // A1: 24; A3 adds its 16 longer ones (T = 5/6 come from A1); A4 adds none.
+        assert_eq!(runs.len(), 40);
         let crnn = runs
             .iter()
             .find(|r| r.source.ends_with("a1-mnist-patterned-crnn.toml"))

@@ -246,6 +246,7 @@ fn known_shape(source: &DataSource) -> Option<[usize; 3]> {
         DataSource::EmbeddedDigits => Some([28, 28, 1]),
         DataSource::Cifar10 { .. } => Some([32, 32, 3]),
         DataSource::Letters { config } => Some([config.size, config.size, 1]),
+        DataSource::OcrLetters { options, .. } => Some([options.size, options.size, 1]),
         DataSource::Idx { .. }
         | DataSource::Folder { .. }
         | DataSource::Clips { .. }

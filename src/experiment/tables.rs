@@ -3,15 +3,16 @@
 //! [`scan`] reads every run under a runs root ([`summarize`]: its preset's model, data and
 //! ordering, T, and the last epoch's test metrics). [`table`] arranges them in the shape of
 //! paper A's Table 1 (patterned sequences) or Table 2 (random order): rows are the six models,
-//! columns MNIST / EMNIST (our generated letters stand in) / CIFAR-10, each cell our accuracy
-//! (with the run it came from) and the published one. [`table_by_t`] is Table 3: the CRNN with
+//! columns MNIST / the two EMNIST stand-ins (generated letters, real OCR letters; real EMNIST too
+//! when a run used it) / CIFAR-10, each cell our accuracy (with the run it came from) and the
+//! published one (EMNIST's for both stand-ins). [`table_by_t`] is Table 3: the CRNN with
 //! patterns by sequence length. [`to_csv`] exports a table.
 //!
 //! A run's epochs are read from `metrics.jsonl`; a folder without one may hold them as
 //! `epochs.jsonl` (the same JSON lines: the summaries committed under `docs/runs/`).
 
 use super::preset::{OrderingSpec, Preset};
-use super::published::{PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3};
+use super::published::{PAPER_SEQUENCES, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3};
 use super::run::{LogLine, RunDir, RunError, list_runs};
 use crate::data::source::DataSource;
 use crate::metrics::{ImagePrediction, Metrics};
@@ -19,37 +20,71 @@ use crate::model::ModelKind;
 use crate::train::EpochRecord;
 use std::path::{Path, PathBuf};
 
-/// A column of paper A's tables.
+/// A column of paper A's tables: the paper's three data sets, and the two stand-ins for EMNIST
+/// letters (which cannot be had offline), each shown beside EMNIST's published numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dataset {
     Mnist,
+    /// Real EMNIST letters (IDX files with an `emnist` prefix or name).
     Emnist,
+    /// Stand-in: occlab's generated letters.
+    GeneratedLetters,
+    /// Stand-in: the real handwritten OCR letters (16×8, lower case).
+    OcrLetters,
     Cifar10,
 }
 
 impl Dataset {
-    /// The three, in the paper's column order.
-    pub const ALL: [Dataset; 3] = [Dataset::Mnist, Dataset::Emnist, Dataset::Cifar10];
+    /// Every column, in table order (the stand-ins after EMNIST).
+    pub const ALL: [Dataset; 5] = [
+        Dataset::Mnist,
+        Dataset::Emnist,
+        Dataset::GeneratedLetters,
+        Dataset::OcrLetters,
+        Dataset::Cifar10,
+    ];
+
+    /// The columns a table shows: all but real EMNIST, which only when a run used it (it cannot
+    /// be had offline, so its column would otherwise always be empty).
+    pub fn columns(with_emnist: bool) -> Vec<Dataset> {
+        Self::ALL
+            .into_iter()
+            .filter(|&d| d != Dataset::Emnist || with_emnist)
+            .collect()
+    }
 
     pub fn title(self) -> &'static str {
         match self {
             Dataset::Mnist => "MNIST",
             Dataset::Emnist => "EMNIST",
+            Dataset::GeneratedLetters => "generated letters (EMNIST stand-in)",
+            Dataset::OcrLetters => "OCR letters (EMNIST stand-in)",
             Dataset::Cifar10 => "CIFAR-10",
         }
     }
 
-    fn index(self) -> usize {
+    /// Whether the column stands in for a data set of the paper (EMNIST).
+    pub fn is_stand_in(self) -> bool {
+        matches!(self, Dataset::GeneratedLetters | Dataset::OcrLetters)
+    }
+
+    /// The paper's column whose published numbers this column is compared with (0 MNIST,
+    /// 1 EMNIST, 2 CIFAR-10).
+    pub fn paper_column(self) -> usize {
         match self {
             Dataset::Mnist => 0,
-            Dataset::Emnist => 1,
+            Dataset::Emnist | Dataset::GeneratedLetters | Dataset::OcrLetters => 1,
             Dataset::Cifar10 => 2,
         }
     }
 
+    fn is_letters(self) -> bool {
+        self.paper_column() == 1
+    }
+
     /// The column a data source belongs to: MNIST (embedded or IDX files), EMNIST (IDX files with
-    /// an `emnist` prefix or name, or the generated letters that stand in for them), CIFAR-10.
-    /// Other sources (folders, other IDX sets) have no column.
+    /// an `emnist` prefix or name), the generated letters, the OCR letters, CIFAR-10. Other
+    /// sources (folders, other IDX sets) have no column.
     pub fn of(source: &DataSource) -> Option<Dataset> {
         match source {
             DataSource::EmbeddedDigits => Some(Dataset::Mnist),
@@ -66,7 +101,8 @@ impl Dataset {
                     None
                 }
             }
-            DataSource::Letters { .. } => Some(Dataset::Emnist),
+            DataSource::Letters { .. } => Some(Dataset::GeneratedLetters),
+            DataSource::OcrLetters { .. } => Some(Dataset::OcrLetters),
             DataSource::Cifar10 { .. } => Some(Dataset::Cifar10),
             DataSource::Folder { .. } | DataSource::Clips { .. } | DataSource::Motion { .. } => {
                 None
@@ -76,17 +112,15 @@ impl Dataset {
 
     /// Sequence length of Tables 1 and 2 (5; 6 for the letters' city names).
     pub fn paper_t(self) -> usize {
-        match self {
-            Dataset::Emnist => 6,
-            Dataset::Mnist | Dataset::Cifar10 => 5,
-        }
+        if self.is_letters() { 6 } else { 5 }
     }
 
     /// The sequence lengths of Table 3.
     pub fn table3_lengths(self) -> [usize; 5] {
-        match self {
-            Dataset::Emnist => [6, 12, 18, 24, 30],
-            Dataset::Mnist | Dataset::Cifar10 => [5, 10, 15, 20, 25],
+        if self.is_letters() {
+            [6, 12, 18, 24, 30]
+        } else {
+            [5, 10, 15, 20, 25]
         }
     }
 }
@@ -123,12 +157,27 @@ impl TableKind {
     }
 }
 
+/// The paper's sequence count to compare a preset's plan with: when the preset builds the paper's
+/// kind of designed patterns at the paper's T on one of its data sets (or a stand-in).
+pub fn published_sequences(preset: &Preset) -> Option<(Dataset, usize)> {
+    use super::preset::LibrarySpec;
+    let dataset = Dataset::of(&preset.data)?;
+    let paper_kind = match &preset.sequences.patterns {
+        LibrarySpec::DigitProgressions { .. } => dataset == Dataset::Mnist,
+        LibrarySpec::Cities => dataset.paper_column() == 1,
+        LibrarySpec::LabelProgressions { .. } => dataset == Dataset::Cifar10,
+        _ => false,
+    };
+    (paper_kind && preset.sequences.t == dataset.paper_t())
+        .then(|| (dataset, PAPER_SEQUENCES[dataset.paper_column()]))
+}
+
 /// The published accuracy (%) of `model` on `dataset` in Table 1 or 2.
 pub fn published(kind: TableKind, model: ModelKind, dataset: Dataset) -> Option<f64> {
     let row = ModelKind::ALL.iter().position(|&m| m == model)?;
     match kind {
-        TableKind::Patterned => Some(PAPER_TABLE1[row][dataset.index()]),
-        TableKind::Random => Some(PAPER_TABLE2[row][dataset.index()]),
+        TableKind::Patterned => Some(PAPER_TABLE1[row][dataset.paper_column()]),
+        TableKind::Random => Some(PAPER_TABLE2[row][dataset.paper_column()]),
         TableKind::ByLength => None,
     }
 }
@@ -136,7 +185,7 @@ pub fn published(kind: TableKind, model: ModelKind, dataset: Dataset) -> Option<
 /// The published CRNN accuracy (%) with patterns of length `t` on `dataset` (Table 3).
 pub fn published_by_length(dataset: Dataset, t: usize) -> Option<f64> {
     let col = dataset.table3_lengths().iter().position(|&x| x == t)?;
-    Some(PAPER_TABLE3[dataset.index()][col])
+    Some(PAPER_TABLE3[dataset.paper_column()][col])
 }
 
 /// What the tables need to know about one run.
@@ -179,7 +228,7 @@ impl RunSummary {
 }
 
 /// Class names of a data source without loading it: digits for MNIST, CIFAR-10's names, letters
-/// A… for EMNIST and the generated letters, else the class numbers.
+/// A… for EMNIST and the generated letters, a… for the OCR letters, else the class numbers.
 pub fn class_names_for(source: &DataSource, n: usize) -> Vec<String> {
     match Dataset::of(source) {
         Some(Dataset::Mnist) if n <= 10 => (0..n).map(|i| i.to_string()).collect(),
@@ -187,7 +236,10 @@ pub fn class_names_for(source: &DataSource, n: usize) -> Vec<String> {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        Some(Dataset::Emnist) if n <= 26 => (0..n)
+        Some(Dataset::OcrLetters) if n <= 26 => (0..n)
+            .map(|i| ((b'a' + i as u8) as char).to_string())
+            .collect(),
+        Some(Dataset::Emnist | Dataset::GeneratedLetters) if n <= 26 => (0..n)
             .map(|i| ((b'A' + i as u8) as char).to_string())
             .collect(),
         _ => (0..n).map(|i| i.to_string()).collect(),
@@ -330,10 +382,11 @@ pub fn table(runs: &[RunSummary], kind: TableKind) -> ResultsTable {
     };
     let done = runs.iter().filter(|r| r.last.is_some());
     let done: Vec<&RunSummary> = done.collect();
+    let columns = Dataset::columns(with_emnist(runs));
     let cells = ModelKind::ALL
         .iter()
         .map(|&model| {
-            Dataset::ALL
+            columns
                 .iter()
                 .map(|&dataset| Cell {
                     ours: best(done.iter().copied().filter(|r| {
@@ -355,15 +408,21 @@ pub fn table(runs: &[RunSummary], kind: TableKind) -> ResultsTable {
             .iter()
             .map(|m| m.name().to_string())
             .collect(),
-        column_labels: Dataset::ALL.iter().map(|d| d.title().to_string()).collect(),
+        column_labels: columns.iter().map(|d| d.title().to_string()).collect(),
         cells,
     }
 }
 
-/// Table 3: rows MNIST, EMNIST, CIFAR-10; columns the five sequence lengths (EMNIST's are
-/// 6, 12, … where the others have 5, 10, …).
+/// Whether any run is on real EMNIST (then its column is shown).
+fn with_emnist(runs: &[RunSummary]) -> bool {
+    runs.iter().any(|r| r.dataset == Some(Dataset::Emnist))
+}
+
+/// Table 3: rows MNIST, (EMNIST,) the two letter stand-ins, CIFAR-10; columns the five sequence
+/// lengths (the letters' are 6, 12, … where the others have 5, 10, …).
 pub fn table_by_length(runs: &[RunSummary]) -> ResultsTable {
-    let cells = Dataset::ALL
+    let rows = Dataset::columns(with_emnist(runs));
+    let cells = rows
         .iter()
         .map(|&dataset| {
             dataset
@@ -386,7 +445,7 @@ pub fn table_by_length(runs: &[RunSummary]) -> ResultsTable {
     ResultsTable {
         kind: TableKind::ByLength,
         title: TableKind::ByLength.title().into(),
-        row_labels: Dataset::ALL.iter().map(|d| d.title().to_string()).collect(),
+        row_labels: rows.iter().map(|d| d.title().to_string()).collect(),
         column_labels: (1..=5)
             .map(|k| format!("T = {} / {}", 5 * k, 6 * k))
             .collect(),

@@ -267,6 +267,14 @@ impl DataPanel {
                         &format!("{} × {} px, {colour}", set.height, set.width),
                     );
                     summary_row(ui, "Classes", &set.num_classes().to_string());
+                    if let Some(last) = set.groups.last() {
+                        // OCR letters: each letter knows its word (words are numbered in order).
+                        summary_row(
+                            ui,
+                            "Words",
+                            &format!("{} (letters in the writers' order)", last + 1),
+                        );
+                    }
                     summary_row(
                         ui,
                         "Loaded in",

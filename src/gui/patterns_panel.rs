@@ -1,7 +1,7 @@
-//! Patterns panel: choose a pattern library (digit progressions, city names, label progressions or
-//! the user's own list), validate it against the data set, build the patterned sequences on a
-//! background thread, and show the planner's result, sample sequence strips and the random-order
-//! control beside them.
+//! Patterns panel: choose a pattern library (digit progressions, city names, label progressions,
+//! the user's own list, or the real handwritten words of the OCR letters), validate it against the
+//! data set, build the patterned sequences on a background thread, and show the planner's result,
+//! sample sequence strips and the random-order control beside them.
 
 use super::task::Task;
 use super::widgets;
@@ -16,6 +16,7 @@ use crate::sequence::patterns::{
     LibraryKind, PatternError, PatternLibrary, ProgressionOptions, Wrap,
 };
 use crate::sequence::render::render_image;
+use crate::sequence::words::{build_word_windows, window_count};
 use egui::{Color32, RichText, Stroke, StrokeKind, TextureHandle, Vec2};
 use egui_plot::{Bar, BarChart};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ const STRIP_COUNT: usize = 6;
 const STEPS: [usize; 4] = [1, 2, 3, 4];
 /// Longest sequence the T field accepts.
 const MAX_T: usize = 30;
+/// Most patterns the plan table lists (real words have thousands of spellings).
+const MAX_PLAN_ROWS: usize = 200;
 /// Width of the controls column.
 const CONTROLS_WIDTH: f32 = 430.0;
 
@@ -37,21 +40,26 @@ pub enum LibraryChoice {
     Cities,
     Labels,
     Custom,
+    /// Windows of T letters of the real handwritten words (OCR letters).
+    Words,
 }
 
 impl LibraryChoice {
-    pub const ALL: [LibraryChoice; 4] = [
+    pub const ALL: [LibraryChoice; 5] = [
         LibraryChoice::Digits,
         LibraryChoice::Cities,
         LibraryChoice::Labels,
         LibraryChoice::Custom,
+        LibraryChoice::Words,
     ];
 
-    /// The libraries the library generates (the Train panel offers these).
-    pub const GENERATED: [LibraryChoice; 3] = [
+    /// The libraries the library generates (the Train panel offers these; real words come from
+    /// the OCR letters loaded).
+    pub const GENERATED: [LibraryChoice; 4] = [
         LibraryChoice::Digits,
         LibraryChoice::Cities,
         LibraryChoice::Labels,
+        LibraryChoice::Words,
     ];
 
     /// The choice of a library kind.
@@ -61,6 +69,7 @@ impl LibraryChoice {
             LibraryKind::CityNames => LibraryChoice::Cities,
             LibraryKind::LabelProgressions => LibraryChoice::Labels,
             LibraryKind::UserDefined => LibraryChoice::Custom,
+            LibraryKind::Words => LibraryChoice::Words,
         }
     }
 
@@ -73,6 +82,7 @@ impl LibraryChoice {
     pub fn natural_length(self) -> usize {
         match self {
             LibraryChoice::Cities => LibraryKind::CityNames.natural_length(),
+            LibraryChoice::Words => LibraryKind::Words.natural_length(),
             _ => LibraryKind::DigitProgressions.natural_length(),
         }
     }
@@ -83,6 +93,7 @@ impl LibraryChoice {
             LibraryChoice::Cities => "City names",
             LibraryChoice::Labels => "Label progressions",
             LibraryChoice::Custom => "Custom",
+            LibraryChoice::Words => "Real words",
         }
     }
 
@@ -97,6 +108,9 @@ impl LibraryChoice {
             }
             LibraryChoice::Custom => {
                 "Your own patterns, one per line: 0-1-2-3-4, BOSTON, cat,dog,cat,dog,cat."
+            }
+            LibraryChoice::Words => {
+                "Windows of T consecutive letters of real handwritten words, as each writer wrote them (OCR letters): English spelling is the context."
             }
         }
     }
@@ -231,6 +245,7 @@ impl PatternsPanel {
                     .map(str::to_string)
                     .collect(),
             },
+            LibraryChoice::Words => LibrarySpec::Words,
         };
         SharedPatterns {
             spec,
@@ -279,6 +294,7 @@ impl PatternsPanel {
                 LibraryChoice::Labels
             }
             LibrarySpec::Cities => LibraryChoice::Cities,
+            LibrarySpec::Words => LibraryChoice::Words,
             LibrarySpec::Custom { patterns } => {
                 self.custom = patterns.join("\n");
                 self.custom.push('\n');
@@ -305,9 +321,37 @@ impl PatternsPanel {
                 &self.options(),
             )?,
             LibraryChoice::Custom => PatternLibrary::parse("custom", &self.custom)?,
+            LibraryChoice::Words => {
+                return Err(PatternError::FromData {
+                    library: "real words".into(),
+                });
+            }
         };
         lib.validate(class_names, self.t)?;
         Ok(lib)
+    }
+
+    /// What a build will make on `images`: the chosen library, or the words' windows; else why
+    /// not.
+    fn build_source(&self, images: &ImageSet) -> Result<BuildSource, String> {
+        if self.choice != LibraryChoice::Words {
+            return self
+                .library(&images.class_names)
+                .map(BuildSource::Library)
+                .map_err(|e| format!("Invalid patterns: {e}"));
+        }
+        if !images.has_groups() {
+            return Err(format!(
+                "{} has no words: load the OCR letters on the Data panel for real words.",
+                images.name
+            ));
+        }
+        let windows =
+            window_count(images, self.t, Split::Train) + window_count(images, self.t, Split::Test);
+        if windows == 0 {
+            return Err(format!("No word has {} letters: lower T.", self.t));
+        }
+        Ok(BuildSource::Words { windows })
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
@@ -410,10 +454,10 @@ impl PatternsPanel {
         match self.choice {
             LibraryChoice::Digits | LibraryChoice::Labels => self.progression_ui(ui),
             LibraryChoice::Custom => self.custom_ui(ui),
-            LibraryChoice::Cities => {}
+            LibraryChoice::Cities | LibraryChoice::Words => {}
         }
 
-        let library = self.library(&data.set.class_names);
+        let library = self.build_source(&data.set);
         // The first time the panel is shown, build the default library right away (10 ms for the
         // embedded digits): the plan is what the panel is for.
         if !self.started_once && self.pending.is_none() && self.built.is_none() {
@@ -424,10 +468,16 @@ impl PatternsPanel {
         }
         ui.add_space(8.0);
         match &library {
-            Ok(lib) => {
+            Ok(BuildSource::Library(lib)) => {
                 ui.label(format!("{} patterns of length {}", lib.len(), self.t));
             }
-            Err(e) => widgets::error_text(ui, format!("Invalid patterns: {e}")),
+            Ok(BuildSource::Words { windows }) => {
+                ui.label(format!(
+                    "{windows} windows of {} letters in the real words",
+                    self.t
+                ));
+            }
+            Err(e) => widgets::error_text(ui, e.clone()),
         }
         ui.add_space(8.0);
         ui.horizontal(|ui| {
@@ -543,7 +593,7 @@ impl PatternsPanel {
         ctx: &egui::Context,
         workbench: &Workbench,
         data: &LoadedData,
-        library: PatternLibrary,
+        library: BuildSource,
     ) {
         self.next_id += 1;
         let id = self.next_id;
@@ -626,10 +676,28 @@ impl PatternsPanel {
                                 ui.label(RichText::new("train").strong());
                                 ui.label(RichText::new("test").strong());
                                 ui.end_row();
-                                for (i, name) in b.set.pattern_names.iter().enumerate() {
-                                    ui.label(RichText::new(name).monospace());
+                                let mut rows: Vec<usize> = (0..b.set.pattern_names.len()).collect();
+                                if rows.len() > MAX_PLAN_ROWS {
+                                    // Real words: thousands of spellings; the most frequent.
+                                    rows.sort_by_key(|&i| {
+                                        std::cmp::Reverse(train.counts[i] + test.counts[i])
+                                    });
+                                    rows.truncate(MAX_PLAN_ROWS);
+                                }
+                                for &i in &rows {
+                                    ui.label(RichText::new(&b.set.pattern_names[i]).monospace());
                                     ui.label(train.counts[i].to_string());
                                     ui.label(test.counts[i].to_string());
+                                    ui.end_row();
+                                }
+                                if rows.len() < b.set.pattern_names.len() {
+                                    ui.label(
+                                        RichText::new(format!(
+                                            "… {} more",
+                                            b.set.pattern_names.len() - rows.len()
+                                        ))
+                                        .weak(),
+                                    );
                                     ui.end_row();
                                 }
                             });
@@ -698,16 +766,32 @@ impl PatternsPanel {
 const TRAIN_COLOR: Color32 = Color32::from_rgb(70, 130, 200);
 const TEST_COLOR: Color32 = Color32::from_rgb(150, 195, 235);
 
+/// What a build makes: sequences of a designed library, or windows of the data's real words.
+#[derive(Clone)]
+enum BuildSource {
+    Library(PatternLibrary),
+    Words { windows: usize },
+}
+
 /// Builds the patterned set, its plans and its random control (on the build thread).
 fn build(
     id: u64,
     generation: u64,
     images: &ImageSet,
-    library: PatternLibrary,
+    source: BuildSource,
     cfg: &BuildConfig,
 ) -> Result<BuiltSequences, String> {
     let started = Instant::now();
-    let (set, plans) = build_patterned(images, &library, cfg).map_err(|e| e.to_string())?;
+    let (set, library, plans) = match source {
+        BuildSource::Library(library) => {
+            let (set, plans) = build_patterned(images, &library, cfg).map_err(|e| e.to_string())?;
+            (set, library, plans)
+        }
+        BuildSource::Words { .. } => {
+            build_word_windows(images, cfg.t, cfg.seed, &cfg.level_weights)
+                .map_err(|e| e.to_string())?
+        }
+    };
     let control = random_control(images, &set, cfg.seed.wrapping_add(1));
     let mut share = [0.0; 2];
     for (k, split) in SPLITS.into_iter().enumerate() {

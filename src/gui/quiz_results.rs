@@ -30,8 +30,8 @@ struct Analysis {
 }
 
 /// The results side of the Quiz panel.
+#[derive(Default)]
 pub struct ResultsView {
-    runs_root: String,
     /// (run folder, ticked).
     runs: Vec<(PathBuf, bool)>,
     listed_from: Option<String>,
@@ -42,23 +42,16 @@ pub struct ResultsView {
     export: Option<Result<PathBuf, String>>,
 }
 
-impl Default for ResultsView {
-    fn default() -> Self {
-        ResultsView {
-            runs_root: "runs".into(),
-            runs: Vec::new(),
-            listed_from: None,
-            listing: None,
-            job: None,
-            analysis: None,
-            export: None,
-        }
-    }
-}
-
 impl ResultsView {
-    /// The folder fields, the runs to score, Analyse / Export CSV, and the report.
-    pub fn ui(&mut self, ui: &mut egui::Ui, quiz_dir: &mut String, data_dir: Option<&Path>) {
+    /// The folder fields (the runs folder is the workbench's one), the runs to score, Analyse /
+    /// Export CSV, and the report.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        quiz_dir: &mut String,
+        runs_root: &mut String,
+        data_dir: Option<&Path>,
+    ) {
         self.poll();
         let ctx = ui.ctx().clone();
         let view = self;
@@ -71,11 +64,11 @@ impl ResultsView {
                     .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Runs folder");
-                ui.add(egui::TextEdit::singleline(&mut view.runs_root).desired_width(300.0))
+                ui.add(egui::TextEdit::singleline(runs_root).desired_width(300.0))
                     .labelled_by(l.id);
                 ui.end_row();
             });
-        let root = view.runs_root.trim().to_string();
+        let root = runs_root.trim().to_string();
         let listing = view.listing.as_ref().is_some_and(|(r, _)| *r == root);
         if view.listed_from.as_deref() != Some(root.as_str()) && !listing {
             let dir = PathBuf::from(&root);

@@ -31,7 +31,7 @@ struct Progress {
 /// The section's state.
 pub struct ReproduceSection {
     /// Which tables, in [`TableId::ALL`] order.
-    pub chosen: [bool; 9],
+    pub chosen: [bool; TableId::ALL.len()],
     pub budget: Budget,
     /// The report folder (runs in `<out>/runs`).
     pub out: String,
@@ -45,7 +45,9 @@ pub struct ReproduceSection {
 impl Default for ReproduceSection {
     fn default() -> Self {
         ReproduceSection {
-            chosen: [true, true, true, false, false, false, false, false, false],
+            chosen: [
+                true, true, true, false, false, false, false, false, false, false,
+            ],
             budget: Budget::Quick,
             out: "report".into(),
             presets: crate::experiment::reproduce::default_presets_dir(),

@@ -3,7 +3,7 @@
 //! (truth, predicted) pair. Everything shown comes from [`crate::experiment::tables`].
 
 use super::reproduce_section::ReproduceSection;
-use super::task::{Task, take_done};
+use super::task::Task;
 use super::widgets;
 use super::workbench::{PanelId, Workbench, panel_heading};
 use crate::experiment::tables::{self, ResultsTable, RunSummary, Scan, TableKind};
@@ -21,12 +21,11 @@ const TABLES_WIDTH: f32 = 700.0;
 const DETAILS_WIDTH: f32 = 500.0;
 
 /// The Results panel.
+#[derive(Default)]
 pub struct ResultsPanel {
-    /// The folder whose sub-folders are runs.
-    pub runs_root: String,
     scan: Option<Scan>,
     /// The runs folder being read.
-    scanning: Option<Task<Scan>>,
+    scanning: Option<(PathBuf, Task<Scan>)>,
     tables: Vec<ResultsTable>,
     /// The run whose details are shown.
     selected: Option<String>,
@@ -62,44 +61,17 @@ type DrawnImages = Result<Vec<egui::TextureHandle>, String>;
 /// Misclassified images drawn under the list.
 const MAX_IMAGES: usize = 24;
 
-impl Default for ResultsPanel {
-    fn default() -> Self {
-        ResultsPanel {
-            runs_root: "runs".into(),
-            scan: None,
-            scanning: None,
-            tables: Vec::new(),
-            selected: None,
-            pair: None,
-            predictions: None,
-            predictions_task: None,
-            export: None,
-            reproduce: ReproduceSection::default(),
-            images: None,
-            images_job: None,
-        }
-    }
-}
-
 impl ResultsPanel {
-    /// A panel reading the runs under `root`.
-    pub fn with_root(root: impl Into<String>) -> Self {
-        ResultsPanel {
-            runs_root: root.into(),
-            ..Self::default()
-        }
-    }
-
     /// The run whose confusion matrix is shown.
     pub fn selected(&self) -> Option<&str> {
         self.selected.as_deref()
     }
 
     /// Rereads the runs folder, on a background thread.
-    pub fn refresh(&mut self, ctx: &egui::Context) {
-        let root = PathBuf::from(self.runs_root.trim());
-        match Task::spawn(ctx, "scan-runs", move || tables::scan(&root)) {
-            Ok(task) => self.scanning = Some(task),
+    pub fn refresh(&mut self, ctx: &egui::Context, root: PathBuf) {
+        let dir = root.clone();
+        match Task::spawn(ctx, "scan-runs", move || tables::scan(&dir)) {
+            Ok(task) => self.scanning = Some((root, task)),
             Err(e) => self.export = Some(Err(e.to_string())),
         }
     }
@@ -111,7 +83,10 @@ impl ResultsPanel {
 
     /// Takes what the background reads have brought.
     fn poll(&mut self) {
-        if let Some(result) = take_done(&mut self.scanning) {
+        if let Some((_, task)) = &self.scanning
+            && let Some(result) = task.poll()
+        {
+            self.scanning = None;
             match result {
                 Ok(scan) => self.apply_scan(scan),
                 Err(e) => self.export = Some(Err(e.to_string())),
@@ -146,8 +121,12 @@ impl ResultsPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         self.poll();
-        if self.scan.is_none() && self.scanning.is_none() {
-            self.refresh(ui.ctx());
+        // Read the one runs folder when first shown, and again when it has changed.
+        let root = workbench.runs_dir();
+        let scanned = self.scan.as_ref().is_some_and(|s| s.root == root);
+        let scanning = self.scanning.as_ref().is_some_and(|(r, _)| *r == root);
+        if !scanned && !scanning {
+            self.refresh(ui.ctx(), root.clone());
         }
         egui::ScrollArea::vertical()
             .id_salt("results_scroll")
@@ -158,14 +137,14 @@ impl ResultsPanel {
                     PanelId::Results,
                     "Our runs beside paper A's published test accuracies (%).",
                 );
-                self.root_ui(ui);
+                self.root_ui(ui, workbench);
                 egui::CollapsingHeader::new("Reproduce the papers")
                     .id_salt("reproduce_section")
                     .default_open(self.reproduce.is_running())
                     .show(ui, |ui| {
                         if self.reproduce.ui(ui, workbench.data_dir.clone()) {
-                            self.runs_root = self.reproduce.runs_root().display().to_string();
-                            self.refresh(ui.ctx());
+                            workbench.runs_root = self.reproduce.runs_root().display().to_string();
+                            self.refresh(ui.ctx(), workbench.runs_dir());
                         }
                     });
                 ui.add_space(6.0);
@@ -174,7 +153,7 @@ impl ResultsPanel {
                     ui.horizontal_top(|ui| {
                         ui.vertical(|ui| {
                             ui.set_width(width - 24.0 - DETAILS_WIDTH);
-                            self.tables_ui(ui);
+                            self.tables_ui(ui, &root);
                         });
                         ui.add_space(24.0);
                         ui.vertical(|ui| {
@@ -183,24 +162,24 @@ impl ResultsPanel {
                         });
                     });
                 } else {
-                    self.tables_ui(ui);
+                    self.tables_ui(ui, &root);
                     self.details_ui(ui, workbench);
                 }
             });
     }
 
-    fn root_ui(&mut self, ui: &mut egui::Ui) {
+    fn root_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         ui.horizontal(|ui| {
             ui.label("Runs folder");
             let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.runs_root)
+                egui::TextEdit::singleline(&mut workbench.runs_root)
                     .desired_width(420.0)
                     .font(egui::TextStyle::Monospace),
             );
             widgets::accessible_name(ui, &edit, "Runs folder");
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Refresh").clicked() || enter {
-                self.refresh(ui.ctx());
+                self.refresh(ui.ctx(), workbench.runs_dir());
             }
         });
         if let Some(scan) = &self.scan {
@@ -226,7 +205,7 @@ impl ResultsPanel {
         }
     }
 
-    fn tables_ui(&mut self, ui: &mut egui::Ui) {
+    fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
         let mut clicked = None;
         let mut export = None;
         for (k, table) in self.tables.iter().enumerate() {
@@ -237,8 +216,7 @@ impl ResultsPanel {
                     .small_button("Export CSV")
                     .on_hover_text(format!(
                         "Write {}",
-                        tables::default_csv_path(Path::new(self.runs_root.trim()), table.kind)
-                            .display()
+                        tables::default_csv_path(root, table.kind).display()
                     ))
                     .clicked()
                 {
@@ -265,7 +243,7 @@ impl ResultsPanel {
         }
         if let Some(k) = export {
             let table = &self.tables[k];
-            let path = tables::default_csv_path(Path::new(self.runs_root.trim()), table.kind);
+            let path = tables::default_csv_path(root, table.kind);
             self.export = Some(
                 tables::write_csv(table, &path)
                     .map(|_| path)

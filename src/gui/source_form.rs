@@ -9,6 +9,7 @@ use crate::data::folder::{Fit, FolderOptions, Polarity};
 use crate::data::idx::IdxLayout;
 use crate::data::letters::LetterConfig;
 use crate::data::motion::{Motion, MotionConfig};
+use crate::data::ocr::{NUM_FOLDS, OcrOptions};
 use crate::data::source::DataSource;
 use egui::RichText;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use std::time::Duration;
 enum SourceKind {
     Embedded,
     Letters,
+    OcrLetters,
     Idx,
     Cifar10,
     Folder,
@@ -27,9 +29,10 @@ enum SourceKind {
 }
 
 impl SourceKind {
-    const ALL: [SourceKind; 7] = [
+    const ALL: [SourceKind; 8] = [
         SourceKind::Embedded,
         SourceKind::Letters,
+        SourceKind::OcrLetters,
         SourceKind::Idx,
         SourceKind::Cifar10,
         SourceKind::Folder,
@@ -41,6 +44,7 @@ impl SourceKind {
         match self {
             SourceKind::Embedded => "Embedded digits",
             SourceKind::Letters => "Generated letters",
+            SourceKind::OcrLetters => "OCR letters (real handwriting)",
             SourceKind::Idx => "IDX folder (MNIST-style)",
             SourceKind::Cifar10 => "CIFAR-10 folder",
             SourceKind::Folder => "Image folder",
@@ -53,6 +57,9 @@ impl SourceKind {
         match self {
             SourceKind::Embedded => "10,000 real MNIST digits built into occlab: no files needed.",
             SourceKind::Letters => "EMNIST-like handwritten letters A–Z, generated from a seed.",
+            SourceKind::OcrLetters => {
+                "52,152 real handwritten letters a–z from 6,877 words (the ocr-letters folder), fitted to 28×28 as EMNIST was; split by the data set's folds, so no word is split."
+            }
             SourceKind::Idx => {
                 "A folder with the four IDX files of MNIST, Fashion-MNIST or EMNIST (raw or .gz)."
             }
@@ -72,7 +79,11 @@ impl SourceKind {
     fn needs_path(self) -> bool {
         matches!(
             self,
-            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder | SourceKind::Clips
+            SourceKind::Idx
+                | SourceKind::Cifar10
+                | SourceKind::Folder
+                | SourceKind::Clips
+                | SourceKind::OcrLetters
         )
     }
 }
@@ -89,6 +100,7 @@ struct SourceDraft {
     folder: FolderOptions,
     motion: MotionConfig,
     clips: ClipOptions,
+    ocr: OcrOptions,
 }
 
 impl SourceDraft {
@@ -103,6 +115,7 @@ impl SourceDraft {
             folder: FolderOptions::default(),
             motion: MotionConfig::default(),
             clips: ClipOptions::default(),
+            ocr: OcrOptions::default(),
         };
         match source {
             DataSource::EmbeddedDigits => {}
@@ -125,6 +138,11 @@ impl SourceDraft {
             DataSource::Cifar10 { path } => {
                 draft.kind = SourceKind::Cifar10;
                 draft.path = path.display().to_string();
+            }
+            DataSource::OcrLetters { path, options } => {
+                draft.kind = SourceKind::OcrLetters;
+                draft.path = path.display().to_string();
+                draft.ocr = options.clone();
             }
             DataSource::Folder { path, options } => {
                 draft.kind = SourceKind::Folder;
@@ -166,6 +184,10 @@ impl SourceDraft {
                 },
             },
             SourceKind::Cifar10 => DataSource::Cifar10 { path },
+            SourceKind::OcrLetters => DataSource::OcrLetters {
+                path,
+                options: self.ocr.clone(),
+            },
             SourceKind::Folder => DataSource::Folder {
                 path,
                 options: self.folder.clone(),
@@ -261,7 +283,11 @@ impl SourceForm {
                         ui.end_row();
                     });
             }
-            SourceKind::Idx | SourceKind::Cifar10 | SourceKind::Folder | SourceKind::Clips => {
+            SourceKind::Idx
+            | SourceKind::Cifar10
+            | SourceKind::Folder
+            | SourceKind::Clips
+            | SourceKind::OcrLetters => {
                 self.path_ui(ui, workbench);
             }
             SourceKind::Motion => self.motion_ui(ui),
@@ -270,6 +296,7 @@ impl SourceForm {
             SourceKind::Idx => self.idx_ui(ui),
             SourceKind::Folder => self.folder_ui(ui),
             SourceKind::Clips => self.clips_ui(ui),
+            SourceKind::OcrLetters => self.ocr_ui(ui),
             _ => {}
         }
 
@@ -382,6 +409,32 @@ impl SourceForm {
                     .labelled_by(l.id);
                 ui.end_row();
             });
+    }
+
+    fn ocr_ui(&mut self, ui: &mut egui::Ui) {
+        let o = &mut self.draft.ocr;
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Test folds");
+            for fold in 0..NUM_FOLDS {
+                let mut on = o.test_folds.contains(&fold);
+                let r = ui.checkbox(&mut on, fold.to_string());
+                widgets::accessible_name(ui, &r, &format!("Fold {fold} is test"));
+                if r.changed() {
+                    if on {
+                        o.test_folds.push(fold);
+                        o.test_folds.sort_unstable();
+                    } else {
+                        o.test_folds.retain(|&f| f != fold);
+                    }
+                }
+            }
+        });
+        ui.label(
+            RichText::new(
+                "The other folds train. The data set's folds are split by word, so a word's letters                  are all in one split.",
+            )
+            .weak(),
+        );
     }
 
     fn motion_ui(&mut self, ui: &mut egui::Ui) {

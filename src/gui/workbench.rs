@@ -118,7 +118,13 @@ pub struct Workbench {
     /// The pattern library designed in the Patterns panel, with its T and seed (the Train panel
     /// can train on it; a saved preset keeps it).
     pub patterns: Option<SharedPatterns>,
+    /// The one runs folder: the Train panel starts runs in it, and the Results, Quiz and Present
+    /// panels read it (as typed; see [`Self::runs_dir`]).
+    pub runs_root: String,
 }
+
+/// Runs folder used when none is typed.
+pub const DEFAULT_RUNS_ROOT: &str = "runs";
 
 /// The Patterns panel's library as a preset names it.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +149,18 @@ impl Workbench {
             generation: 0,
             requested: DataSource::EmbeddedDigits,
             patterns: None,
+            runs_root: DEFAULT_RUNS_ROOT.into(),
         }
+    }
+
+    /// The runs folder as a path ([`DEFAULT_RUNS_ROOT`] when the field is empty).
+    pub fn runs_dir(&self) -> PathBuf {
+        let root = self.runs_root.trim();
+        PathBuf::from(if root.is_empty() {
+            DEFAULT_RUNS_ROOT
+        } else {
+            root
+        })
     }
 
     /// Starts loading `source` on a background thread; the result replaces the current data set

@@ -37,8 +37,7 @@ pub fn published_people(group: &Group, condition: Condition, dataset: Dataset) -
         Condition::Patterned => 0,
         Condition::Random => 1,
     };
-    let d = Dataset::ALL.iter().position(|&x| x == dataset)?;
-    Some(PAPER_PEOPLE[g][c][d])
+    Some(PAPER_PEOPLE[g][c][dataset.paper_column()])
 }
 
 /// The published accuracy (%) of a model (Tables 1–2; the CRNN row is also Tables 4–5's).

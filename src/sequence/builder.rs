@@ -600,6 +600,37 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Occlusion levels for the `n` images of a split's sequences: the exact ratio of `weights`
+/// ([`level_counts`]), shuffled by the set's seed (all 0 without weights).
+pub(super) fn split_levels(n: usize, weights: &[f64], seed: u64, split: Split) -> Vec<u8> {
+    let mut levels: Vec<u8> = if weights.is_empty() {
+        vec![0; n]
+    } else {
+        level_counts(n, weights)
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &c)| std::iter::repeat_n(i as u8 + 1, c))
+            .collect()
+    };
+    levels.shuffle(&mut stream(seed, split, Stream::Levels));
+    levels
+}
+
+/// One occluder seed for a whole set: with the image id it fixes each image's occluder.
+pub(super) fn set_occlusion_seed(seed: u64) -> u64 {
+    stream(seed, Split::Train, Stream::Occluders).random()
+}
+
+/// Shuffles a split's sequence order with the set's seed (the stream the patterned builder uses).
+pub(super) fn shuffle_order<T>(items: &mut [T], seed: u64, split: Split) {
+    items.shuffle(&mut stream(seed, split, Stream::Order));
+}
+
+/// Checks the level weights of a build.
+pub(super) fn check_level_weights(weights: &[f64]) -> Result<(), BuildError> {
+    check_weights(weights)
+}
+
 /// Deals the split's images out to `counts[p]` sequences of each pattern.
 fn deal(
     images: &ImageSet,
@@ -630,20 +661,8 @@ fn deal(
     let mut next = vec![0usize; pools.len()];
 
     // Levels for every image of the split, in the exact ratio, shuffled.
-    let n = order.len() * cfg.t;
-    let mut levels: Vec<u8> = if cfg.level_weights.is_empty() {
-        vec![0; n]
-    } else {
-        level_counts(n, &cfg.level_weights)
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &c)| std::iter::repeat_n(i as u8 + 1, c))
-            .collect()
-    };
-    levels.shuffle(&mut stream(cfg.seed, split, Stream::Levels));
-
-    // One occluder seed for the whole set: with the image id it fixes each image's occluder.
-    let occlusion_seed: u64 = stream(cfg.seed, Split::Train, Stream::Occluders).random();
+    let levels = split_levels(order.len() * cfg.t, &cfg.level_weights, cfg.seed, split);
+    let occlusion_seed = set_occlusion_seed(cfg.seed);
     order
         .iter()
         .enumerate()

@@ -7,3 +7,4 @@ pub mod patterns;
 pub mod planner;
 pub mod prepared;
 pub mod render;
+pub mod words;

@@ -105,6 +105,9 @@ pub enum LibraryKind {
     LabelProgressions,
     /// Parsed from a user's text list.
     UserDefined,
+    /// The spellings of windows of real handwritten words (made from the data: see
+    /// `crate::sequence::words`).
+    Words,
 }
 
 impl LibraryKind {
@@ -127,10 +130,11 @@ impl LibraryKind {
         }
     }
 
-    /// The sequence length the library is built for (city names have six letters).
+    /// The sequence length the library is built for (city names have six letters; real words
+    /// are cut into windows of six to match them).
     pub fn natural_length(self) -> usize {
         match self {
-            LibraryKind::CityNames => 6,
+            LibraryKind::CityNames | LibraryKind::Words => 6,
             _ => 5,
         }
     }
@@ -260,6 +264,14 @@ pub enum PatternError {
         t: usize,
         /// Length of the names.
         name_len: usize,
+    },
+    /// A library that only the loaded data can make (real words).
+    #[error(
+        "the {library} library is made from the data set's own words: load the OCR letters to build it"
+    )]
+    FromData {
+        /// The library's name.
+        library: String,
     },
     /// A pattern file that cannot be read.
     #[error("{}: {source}", path.display())]

@@ -15,9 +15,10 @@ use crate::model::ModelKind;
 use crate::train::series::{RunSeries, RunState, format_duration};
 use crate::train::{BackendChoice, Control};
 use egui::RichText;
+use std::path::Path;
 
 impl TrainPanel {
-    pub(super) fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+    pub(super) fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         let classes = workbench
             .data
             .as_ref()
@@ -204,7 +205,7 @@ impl TrainPanel {
                     .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Runs folder");
-                ui.add(egui::TextEdit::singleline(&mut form.runs_root).desired_width(200.0))
+                ui.add(egui::TextEdit::singleline(&mut workbench.runs_root).desired_width(200.0))
                     .labelled_by(l.id);
                 ui.end_row();
             });
@@ -360,9 +361,9 @@ impl TrainPanel {
     }
 
     /// The runs folder's runs, with a checkbox each to overlay them.
-    pub(super) fn disk_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn disk_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
         widgets::section(ui, "Runs on disk");
-        let root = self.form.runs_root();
+        let root = root.to_path_buf();
         let stale = self.disk_stale || self.disk.as_ref().is_none_or(|(r, _)| *r != root);
         let refresh = ui.horizontal(|ui| ui.button("Refresh").clicked()).inner;
         let listing = self.listing.as_ref().is_some_and(|(r, _)| *r == root);

@@ -13,10 +13,6 @@ use crate::model::resnet::StemKind;
 use crate::model::rrn::{SkipPosition, SkipType};
 use crate::sequence::patterns::Wrap;
 use crate::train::{BackendChoice, TrainConfig};
-use std::path::PathBuf;
-
-/// Runs folder used when the form leaves it empty.
-pub const DEFAULT_RUNS_ROOT: &str = "runs";
 
 /// What the user has chosen in the form (public so that tests can fill it in directly).
 #[derive(Clone, Debug)]
@@ -43,8 +39,6 @@ pub struct TrainForm {
     /// Train on the Patterns panel's library, T and seed instead (custom lists included).
     pub from_patterns_panel: bool,
     pub sequence_seed: u64,
-    /// Folder the run directories are created in.
-    pub runs_root: String,
 }
 
 impl Default for TrainForm {
@@ -68,7 +62,6 @@ impl Default for TrainForm {
             library: None,
             from_patterns_panel: false,
             sequence_seed: 1,
-            runs_root: DEFAULT_RUNS_ROOT.into(),
         }
     }
 }
@@ -117,6 +110,7 @@ impl TrainForm {
             LibrarySpec::DigitProgressions { .. } => Some(LibraryChoice::Digits),
             LibrarySpec::Cities => Some(LibraryChoice::Cities),
             LibrarySpec::LabelProgressions { .. } => Some(LibraryChoice::Labels),
+            LibrarySpec::Words => Some(LibraryChoice::Words),
             _ => None,
         };
         if let LibrarySpec::Clips {
@@ -135,15 +129,6 @@ impl TrainForm {
         if let Some(t) = &preset.train {
             self.config = t.clone();
         }
-    }
-
-    pub(super) fn runs_root(&self) -> PathBuf {
-        let root = self.runs_root.trim();
-        PathBuf::from(if root.is_empty() {
-            DEFAULT_RUNS_ROOT
-        } else {
-            root
-        })
     }
 
     /// The preset of one model's run (its name is settled when the run starts).
@@ -405,6 +390,7 @@ pub(super) fn generated_spec(choice: LibraryChoice) -> LibrarySpec {
             descending: true,
             wrap: Wrap::default(),
         },
+        LibraryChoice::Words => LibrarySpec::Words,
     }
 }
 
@@ -418,6 +404,7 @@ pub(super) fn library_title(spec: &LibrarySpec) -> String {
             format!("label progressions, steps {steps:?}")
         }
         LibrarySpec::Cities => "city names".into(),
+        LibrarySpec::Words => "real words".into(),
         LibrarySpec::Custom { patterns } => format!("{} custom patterns", patterns.len()),
         LibrarySpec::Clips { .. } => "clips".into(),
     }
@@ -427,6 +414,7 @@ pub(super) fn library_title(spec: &LibrarySpec) -> String {
 mod tests {
     use super::*;
     use crate::experiment::dataset;
+    use std::path::PathBuf;
     use std::sync::Arc;
 
     #[test]
@@ -448,7 +436,6 @@ mod tests {
     fn the_default_form_trains_a_crnn_on_the_loaded_digits() {
         let form = TrainForm::default();
         assert_eq!(form.models(), vec![ModelKind::Crnn]);
-        assert_eq!(form.runs_root(), PathBuf::from("runs"));
         // Its preset, on the embedded digits, prepares sequences the engine can train.
         let images = Arc::new(
             crate::data::source::DataSource::EmbeddedDigits
@@ -457,6 +444,7 @@ mod tests {
         );
         let mut workbench =
             Workbench::new(None, crate::occlusion::OcclusionSpec::paper_default(), 1);
+        assert_eq!(workbench.runs_dir(), PathBuf::from("runs"));
         workbench.data = Some(crate::gui::workbench::LoadedData {
             channel_means: images.channel_means(),
             set: images.clone(),

@@ -12,7 +12,7 @@ mod controls;
 mod form;
 mod plots;
 
-pub use form::{DEFAULT_RUNS_ROOT, TrainForm};
+pub use form::TrainForm;
 
 use super::patterns_panel::LibraryChoice;
 use super::task::{Task, take_done};
@@ -49,6 +49,8 @@ const RUN_COLORS: [Color32; 8] = [
 struct Preparing {
     task: Task<Result<Arc<Prepared>, String>>,
     presets: Vec<Preset>,
+    /// The runs folder the runs go to (as it was when Start was pressed).
+    root: PathBuf,
 }
 
 /// A run drawn in the plots.
@@ -100,9 +102,8 @@ impl TrainPanel {
                 let p = self.preparing.take().expect("checked above");
                 match result {
                     Ok(prepared) => {
-                        let root = self.form.runs_root();
                         for preset in p.presets {
-                            let target = RunTarget::Stamped(root.clone());
+                            let target = RunTarget::Stamped(p.root.clone());
                             self.queue.push(preset, target, prepared.clone());
                         }
                     }
@@ -233,7 +234,13 @@ impl TrainPanel {
                 .map_err(|e| e.to_string())
         });
         match task {
-            Ok(task) => self.preparing = Some(Preparing { task, presets }),
+            Ok(task) => {
+                self.preparing = Some(Preparing {
+                    task,
+                    presets,
+                    root: workbench.runs_dir(),
+                })
+            }
             Err(e) => self.error = Some(e.to_string()),
         }
     }
@@ -273,11 +280,12 @@ impl TrainPanel {
                     ui.add_space(24.0);
                     ui.vertical(|ui| {
                         ui.set_width(ui.available_width().max(300.0));
+                        let root = workbench.runs_dir();
                         ui.columns(2, |cols| {
                             self.status_ui(&mut cols[0]);
-                            self.disk_ui(&mut cols[1]);
+                            self.disk_ui(&mut cols[1], &root);
                         });
-                        self.plots_ui(ui);
+                        self.plots_ui(ui, &root);
                     });
                 });
             });
@@ -285,14 +293,14 @@ impl TrainPanel {
 
     /// Writes the shown runs' curves as PNGs into `<runs folder>/plots/`, on a background
     /// thread.
-    fn save_plots(&mut self, ctx: &egui::Context) {
+    fn save_plots(&mut self, ctx: &egui::Context, root: &Path) {
         let series: Vec<RunSeries> = self
             .runs
             .iter()
             .filter(|r| r.visible)
             .map(|r| r.series.clone())
             .collect();
-        let dir = self.form.runs_root().join("plots");
+        let dir = root.join("plots");
         let task = Task::spawn(ctx, "save-plots", move || {
             let series: Vec<&RunSeries> = series.iter().collect();
             crate::experiment::plots::write_series_pngs(&series, &dir).map_err(|e| e.to_string())

@@ -5,6 +5,7 @@ use super::widgets;
 use super::{ShownRun, TrainPanel};
 use egui::RichText;
 use egui_plot::{Bar, BarChart, Corner, FilledArea, Legend, Line, LineStyle, Plot};
+use std::path::Path;
 
 /// Height of each plot.
 const PLOT_HEIGHT: f32 = 180.0;
@@ -12,7 +13,7 @@ const PLOT_HEIGHT: f32 = 180.0;
 const LOSS_BUCKETS: usize = 300;
 
 impl TrainPanel {
-    pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
         if self.runs.iter().any(|r| r.visible) {
             ui.horizontal(|ui| {
                 if ui
@@ -20,7 +21,7 @@ impl TrainPanel {
                     .on_hover_text("loss, accuracy, levels and positions of the shown runs, into <runs folder>/plots/")
                     .clicked()
                 {
-                    self.save_plots(ui.ctx());
+                    self.save_plots(ui.ctx(), root);
                 }
                 match &self.saved_plots {
                     Some(Ok(files)) => {
