@@ -126,6 +126,10 @@ impl PresentPanel {
                 ))
                 .weak(),
             );
+            // Chosen runs that could not be loaded (damaged): the file and the reason.
+            for why in &s.skipped {
+                widgets::error_text(ui, why.as_str());
+            }
         }
 
         widgets::section(ui, "Keys");
