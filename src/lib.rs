@@ -4,7 +4,9 @@
 //! front ends, the GUI (`gui`) and the CLI (`main.rs`). See `DESIGN.md` in the shared folder.
 
 pub mod bench;
+pub mod crashpoint;
 pub mod data;
+pub mod errors;
 pub mod experiment;
 pub mod gui;
 pub mod metrics;

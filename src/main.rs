@@ -106,7 +106,7 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
-        /// Presets folder (default: ./presets, else the repository's).
+        /// Presets folder (default: ./presets, else the presets built into occlab).
         #[arg(long)]
         presets: Option<PathBuf>,
         /// Quiz session files for Tables A4–A5.
@@ -144,9 +144,39 @@ enum Command {
     /// patterns, per level and position; runs scored on the same images; McNemar tests; a table
     /// in the shape of paper A's Tables 4–5.
     QuizReport(QuizReportArgs),
+    /// The presets built into occlab: list them, or copy them into a folder to read and edit.
+    /// A path such as `presets/quiz/mnist.toml` reads the built-in one when no such file exists.
+    Presets {
+        #[command(subcommand)]
+        action: PresetsAction,
+    },
 }
 
-fn main() -> Result<()> {
+#[derive(Subcommand)]
+enum PresetsAction {
+    /// Print every built-in preset file (paths as the commands accept them).
+    List,
+    /// Write every built-in preset file under DIR (`DIR/quiz/mnist.toml`, …); existing files
+    /// with other content are never overwritten.
+    Export { dir: PathBuf },
+}
+
+/// Runs the command; an error is printed one line per cause (no sentence twice, see
+/// `occlab::errors`), with a backtrace only when `RUST_BACKTRACE` asks for one.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", occlab::errors::chain_text(e.as_ref()));
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("{}", e.backtrace());
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     occlab::train::memory::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
@@ -252,6 +282,7 @@ fn main() -> Result<()> {
         }) => bench(&what, data_dir, &model, backend, repeats, json),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
+        Some(Command::Presets { action }) => presets(action),
     }
 }
 
@@ -300,16 +331,22 @@ fn reproduce(
                 total = runs.len();
                 let reuse = runs.iter().filter(|r| r.1 == RunState::Reuse).count();
                 let resume = runs.iter().filter(|r| r.1 == RunState::Resume).count();
+                let damaged = runs.iter().filter(|r| r.1 == RunState::Damaged).count();
                 say(
                     &bar,
                     format!(
-                        "{total} runs for tables {}: {reuse} finished earlier (reused), {resume} to resume, {} new; budget {}",
+                        "{total} runs for tables {}: {reuse} finished earlier (reused), {resume} to resume, {} new{}; budget {}",
                         opts.tables
                             .iter()
                             .map(|t| t.name())
                             .collect::<Vec<_>>()
                             .join(", "),
-                        total - reuse - resume,
+                        total - reuse - resume - damaged,
+                        if damaged > 0 {
+                            format!(", {damaged} damaged (left as they are, see the report)")
+                        } else {
+                            String::new()
+                        },
                         opts.budget.name()
                     ),
                 );
@@ -405,6 +442,11 @@ fn train(
         let Some(out) = out.clone() else {
             bail!("--resume needs --out RUN_DIR")
         };
+        // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
+        // the log up to the last checkpoint without it.
+        if let Some(note) = RunDir::open(&out)?.read_log()?.torn {
+            eprintln!("{note}");
+        }
         Launch::resume(out)?
     } else {
         let Some(path) = preset.as_ref() else {
@@ -764,6 +806,27 @@ fn quiz(a: QuizArgs) -> Result<()> {
         &mut std::io::stdout().lock(),
         options,
     )?;
+    Ok(())
+}
+
+fn presets(action: PresetsAction) -> Result<()> {
+    use occlab::experiment::builtin;
+    match action {
+        PresetsAction::List => {
+            for (name, bytes) in builtin::files() {
+                println!("{}/{name}  ({} bytes)", builtin::ROOT, bytes.len());
+            }
+        }
+        PresetsAction::Export { dir } => {
+            let written = builtin::export(&dir)?;
+            println!(
+                "wrote {} of the {} built-in preset files under {}",
+                written.len(),
+                builtin::files().len(),
+                dir.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ mod common;
 
 use occlab::data::folder::{Fit, FolderOptions, Polarity, load_folder};
 use occlab::data::idx::{self, IdxLayout};
+use occlab::data::source::DataSource;
 use occlab::data::{DataError, Split, cifar};
 use std::io::Write;
 use std::path::Path;
@@ -41,6 +42,112 @@ fn full_mnist_loads_with_official_counts() {
     let img = set.image(0);
     assert_eq!(img[0], 0);
     assert!(img.iter().any(|&p| p > 200));
+}
+
+#[test]
+#[ignore = "reads the real data sets: needs OCCLAB_DATA_DIR; .ci/run runs it with --ignored"]
+fn mnist_with_a_label_outside_its_ten_classes_is_refused_naming_file_and_record() {
+    let Some(data) = common::data_dir(
+        "mnist_with_a_label_outside_its_ten_classes_is_refused_naming_file_and_record",
+    ) else {
+        return;
+    };
+    // The real MNIST files, with record 5 of the test labels set to 200 (issue 16: such a file
+    // used to load as a 201-class set and train at loss 5.2).
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ] {
+        std::fs::copy(data.join("mnist").join(f), dir.path().join(f)).unwrap();
+    }
+    let labels_path = data.join("mnist/t10k-labels-idx1-ubyte.gz");
+    let mut labels = idx::read_maybe_gz(&labels_path).unwrap();
+    labels[8 + 5] = 200;
+    write(dir.path(), "t10k-labels-idx1-ubyte.gz", &gz(&labels));
+    let source = DataSource::Idx {
+        path: dir.path().to_path_buf(),
+        prefix: None,
+        layout: IdxLayout::Standard,
+        name: "MNIST".into(),
+    };
+    let e = message(source.load(None).unwrap_err());
+    assert!(
+        e.contains("t10k-labels-idx1-ubyte.gz")
+            && e.contains("record 5")
+            && e.contains("label 200")
+            && e.contains("10 classes"),
+        "{e}"
+    );
+    // A label file whose labels are all in range loads (the same copy with the label restored).
+    labels[8 + 5] = 3;
+    write(dir.path(), "t10k-labels-idx1-ubyte.gz", &gz(&labels));
+    assert_eq!(source.load(None).unwrap().num_classes(), 10);
+}
+
+#[test]
+fn idx_labels_beyond_the_promised_classes_are_refused_for_every_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = write(
+        dir.path(),
+        "images",
+        &idx::encode_images(2, 2, 2, &[1u8; 8]),
+    );
+    for (layout, label, want) in [
+        (
+            IdxLayout::Standard,
+            10u8,
+            "label 10, outside 0–9 (10 classes)",
+        ),
+        (
+            IdxLayout::EmnistTransposed,
+            62,
+            "label 62, outside 0–61 (62 classes)",
+        ),
+        (IdxLayout::EmnistLetters, 27, "label 27, outside 1–26"),
+        (IdxLayout::EmnistLetters, 0, "label 0, outside 1–26"),
+    ] {
+        let lab = write(dir.path(), "bad-labels", &idx::encode_labels(&[1, label]));
+        let e = message(idx::load_pair("t", &img, &lab, layout, None, Split::Train).unwrap_err());
+        assert!(
+            e.contains("bad-labels") && e.contains("record 1") && e.contains(want),
+            "{layout:?}: {e}"
+        );
+    }
+    // EMNIST balanced promises 47 classes: 46 loads, 47 does not.
+    assert_eq!(
+        idx::promised_classes(Some("emnist-balanced"), IdxLayout::EmnistTransposed),
+        47
+    );
+    assert_eq!(
+        idx::promised_classes(Some("emnist-digits"), IdxLayout::EmnistTransposed),
+        10
+    );
+    let names: Vec<String> = (0..47).map(|c| c.to_string()).collect();
+    let ok = write(dir.path(), "ok-labels", &idx::encode_labels(&[0, 46]));
+    let set = idx::load_pair(
+        "t",
+        &img,
+        &ok,
+        IdxLayout::EmnistTransposed,
+        Some(names.clone()),
+        Split::Train,
+    )
+    .unwrap();
+    assert_eq!(set.num_classes(), 47);
+    let bad = write(dir.path(), "bad-labels", &idx::encode_labels(&[0, 47]));
+    assert!(
+        idx::load_pair(
+            "t",
+            &img,
+            &bad,
+            IdxLayout::EmnistTransposed,
+            Some(names),
+            Split::Train
+        )
+        .is_err()
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! CIFAR-10 binary batches: `data_batch_N.bin`, `test_batch.bin`, class names from
 //! `batches.meta.txt`. Each record is 1 label byte + 3,072 bytes (R, G, B planes of 32×32).
 
-use super::{DataError, ImageSet, Split};
+use super::{DataError, ImageSet, MAX_TOTAL_BYTES, Split};
 use std::path::Path;
 
 const SIDE: usize = 32;
@@ -68,7 +68,7 @@ pub fn read_meta(dir: &Path) -> Result<Vec<String>, DataError> {
     if !path.exists() {
         return Ok(CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect());
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
+    let text = super::read_bounded_text(&path, 1 << 20).map_err(|e| DataError::io(&path, e))?;
     let names: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -110,8 +110,20 @@ pub fn load_dir(dir: &Path) -> Result<ImageSet, DataError> {
     }
     files.sort();
     let mut set: Option<ImageSet> = None;
+    let mut total = 0u64;
     for (path, split) in files {
-        let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+        let bytes =
+            super::read_bounded(&path, MAX_TOTAL_BYTES).map_err(|e| DataError::io(&path, e))?;
+        total += bytes.len() as u64;
+        if total > MAX_TOTAL_BYTES {
+            return Err(DataError::format(
+                &path,
+                format!(
+                    "the batches together pass the size limit of {} GiB",
+                    MAX_TOTAL_BYTES >> 30
+                ),
+            ));
+        }
         let (pixels, labels) = parse_batch(&bytes, &path, class_names.len())?;
         let n = labels.len();
         let part = ImageSet::new(

@@ -155,7 +155,8 @@ fn official_split(
         let test = dir.join(format!("testlist{split_list:02}.txt"));
         if train.is_file() && test.is_file() {
             let read = |p: &Path| -> Result<BTreeSet<String>, DataError> {
-                let text = std::fs::read_to_string(p).map_err(|e| DataError::io(p, e))?;
+                let text =
+                    super::read_bounded_text(p, 64 << 20).map_err(|e| DataError::io(p, e))?;
                 let mut keys = BTreeSet::new();
                 for (i, line) in text.lines().enumerate() {
                     let Some(entry) = line.split_whitespace().next() else {
@@ -218,6 +219,16 @@ pub fn list_clips(
         return Err(DataError::format(
             root,
             "no class folders: expected Class/clip/frame_00001.jpg",
+        ));
+    }
+    if class_dirs.len() > u16::MAX as usize {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} class folders: at most {} classes",
+                class_dirs.len(),
+                u16::MAX
+            ),
         ));
     }
     let official = official_split(root, opts.split_list)?;
@@ -382,6 +393,19 @@ pub fn load_clips(root: &Path, opts: &ClipOptions) -> Result<ClipSet, DataError>
         })
         .collect();
     let per = opts.height as usize * opts.width as usize * opts.channels as usize;
+    if jobs.len() as u64 * per as u64 > super::MAX_TOTAL_BYTES {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} sampled frames of {}×{}×{} pass the size limit of {} GiB (sample fewer frames)",
+                jobs.len(),
+                opts.height,
+                opts.width,
+                opts.channels,
+                super::MAX_TOTAL_BYTES >> 30
+            ),
+        ));
+    }
     let mut pixels = vec![0u8; jobs.len() * per];
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -1,7 +1,7 @@
 //! Image folders: one sub-folder per class, PNG or JPEG files inside, converted to the requested
 //! size, channel count and polarity. Folders have no official split, so a seeded one is made.
 
-use super::{DataError, ImageSet, seeded_split};
+use super::{DataError, ImageSet, MAX_TOTAL_BYTES, seeded_split};
 use image::imageops::FilterType;
 use std::path::{Path, PathBuf};
 
@@ -108,6 +108,17 @@ pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<ImageSet, DataEr
             "no class sub-folders: expected one folder of images per class",
         ));
     }
+    if class_dirs.len() > u16::MAX as usize {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} class folders: at most {} classes",
+                class_dirs.len(),
+                u16::MAX
+            ),
+        ));
+    }
+    let per = opts.height as u64 * opts.width as u64 * opts.channels as u64;
     let mut class_names = Vec::new();
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
@@ -133,6 +144,18 @@ pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<ImageSet, DataEr
             ));
         }
         for file in files {
+            if pixels.len() as u64 + per > MAX_TOTAL_BYTES {
+                return Err(DataError::format(
+                    &file,
+                    format!(
+                        "the folder's images at {}×{}×{} pass the size limit of {} GiB",
+                        opts.height,
+                        opts.width,
+                        opts.channels,
+                        MAX_TOTAL_BYTES >> 30
+                    ),
+                ));
+            }
             pixels.extend(load_one(&file, opts)?);
             labels.push(class as u16);
         }

@@ -27,7 +27,8 @@ pub enum IdxLayout {
 
 /// Reads a file fully and inflates it when it starts with the gzip magic.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes =
+        super::read_bounded(path, MAX_TOTAL_BYTES + 64).map_err(|e| DataError::io(path, e))?;
     gunzip_if_needed(&bytes, path)
 }
 
@@ -182,20 +183,30 @@ pub fn image_set_from_parts(
             img.copy_from_slice(&buf);
         }
     }
+    // What the layout promises: every label names one of its classes. Checked here, with the
+    // label file and the record named, rather than inferring the class count from the largest
+    // label seen (which let a corrupt file with label 200 train a 201-class model).
+    let classes = class_names
+        .as_ref()
+        .map_or_else(|| promised_classes(None, layout), Vec::len);
+    let first_label = usize::from(layout == IdxLayout::EmnistLetters);
+    if let Some((i, &l)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &l)| (l as usize) < first_label || l as usize >= classes + first_label)
+    {
+        let range = if first_label == 1 {
+            format!("1–{classes} of the EMNIST letters split")
+        } else {
+            format!("0–{} ({classes} classes)", classes.saturating_sub(1))
+        };
+        return Err(DataError::format(
+            labels_path,
+            format!("record {i} has label {l}, outside {range}"),
+        ));
+    }
     let labels: Vec<u16> = match layout {
-        IdxLayout::EmnistLetters => labels
-            .iter()
-            .map(|&l| {
-                if (1..=26).contains(&l) {
-                    Ok(l as u16 - 1)
-                } else {
-                    Err(DataError::format(
-                        labels_path,
-                        format!("label {l} is outside 1–26 of the EMNIST letters split"),
-                    ))
-                }
-            })
-            .collect::<Result<_, _>>()?,
+        IdxLayout::EmnistLetters => labels.iter().map(|&l| l as u16 - 1).collect(),
         _ => labels.iter().map(|&l| l as u16).collect(),
     };
     let class_names = match (class_names, layout) {
@@ -203,10 +214,7 @@ pub fn image_set_from_parts(
         (None, IdxLayout::EmnistLetters) => {
             (b'A'..=b'Z').map(|c| (c as char).to_string()).collect()
         }
-        (None, _) => {
-            let max = labels.iter().copied().max().unwrap_or(0) as usize;
-            (0..=max.max(9)).map(|c| c.to_string()).collect()
-        }
+        (None, _) => (0..classes).map(|c| c.to_string()).collect(),
     };
     let splits = vec![split; n];
     ImageSet::new(
@@ -220,6 +228,26 @@ pub fn image_set_from_parts(
         class_names,
         images_path,
     )
+}
+
+/// The number of classes an IDX set promises, from its layout and (for EMNIST) its file-name
+/// prefix: MNIST-style files 10; EMNIST letters 26; EMNIST `digits`/`mnist` 10, `balanced`/`bymerge`
+/// 47, `byclass` (and an unknown prefix) 62. A label outside is an error naming the file.
+pub fn promised_classes(prefix: Option<&str>, layout: IdxLayout) -> usize {
+    match layout {
+        IdxLayout::Standard => 10,
+        IdxLayout::EmnistLetters => 26,
+        IdxLayout::EmnistTransposed => {
+            let split = prefix.unwrap_or_default().to_ascii_lowercase();
+            if split.ends_with("digits") || split.ends_with("mnist") {
+                10
+            } else if split.ends_with("balanced") || split.ends_with("bymerge") {
+                47
+            } else {
+                62
+            }
+        }
+    }
 }
 
 /// Loads one IDX image file and its label file.
@@ -294,24 +322,26 @@ pub fn load_dir(
         find(dir, &[&tei, "t10k-images.idx3-ubyte"])?,
         find(dir, &[&tel, "t10k-labels.idx1-ubyte"])?,
     );
+    // The classes the files promise; every label must be one of them.
+    let names: Option<Vec<String>> = match layout {
+        IdxLayout::EmnistLetters => None,
+        _ => Some(
+            (0..promised_classes(prefix, layout))
+                .map(|c| c.to_string())
+                .collect(),
+        ),
+    };
     // Parse both splits on two threads: inflating full MNIST dominates the load time.
     let (train, test) = std::thread::scope(|s| {
-        let test = s.spawn(|| load_pair(name, &tei, &tel, layout, None, Split::Test));
-        let train = load_pair(name, &tri, &trl, layout, None, Split::Train);
-        (train, test.join().expect("IDX loader thread panicked"))
+        let test = s.spawn(|| load_pair(name, &tei, &tel, layout, names.clone(), Split::Test));
+        let train = load_pair(name, &tri, &trl, layout, names.clone(), Split::Train);
+        let test = test
+            .join()
+            .unwrap_or_else(|_| Err(DataError::format(&tei, "the IDX loader thread panicked")));
+        (train, test)
     });
     let mut train = train?;
-    let mut test = test?;
-    // Class names come from the largest label seen in either split.
-    let classes = train.num_classes().max(test.num_classes());
-    let names: Vec<String> = if layout == IdxLayout::EmnistLetters {
-        train.class_names.clone()
-    } else {
-        (0..classes).map(|c| c.to_string()).collect()
-    };
-    train.class_names = names.clone();
-    test.class_names = names;
-    train.append(test, dir)?;
+    train.append(test?, dir)?;
     Ok(train)
 }
 

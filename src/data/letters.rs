@@ -110,6 +110,16 @@ impl LetterConfig {
                 self.per_class
             ));
         }
+        let total = self.per_class as u64 * 26 * self.size as u64 * self.size as u64;
+        if total > super::MAX_TOTAL_BYTES {
+            return bad(format!(
+                "{} images per class of {}×{} pass the size limit of {} GiB",
+                self.per_class,
+                self.size,
+                self.size,
+                super::MAX_TOTAL_BYTES >> 30
+            ));
+        }
         if !(0.0..=1.0).contains(&self.test_fraction) {
             return bad(format!(
                 "test fraction {} is outside 0–1",

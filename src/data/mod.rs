@@ -17,6 +17,41 @@ use std::path::{Path, PathBuf};
 /// Largest image set a loader accepts (images × pixels): refuses hostile headers before allocating.
 pub const MAX_TOTAL_BYTES: u64 = 4 << 30;
 
+/// Reads a whole file, refusing one larger than `limit` bytes before allocating for it (a file
+/// that grows while read is cut at `limit + 1` bytes and refused too). The error is an
+/// [`std::io::Error`] of kind `InvalidData` that says the size and the limit; callers name the
+/// file.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let too_big = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{size} bytes is more than the {limit} bytes this kind of file may hold"),
+        )
+    };
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_big(size));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    file.take(limit + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(too_big(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_bounded_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_bounded(path, limit)?).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text: {}", e.utf8_error()),
+        )
+    })
+}
+
 /// Which split an image belongs to, as its source defines it (official train/test files), or as a
 /// seeded split decides for sources that have none.
 #[derive(

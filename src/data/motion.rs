@@ -150,7 +150,7 @@ impl MotionConfig {
 
     /// Number of clips.
     pub fn clips(&self) -> usize {
-        self.per_class * self.motions.len()
+        self.per_class.saturating_mul(self.motions.len())
     }
 
     fn check(&self) -> Result<(), DataError> {
@@ -168,9 +168,10 @@ impl MotionConfig {
         if !(8..=256).contains(&self.size) {
             return bad(format!("canvas size {} is outside 8–256", self.size));
         }
-        if (self.clips() as u64) * (self.frames as u64) * (self.size * self.size) as u64
-            > super::MAX_TOTAL_BYTES
-        {
+        let bytes = [self.frames, self.size, self.size]
+            .iter()
+            .try_fold(self.clips() as u64, |acc, &n| acc.checked_mul(n as u64));
+        if bytes.is_none_or(|b| b > super::MAX_TOTAL_BYTES) {
             return bad("that many clips would not fit in memory".into());
         }
         if !(0.0..1.0).contains(&self.test_fraction) {

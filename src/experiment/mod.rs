@@ -1,5 +1,6 @@
 //! Experiments: presets (TOML) → prepared sequence data → runs (directories) → results tables.
 
+pub mod builtin;
 pub mod dataset;
 pub mod plots;
 pub mod preset;

@@ -7,9 +7,14 @@ use crate::model::resnet::StemKind;
 use crate::model::rrn::{SkipPosition, SkipType};
 use crate::model::{ModelConfig, ModelKind};
 use crate::occlusion::OcclusionSpec;
-use crate::sequence::patterns::{Pattern, PatternError, PatternLibrary, ProgressionOptions, Wrap};
+use crate::sequence::patterns::{
+    MAX_T, Pattern, PatternError, PatternLibrary, ProgressionOptions, Wrap,
+};
 use crate::train::TrainConfig;
 use std::path::Path;
+
+/// The largest preset file read (the shipped ones are under 2 KiB).
+pub const MAX_PRESET_BYTES: u64 = 1 << 20;
 
 /// A whole experiment description.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -284,21 +289,45 @@ pub enum PresetError {
 }
 
 impl Preset {
-    /// Reads a preset TOML file.
+    /// Reads a preset TOML file. A relative path that does not exist but names one of the
+    /// presets built into occlab (`presets/quiz/mnist.toml`, see [`super::builtin`]) reads that
+    /// one, so the shipped presets work from any folder.
     pub fn load(path: &Path) -> Result<Self, PresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let text = match crate::data::read_bounded_text(path, MAX_PRESET_BYTES) {
+            Ok(text) => text,
+            Err(source) => {
+                let builtin = (source.kind() == std::io::ErrorKind::NotFound)
+                    .then(|| super::builtin::lookup(path))
+                    .flatten();
+                match builtin.map(std::str::from_utf8) {
+                    Some(Ok(text)) => return Self::parse(text, path),
+                    _ => {
+                        return Err(PresetError::Io {
+                            path: path.into(),
+                            source,
+                        });
+                    }
+                }
+            }
+        };
         Self::parse(&text, path)
     }
 
     /// Parses preset TOML; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, PresetError> {
-        toml::from_str(text).map_err(|e| PresetError::Parse {
+        let preset: Preset = toml::from_str(text).map_err(|e| PresetError::Parse {
             path: origin.into(),
             message: e.to_string(),
-        })
+        })?;
+        // What the rest of occlab sizes its buffers by: checked here, with the file named.
+        let t = preset.sequences.t;
+        if !(1..=MAX_T).contains(&t) {
+            return Err(PresetError::Parse {
+                path: origin.into(),
+                message: format!("sequences.t = {t} is outside 1–{MAX_T}"),
+            });
+        }
+        Ok(preset)
     }
 
     /// The preset as TOML text.

@@ -39,6 +39,9 @@ pub enum RunState {
     Resume,
     /// Same config, finished: reuse as it is.
     Reuse,
+    /// The folder holds a run that cannot be read (`occlab reproduce` plans it so, with the
+    /// reason, and goes on with the others): never trained or overwritten.
+    Damaged,
 }
 
 /// Why a run could not be launched.
@@ -50,6 +53,8 @@ pub enum LaunchError {
     ConfigMismatch { path: PathBuf },
     #[error("{name}: no [model] section, nothing to train")]
     NoModel { name: String },
+    #[error("{}: a damaged run, left as it is", path.display())]
+    Damaged { path: PathBuf },
 }
 
 /// 64-bit FNV-1a: a stable short name for a config (not for security).
@@ -175,6 +180,11 @@ impl Launch {
             RunState::Reuse => return Ok(None),
             RunState::New => RunDir::create(&self.dir, &self.preset)?,
             RunState::Resume => RunDir::open(&self.dir)?,
+            RunState::Damaged => {
+                return Err(LaunchError::Damaged {
+                    path: self.dir.clone(),
+                });
+            }
         };
         let resume = self.state == RunState::Resume;
         let job = train_in_background(prepared, run.clone(), backend, resume, notify);

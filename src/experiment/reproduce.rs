@@ -146,13 +146,22 @@ impl TableId {
     pub fn presets(self, presets_root: &Path) -> Result<Vec<PathBuf>, ReproduceError> {
         let (dir, prefixes, suffix) = self.preset_globs();
         let dir = presets_root.join(dir);
-        let entries = std::fs::read_dir(&dir).map_err(|source| ReproduceError::Presets {
-            path: dir.clone(),
-            message: source.to_string(),
-        })?;
-        let mut out: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
+        // The folder on disk; where there is none, the presets built into occlab (a relative
+        // `presets/…` folder, see `builtin`).
+        let listed: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(source) => match super::builtin::list_dir(&dir) {
+                Some(files) if source.kind() == std::io::ErrorKind::NotFound => files,
+                _ => {
+                    return Err(ReproduceError::Presets {
+                        path: dir.clone(),
+                        message: source.to_string(),
+                    });
+                }
+            },
+        };
+        let mut out: Vec<PathBuf> = listed
+            .into_iter()
             .filter(|p| {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
                 let Some(name) = name else { return false };
@@ -293,6 +302,9 @@ pub enum ReproduceError {
     Preset { path: PathBuf, message: String },
     #[error("{0}")]
     Run(#[from] RunError),
+    /// A preset file that cannot be read (the error names it).
+    #[error(transparent)]
+    PresetFile(Box<super::preset::PresetError>),
     #[error(transparent)]
     Launch(#[from] LaunchError),
     #[error("{}: {source}", path.display())]
@@ -303,6 +315,12 @@ pub enum ReproduceError {
     },
     #[error("report: {0}")]
     Report(String),
+}
+
+impl From<super::preset::PresetError> for ReproduceError {
+    fn from(e: super::preset::PresetError) -> Self {
+        ReproduceError::PresetFile(Box::new(e))
+    }
 }
 
 /// What to reproduce, where.
@@ -342,14 +360,10 @@ impl ReproduceOptions {
     }
 }
 
-/// `presets/` in the working directory, else the repository's own (where this binary was built).
+/// `presets/`: the folder of that name in the working directory where there is one, else the
+/// presets built into occlab (see [`super::builtin`]), which are the repository's own.
 pub fn default_presets_dir() -> PathBuf {
-    let here = PathBuf::from("presets");
-    if here.join("paper-a").is_dir() {
-        here
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")
-    }
+    PathBuf::from(super::builtin::ROOT)
 }
 
 /// One run a reproduction needs.
@@ -363,6 +377,8 @@ pub struct PlannedRun {
     pub preset: Preset,
     pub dir: PathBuf,
     pub state: RunState,
+    /// Why the run directory cannot be used ([`RunState::Damaged`] only): the file and the problem.
+    pub damage: Option<String>,
 }
 
 /// Whether a planned run is new, half done or done (settled by the run launcher).
@@ -390,29 +406,34 @@ pub fn plan(opts: &ReproduceOptions) -> Result<Vec<PlannedRun>, ReproduceError> 
                 existing.tables.push(table);
                 continue;
             }
-            let base = Preset::load(&path).map_err(|e| ReproduceError::Preset {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let base = Preset::load(&path)?;
             if base.model.is_none() {
                 return Err(ReproduceError::Preset {
                     path,
                     message: "no [model] section: not a training preset".into(),
                 });
             }
-            let launch = Launch::plan(
-                opts.budget.apply(&base, opts.epochs),
-                RunTarget::ByConfig {
-                    root: opts.out.join("runs"),
-                    tag: opts.budget.name().into(),
-                },
-            )?;
+            let preset = opts.budget.apply(&base, opts.epochs);
+            let target = RunTarget::ByConfig {
+                root: opts.out.join("runs"),
+                tag: opts.budget.name().into(),
+            };
+            // A run folder that cannot be read is planned as damaged, with the reason: reported,
+            // left as it is, and the other runs go on.
+            let (preset, dir, state, damage) = match Launch::plan(preset.clone(), target) {
+                Ok(launch) => (launch.preset, launch.dir, launch.state, None),
+                Err(e) => {
+                    let dir = run_dir(&opts.out, &preset, opts.budget);
+                    (preset, dir, RunState::Damaged, Some(e.to_string()))
+                }
+            };
             runs.push(PlannedRun {
                 tables: vec![table],
                 source: path,
-                preset: launch.preset,
-                dir: launch.dir,
-                state: launch.state,
+                preset,
+                dir,
+                state,
+                damage,
             });
         }
     }
@@ -539,6 +560,11 @@ pub fn reproduce(
         });
         let outcome = if run.state == RunState::Reuse {
             RunOutcome::Reused
+        } else if run.state == RunState::Damaged {
+            RunOutcome::Failed(format!(
+                "damaged run, left as it is (move it away to train it anew): {}",
+                run.damage.as_deref().unwrap_or("unreadable")
+            ))
         } else if opts.report_only {
             RunOutcome::NotRun
         } else {

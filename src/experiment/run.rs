@@ -23,8 +23,22 @@ pub use crate::train::LogLine;
 use crate::train::clip_eval::ClipEpochRecord;
 use burn::config::Config;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// `metrics.jsonl` as read by [`RunDir::read_log`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsLog {
+    pub lines: Vec<LogLine>,
+    /// Says that a torn last line was dropped (the file is left as it is until a resume rewrites it).
+    pub torn: Option<String>,
+}
+
+/// The largest `metrics.jsonl` read (a long run logs a few MiB).
+pub const MAX_METRICS_BYTES: u64 = 1 << 30;
+/// The largest `predictions.csv`, `run.json` or `checkpoint/epoch.json` read.
+pub const MAX_PREDICTIONS_BYTES: u64 = 1 << 30;
+const MAX_SMALL_BYTES: u64 = 1 << 20;
 
 /// Metadata written when a run starts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +63,15 @@ pub enum RunError {
     },
     #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },
+    /// `config.toml` cannot be read as a preset (the error names the file).
+    #[error(transparent)]
+    Preset(Box<super::preset::PresetError>),
+}
+
+impl From<super::preset::PresetError> for RunError {
+    fn from(e: super::preset::PresetError) -> Self {
+        RunError::Preset(Box::new(e))
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
@@ -141,10 +164,7 @@ impl RunDir {
 
     /// The run's exact preset.
     pub fn preset(&self) -> Result<Preset, RunError> {
-        Preset::load(&self.config_path()).map_err(|e| RunError::Format {
-            path: self.config_path(),
-            message: e.to_string(),
-        })
+        Ok(Preset::load(&self.config_path())?)
     }
 
     /// Saves the model's config (Burn's `Config`, as JSON) beside the checkpoint.
@@ -183,7 +203,7 @@ impl RunDir {
 
     pub fn info(&self) -> Result<RunInfo, RunError> {
         let p = self.path.join("run.json");
-        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        let text = crate::data::read_bounded_text(&p, MAX_SMALL_BYTES).map_err(io(&p))?;
         serde_json::from_str(&text).map_err(|e| RunError::Format {
             path: p,
             message: e.to_string(),
@@ -200,31 +220,61 @@ impl RunDir {
             .map_err(io(&p))?;
         let mut text = serde_json::to_string(line).expect("serialises");
         text.push('\n');
+        if crate::crashpoint::due("metrics-append") {
+            let _ = f.write_all(&text.as_bytes()[..text.len() / 2]);
+            crate::crashpoint::kill_now();
+        }
         f.write_all(text.as_bytes()).map_err(io(&p))
     }
 
-    /// Every line of `metrics.jsonl` (a torn last line from a crash is ignored).
+    /// Every line of `metrics.jsonl` (a torn last line from a crash is dropped: see
+    /// [`Self::read_log`] for the note that says so).
     pub fn log(&self) -> Result<Vec<LogLine>, RunError> {
+        Ok(self.read_log()?.lines)
+    }
+
+    /// Every line of `metrics.jsonl`, and a note when its last line was torn (cut short by a
+    /// crash while it was appended: no final newline, not valid JSON) and dropped. Any other bad
+    /// line is an error naming the file and the line.
+    pub fn read_log(&self) -> Result<MetricsLog, RunError> {
         let p = self.metrics_path();
-        let f = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let bytes = match crate::data::read_bounded(&p, MAX_METRICS_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(MetricsLog::default());
+            }
             Err(e) => return Err(io(&p)(e)),
         };
-        let lines: Vec<String> = BufReader::new(f)
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(io(&p))?;
-        let mut out = Vec::new();
-        for (i, line) in lines.iter().enumerate() {
-            match serde_json::from_str(line) {
-                Ok(l) => out.push(l),
-                Err(_) if i + 1 == lines.len() => {} // torn final line
-                Err(e) => {
-                    return Err(RunError::Format {
-                        path: p,
-                        message: format!("line {}: {e}", i + 1),
-                    });
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let text = std::str::from_utf8(&bytes[..complete]).map_err(|e| RunError::Format {
+            path: p.clone(),
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        let mut out = MetricsLog::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let l = serde_json::from_str(line).map_err(|e| RunError::Format {
+                path: p.clone(),
+                message: format!("line {}: {e}", i + 1),
+            })?;
+            out.lines.push(l);
+        }
+        let tail = &bytes[complete..];
+        if !tail.is_empty() {
+            match std::str::from_utf8(tail)
+                .ok()
+                .and_then(|t| serde_json::from_str::<LogLine>(t).ok())
+            {
+                // A whole record whose newline is missing: keep it.
+                Some(l) => out.lines.push(l),
+                None => {
+                    out.torn = Some(format!(
+                        "{}: dropped a torn last line ({} bytes, cut short while it was written)",
+                        p.display(),
+                        tail.len()
+                    ))
                 }
             }
         }
@@ -280,25 +330,85 @@ impl RunDir {
         write_atomic(&p, text.as_bytes())
     }
 
-    /// Records that the checkpoint files hold the state after `epoch`.
+    /// Starts writing a checkpoint: an empty `checkpoint/next/` folder (an unfinished one from
+    /// a killed process is cleared first). Write [`CHECKPOINT_FILES`] into it, then call
+    /// [`Self::mark_checkpoint`]. Until then the last complete checkpoint stays as it is.
+    pub fn begin_checkpoint(&self) -> Result<PathBuf, RunError> {
+        self.recover_checkpoint()?;
+        let next = self.path.join("checkpoint/next");
+        if next.exists() {
+            std::fs::remove_dir_all(&next).map_err(io(&next))?;
+        }
+        std::fs::create_dir_all(&next).map_err(io(&next))?;
+        Ok(next)
+    }
+
+    /// Makes the checkpoint written into `checkpoint/next/` the run's checkpoint after `epoch`,
+    /// such that a crash at any moment leaves either the previous checkpoint or this one, never
+    /// a mix or a half-written file:
+    /// 1. every file of `next/` and its `epoch.json` are synced to disk;
+    /// 2. `next/` is renamed `ready/` (the commit point: one atomic rename);
+    /// 3. the files move from `ready/` into `checkpoint/`, `epoch.json` last, and `ready/` goes.
+    ///
+    /// A crash during 3 is finished by [`Self::recover_checkpoint`] (which resume calls).
     pub fn mark_checkpoint(&self, epoch: usize) -> Result<(), RunError> {
-        write_atomic(
-            &self.checkpoint_epoch_path(),
-            format!("{{\"epoch\": {epoch}}}\n").as_bytes(),
-        )
+        let dir = self.path.join("checkpoint");
+        let next = dir.join("next");
+        for name in CHECKPOINT_FILES {
+            let p = next.join(name);
+            sync_file(&p)?;
+        }
+        let marker = next.join("epoch.json");
+        std::fs::write(&marker, format!("{{\"epoch\": {epoch}}}\n")).map_err(io(&marker))?;
+        sync_file(&marker)?;
+        sync_dir(&next)?;
+        let ready = dir.join("ready");
+        std::fs::rename(&next, &ready).map_err(io(&ready))?;
+        sync_dir(&dir)?;
+        crate::crashpoint::point("checkpoint-ready");
+        self.recover_checkpoint()
+    }
+
+    /// Finishes a checkpoint commit that a crash interrupted (a `checkpoint/ready/` folder: its
+    /// files move into place), and clears an uncommitted `checkpoint/next/`. Does nothing to a
+    /// run without either.
+    pub fn recover_checkpoint(&self) -> Result<(), RunError> {
+        let dir = self.path.join("checkpoint");
+        let ready = dir.join("ready");
+        if ready.is_dir() {
+            for name in CHECKPOINT_FILES.iter().chain(&["epoch.json"]) {
+                let from = ready.join(name);
+                if from.exists() {
+                    std::fs::rename(&from, dir.join(name)).map_err(io(&from))?;
+                    if *name == CHECKPOINT_FILES[0] {
+                        crate::crashpoint::point("checkpoint-moved");
+                    }
+                }
+            }
+            sync_dir(&dir)?;
+            std::fs::remove_dir_all(&ready).map_err(io(&ready))?;
+        }
+        let next = dir.join("next");
+        if next.is_dir() {
+            std::fs::remove_dir_all(&next).map_err(io(&next))?;
+        }
+        Ok(())
     }
 
     /// The epoch of the last complete checkpoint, if any.
     pub fn checkpoint_epoch(&self) -> Result<Option<usize>, RunError> {
         let p = self.checkpoint_epoch_path();
-        match std::fs::read_to_string(&p) {
+        match crate::data::read_bounded_text(&p, MAX_SMALL_BYTES) {
             Ok(text) => {
-                let v: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| RunError::Format {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    })?;
-                Ok(v["epoch"].as_u64().map(|e| e as usize))
+                #[derive(serde::Deserialize)]
+                struct Marker {
+                    epoch: u32,
+                }
+                let m: Marker = serde_json::from_str(&text).map_err(|e| RunError::Format {
+                    path: p.clone(),
+                    message: format!("not a checkpoint marker {{\"epoch\": N}}: {e}"),
+                })?;
+                Ok(Some(m.epoch as usize))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&p)(e)),
@@ -320,40 +430,89 @@ impl RunDir {
     /// Reads `predictions.csv`.
     pub fn predictions(&self) -> Result<Vec<ImagePrediction>, RunError> {
         let p = self.predictions_path();
-        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        let text = crate::data::read_bounded_text(&p, MAX_PREDICTIONS_BYTES).map_err(io(&p))?;
         let bad = |line: usize, m: &str| RunError::Format {
             path: p.clone(),
             message: format!("line {line}: {m}"),
         };
+        const HEADER: &str = "sequence,position,level,truth,predicted,probability";
+        match text.lines().next() {
+            Some(h) if h.trim() == HEADER => {}
+            Some(h) => {
+                return Err(bad(
+                    1,
+                    &format!(
+                        "header {:?} is not {HEADER:?}",
+                        h.chars().take(80).collect::<String>()
+                    ),
+                ));
+            }
+            None => return Err(bad(1, "empty file: no header")),
+        }
+        fn int<T: std::str::FromStr>(f: &str, name: &str) -> Result<T, String> {
+            f.trim()
+                .parse::<T>()
+                .map_err(|_| format!("{name} {f:?} is not a whole number in range"))
+        }
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             if f.len() != 6 {
-                return Err(bad(i + 1, "expected 6 fields"));
+                return Err(bad(i + 1, &format!("{} fields, expected 6", f.len())));
             }
-            let num = |k: usize| {
-                f[k].trim()
-                    .parse::<f64>()
-                    .map_err(|_| bad(i + 1, "not a number"))
+            let row = || -> Result<ImagePrediction, String> {
+                let probability: f32 = f[5]
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|p: &f32| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| format!("probability {:?} is not a number in 0–1", f[5]))?;
+                Ok(ImagePrediction {
+                    sequence: int(f[0], "sequence")?,
+                    position: int(f[1], "position")?,
+                    level: int(f[2], "level")?,
+                    truth: int(f[3], "truth")?,
+                    predicted: int(f[4], "predicted")?,
+                    probability,
+                })
             };
-            out.push(ImagePrediction {
-                sequence: num(0)? as u32,
-                position: num(1)? as u16,
-                level: num(2)? as u8,
-                truth: num(3)? as u16,
-                predicted: num(4)? as u16,
-                probability: num(5)? as f32,
-            });
+            out.push(row().map_err(|m| bad(i + 1, &m))?);
         }
         Ok(out)
     }
 }
 
-/// Writes a file through a temporary sibling and a rename, so a crash never leaves it half written.
+/// The files of a checkpoint besides its `epoch.json`.
+pub const CHECKPOINT_FILES: [&str; 2] = ["model.bpk", "optimizer.bpk"];
+
+/// Writes a file through a temporary sibling that is synced to disk and renamed over it, so a
+/// crash never leaves it half written.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn sync_file(path: &Path) -> Result<(), RunError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Syncs a folder so that the renames in it are on disk (a no-op where folders cannot be opened).
+fn sync_dir(path: &Path) -> Result<(), RunError> {
+    match File::open(path) {
+        Ok(f) => f.sync_all().or(Ok(())),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Every run directory directly under `root` (those with a `config.toml`), sorted by name.

@@ -218,6 +218,9 @@ pub struct Showcase {
     pub backend: String,
     /// Wall time of [`build`].
     pub elapsed: Duration,
+    /// Chosen runs that could not be loaded (a damaged run: the file and the reason); the
+    /// others are shown.
+    pub skipped: Vec<String>,
 }
 
 impl Showcase {
@@ -524,11 +527,25 @@ pub fn build(request: &ShowcaseRequest, images: Arc<ImageSet>) -> Result<Showcas
         return Err(ShowcaseError::NoRuns);
     }
     let chosen = choose_device(request.backend).map_err(ShowcaseError::Backend)?;
-    let runs = request
-        .runs
-        .iter()
-        .map(|p| LoadedRun::load(p, &images, &chosen.device))
-        .collect::<Result<Vec<_>, _>>()?;
+    // A run that cannot be loaded (damaged, or trained for other data) is skipped with its
+    // reason, and the others are shown; with none left, the first reason is the error.
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    let mut first_error = None;
+    for p in &request.runs {
+        match LoadedRun::load(p, &images, &chosen.device) {
+            Ok(run) => runs.push(run),
+            Err(e) => {
+                skipped.push(format!("skipped {}: {e}", p.display()));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if runs.is_empty()
+        && let Some(e) = first_error
+    {
+        return Err(e);
+    }
 
     // The sequences the first run was tested on, on the current images.
     let mut preset = runs[0].preset.clone();
@@ -583,6 +600,7 @@ pub fn build(request: &ShowcaseRequest, images: Arc<ImageSet>) -> Result<Showcas
         test_sequences,
         backend: chosen.name,
         elapsed: started.elapsed(),
+        skipped,
     })
 }
 

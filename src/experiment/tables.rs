@@ -257,8 +257,10 @@ pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
         return Ok(epochs);
     }
     let p = run.path.join("epochs.jsonl");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return Ok(Vec::new());
+    let text = match crate::data::read_bounded_text(&p, super::run::MAX_METRICS_BYTES) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(RunError::Io { path: p, source }),
     };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -336,7 +338,7 @@ pub fn scan(root: &Path) -> Scan {
     for run in list_runs(root) {
         match summarize(&run) {
             Ok(s) => out.runs.push(s),
-            Err(e) => out.errors.push(e.to_string()),
+            Err(e) => out.errors.push(format!("damaged run, left out: {e}")),
         }
     }
     out

@@ -103,8 +103,18 @@ impl RecordSink for RunDir {
     fn checkpoint_epoch(&self) -> Result<Option<usize>, SinkError> {
         Ok(RunDir::checkpoint_epoch(self)?)
     }
+    fn checkpoint_paths(&self) -> Result<(PathBuf, PathBuf), SinkError> {
+        let next = self.begin_checkpoint()?;
+        Ok((
+            next.join(super::run::CHECKPOINT_FILES[0]),
+            next.join(super::run::CHECKPOINT_FILES[1]),
+        ))
+    }
     fn mark_checkpoint(&self, epoch: usize) -> Result<(), SinkError> {
         Ok(RunDir::mark_checkpoint(self, epoch)?)
+    }
+    fn recover_checkpoint(&self) -> Result<(), SinkError> {
+        Ok(RunDir::recover_checkpoint(self)?)
     }
     fn begin(&self, begin: &Begin<'_>) -> Result<(), SinkError> {
         self.write_model_config(begin.model)?;

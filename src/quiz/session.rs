@@ -22,7 +22,7 @@
 use super::QuizError;
 use super::config::QuizConfig;
 use super::items::{QuizItem, Stimuli, select_items};
-use crate::data::ImageSet;
+use crate::data::{ImageSet, read_bounded};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,9 @@ enum Line {
     Response(Response),
 }
 
+/// The largest session file read: a session of a few hundred sequences is well under 1 MiB.
+pub const MAX_SESSION_BYTES: u64 = 256 << 20;
+
 /// A session file that cannot be used; names the file (and the line).
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -144,7 +147,7 @@ impl SessionRecord {
     /// Reads a session file without changing it (a torn last line is ignored and counted in
     /// [`Self::torn_bytes`]).
     pub fn read(path: &Path) -> Result<Self, SessionError> {
-        let bytes = std::fs::read(path).map_err(|source| SessionError::Io {
+        let bytes = read_bounded(path, MAX_SESSION_BYTES).map_err(|source| SessionError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -210,6 +213,31 @@ impl SessionRecord {
     }
 }
 
+/// Checks what the header promises: classes named, every item's images, labels and levels
+/// alike in number and its labels among the classes.
+fn check_header(header: &Header) -> Result<(), String> {
+    let classes = header.class_names.len();
+    if classes == 0 || classes > u16::MAX as usize {
+        return Err(format!("{classes} class names: expected 1 to {}", u16::MAX));
+    }
+    for (k, item) in header.items.iter().enumerate() {
+        if item.is_empty() || item.labels.len() != item.len() || item.levels.len() != item.len() {
+            return Err(format!(
+                "item {k}: {} images, {} labels and {} levels (expected as many of each, at least 1)",
+                item.len(),
+                item.labels.len(),
+                item.levels.len()
+            ));
+        }
+        if let Some(bad) = item.labels.iter().find(|&&l| l as usize >= classes) {
+            return Err(format!(
+                "item {k}: label {bad} is not one of the {classes} classes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses the bytes of a session file.
 fn parse(path: &Path, bytes: &[u8]) -> Result<SessionRecord, SessionError> {
     let format = |line: Option<usize>, problem: String| SessionError::Format {
@@ -254,6 +282,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<SessionRecord, SessionError> {
             ),
         ));
     }
+    check_header(&header).map_err(|m| format(Some(1), m))?;
     let mut record = SessionRecord {
         path: path.to_path_buf(),
         header,
@@ -380,7 +409,7 @@ impl Session {
             path: path.to_path_buf(),
             source,
         };
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = read_bounded(path, MAX_SESSION_BYTES).map_err(io)?;
         let mut record = parse(path, &bytes)?;
         let file = OpenOptions::new().append(true).open(path).map_err(io)?;
         let len = (bytes.len() - record.torn_bytes) as u64;

@@ -295,6 +295,10 @@ pub struct PatternLibrary {
     pub patterns: Vec<Pattern>,
 }
 
+/// The longest sequence length T accepted (paper A uses 5–30): a bound that keeps a hostile
+/// preset from asking for patterns of billions of images.
+pub const MAX_T: usize = 1000;
+
 /// The 10 digit symbols `"0"`..`"9"`.
 pub fn digit_symbols() -> Vec<String> {
     (0..10).map(|d| d.to_string()).collect()
@@ -579,8 +583,10 @@ pub fn progressions(
 ) -> Result<Vec<Pattern>, PatternError> {
     let n = symbols.len();
     let t = opts.t;
-    if t == 0 {
-        return Err(PatternError::Options("T must be at least 1".into()));
+    if t == 0 || t > MAX_T {
+        return Err(PatternError::Options(format!(
+            "T = {t} is outside 1–{MAX_T}"
+        )));
     }
     if n < 2 {
         return Err(PatternError::Options(format!(

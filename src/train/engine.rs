@@ -347,7 +347,20 @@ pub fn train(
     let mut model = model_cfg.init(&ad);
     let mut optim = FusedAdam::init(cfg.weight_decay);
     let mut first_epoch = 1;
+    if resume {
+        // A commit that a crash interrupted is finished, an uncommitted one dropped.
+        run.recover_checkpoint()?;
+    }
     if resume && let Some(done) = run.checkpoint_epoch()? {
+        if done > cfg.epochs {
+            return Err(TrainError::Checkpoint {
+                path: run.model_path(),
+                message: format!(
+                    "the checkpoint says epoch {done}, but the run has only {} epochs",
+                    cfg.epochs
+                ),
+            });
+        }
         model = load_weights(model, &run.model_path())?;
         optim = optim
             .load(run.optimizer_path())
@@ -429,6 +442,7 @@ pub fn train(
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
+            crate::crashpoint::point("train-step");
             let t = train_data.t;
             let mut correct = 0usize;
             let preds = match clips {
@@ -497,18 +511,22 @@ pub fn train(
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         last_test = test_metrics.accuracy();
 
-        // Checkpoint: model and optimizer first, then the marker that says they are complete.
+        // Checkpoint: model and optimizer where the sink stages them (a run directory:
+        // checkpoint/next/), committed by mark_checkpoint after the epoch's log lines: a crash
+        // anywhere keeps the last complete one.
+        let (model_next, optim_next) = run.checkpoint_paths()?;
         model
             .clone()
-            .save_file(run.model_path())
+            .save_file(model_next.clone())
             .map_err(|e| TrainError::Checkpoint {
-                path: run.model_path(),
+                path: model_next.clone(),
                 message: format!("{e}"),
             })?;
+        crate::crashpoint::point("checkpoint-model");
         optim
-            .save(run.optimizer_path())
+            .save(optim_next.clone())
             .map_err(|e| TrainError::Checkpoint {
-                path: run.optimizer_path(),
+                path: optim_next.clone(),
                 message: format!("{e}"),
             })?;
         // The best epoch (by validation accuracy) keeps its weights and its test predictions.

@@ -93,10 +93,11 @@ pub struct Begin<'a> {
 }
 
 /// Where a training job keeps what it produces. The engine calls, per epoch, in this order: the
-/// model and optimizer saved to [`model_path`](Self::model_path) and
-/// [`optimizer_path`](Self::optimizer_path), [`predictions`](Self::predictions), the epoch's
-/// [`append`](Self::append)s, then [`mark_checkpoint`](Self::mark_checkpoint), so that a
-/// checkpoint marked complete always has its records.
+/// model and optimizer saved to the [`checkpoint_paths`](Self::checkpoint_paths),
+/// [`predictions`](Self::predictions), the epoch's [`append`](Self::append)s, then
+/// [`mark_checkpoint`](Self::mark_checkpoint), so that a checkpoint marked complete always has its
+/// records. Resuming, it calls [`recover_checkpoint`](Self::recover_checkpoint) first, then loads
+/// [`model_path`](Self::model_path) and [`optimizer_path`](Self::optimizer_path).
 pub trait RecordSink {
     /// The run's name, shown in events.
     fn name(&self) -> String;
@@ -111,8 +112,16 @@ pub trait RecordSink {
     fn epochs(&self) -> Result<Vec<EpochRecord>, SinkError>;
     /// The epoch of the last complete checkpoint, if any.
     fn checkpoint_epoch(&self) -> Result<Option<usize>, SinkError>;
-    /// Records that the checkpoint files hold the state after `epoch`.
+    /// Where the next checkpoint's model and optimizer are to be written (model, optimizer): a
+    /// staging place that [`mark_checkpoint`](Self::mark_checkpoint) commits, so that a crash
+    /// never leaves a half-written checkpoint where one is loaded.
+    fn checkpoint_paths(&self) -> Result<(PathBuf, PathBuf), SinkError>;
+    /// Commits the checkpoint written to [`checkpoint_paths`](Self::checkpoint_paths) as the
+    /// state after `epoch`.
     fn mark_checkpoint(&self, epoch: usize) -> Result<(), SinkError>;
+    /// Finishes a checkpoint commit that a crash interrupted, or drops an uncommitted one
+    /// (called before resuming).
+    fn recover_checkpoint(&self) -> Result<(), SinkError>;
     /// The job starts (fresh, or resumed).
     fn begin(&self, begin: &Begin<'_>) -> Result<(), SinkError>;
     /// Keeps one record.
