@@ -113,11 +113,11 @@ fn generated_letters_load_in_the_background() {
     let mut harness = harness();
     open_panel(&mut harness, PanelId::Data);
     harness.get_by_label("Generated letters").click();
-    harness.run();
+    settle(&mut harness);
     harness
         .get_by_label("Letters per class")
         .set_value_accesskit(5.0);
-    harness.run();
+    settle(&mut harness);
     harness.get_by_role_and_label(Role::Button, "Load").click();
     harness.step();
     wait_until_loaded(&mut harness);
@@ -137,7 +137,6 @@ fn moving_a_level_width_changes_the_measured_coverage() {
     harness
         .get_by_role_and_label(Role::Slider, "Level 3 width")
         .set_value_accesskit(0.45);
-    harness.run();
     settle(&mut harness);
     assert!((harness.state().workbench.spec.level_widths[2] - 0.45).abs() < 1e-6);
     let after = coverage_line(&harness, 3);
@@ -157,7 +156,6 @@ fn moving_a_level_width_changes_the_measured_coverage() {
 
     // Reset restores the paper default and its numbers.
     harness.get_by_label("Reset to paper default").click();
-    harness.run();
     settle(&mut harness);
     assert_eq!(
         harness.state().workbench.spec,
@@ -171,7 +169,6 @@ fn adding_and_removing_levels_keeps_widths_and_weights_together() {
     let mut harness = harness();
     open_panel(&mut harness, PanelId::Occlusion);
     harness.get_by_label("Add level").click();
-    harness.run();
     settle(&mut harness);
     let spec = harness.state().workbench.spec.clone();
     assert_eq!(spec.level_widths.len(), 6);
@@ -179,9 +176,9 @@ fn adding_and_removing_levels_keeps_widths_and_weights_together() {
     harness.get_by_role_and_label(Role::Slider, "Level 6 width");
     coverage_line(&harness, 6);
     harness.get_by_label("Remove level").click();
-    harness.run();
+    settle(&mut harness);
     harness.get_by_label("Remove level").click();
-    harness.run();
+    settle(&mut harness);
     assert_eq!(harness.state().workbench.spec.num_levels(), 4);
     assert!(harness.query_by_label("Level 5 width").is_none());
     assert!(harness.state().workbench.spec.validate().is_ok());
@@ -194,7 +191,7 @@ fn a_weight_can_be_typed_through_accesskit() {
     harness
         .get_by_label("Level 2 weight")
         .set_value_accesskit(3.0);
-    harness.run();
+    settle(&mut harness);
     assert_eq!(harness.state().workbench.spec.level_mix[1], 3.0);
 }
 
@@ -210,7 +207,7 @@ fn an_invalid_spec_shows_the_validation_message() {
     harness
         .get_by_role_and_label(Role::Slider, "Box min")
         .set_value_accesskit(0.99);
-    harness.run();
+    settle(&mut harness);
     let message = harness
         .get_by_label_contains("Invalid occlusion spec")
         .value()
@@ -228,7 +225,7 @@ fn an_invalid_spec_shows_the_validation_message() {
     harness
         .get_by_role_and_label(Role::Slider, "Box max")
         .set_value_accesskit(1.0);
-    harness.run();
+    settle(&mut harness);
     assert!(
         harness
             .query_by_label_contains("Invalid occlusion spec")
@@ -245,7 +242,7 @@ fn reseed_changes_the_preview_seed() {
     open_panel(&mut harness, PanelId::Occlusion);
     let seed = harness.state().workbench.preview_seed;
     harness.get_by_label("Reseed").click();
-    harness.run();
+    settle(&mut harness);
     assert_ne!(harness.state().workbench.preview_seed, seed);
     harness.get_by_label(&format!("Seed {}", harness.state().workbench.preview_seed));
 }
@@ -255,13 +252,13 @@ fn a_missing_folder_shows_the_error_in_place() {
     let mut harness = harness();
     open_panel(&mut harness, PanelId::Data);
     harness.get_by_label("IDX folder (MNIST-style)").click();
-    harness.run();
+    settle(&mut harness);
     harness.get_by_label("Folder path").focus();
-    harness.run();
+    settle(&mut harness);
     harness
         .get_by_label("Folder path")
         .type_text("/nonexistent/occlab-test-folder");
-    harness.run();
+    settle(&mut harness);
     harness.get_by_role_and_label(Role::Button, "Load").click();
     harness.step();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -270,7 +267,7 @@ fn a_missing_folder_shows_the_error_in_place() {
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
     }
-    harness.run();
+    settle(&mut harness);
     let error = harness
         .get_by_label_contains("Could not load")
         .value()
@@ -288,11 +285,11 @@ fn a_running_load_can_be_cancelled() {
     let mut harness = harness();
     open_panel(&mut harness, PanelId::Data);
     harness.get_by_label("Generated letters").click();
-    harness.run();
+    settle(&mut harness);
     harness
         .get_by_label("Letters per class")
         .set_value_accesskit(300.0);
-    harness.run();
+    settle(&mut harness);
     harness.get_by_role_and_label(Role::Button, "Load").click();
     harness.step();
     harness.step();
@@ -310,7 +307,7 @@ fn a_running_load_can_be_cancelled() {
     harness.step();
     harness.step();
     assert!(!harness.state().is_loading());
-    harness.run();
+    settle(&mut harness);
     let data = harness.state().workbench.data.as_ref().unwrap();
     assert_eq!(data.set.len(), 10_000, "the digits stay in use");
     assert_eq!(
@@ -340,11 +337,11 @@ fn the_session_survives_a_restart() {
     let mut harness = harness();
     open_panel(&mut harness, PanelId::Occlusion);
     harness.get_by_label("Projector scale").click();
-    harness.run();
+    settle(&mut harness);
     harness
         .get_by_role_and_label(Role::Slider, "Level 1 width")
         .set_value_accesskit(0.1);
-    harness.run();
+    settle(&mut harness);
     let mut storage = MemoryStorage::default();
     eframe::App::save(harness.state_mut(), &mut storage);
 

@@ -10,6 +10,9 @@
 //! finished run whose config matches exactly, resumes an interrupted one from its last checkpoint
 //! (the engine replays the epochs bit for bit) and trains the rest. The job runs on its own thread
 //! and speaks through channels like training does ([`reproduce_in_background`]).
+//!
+//! Over 600 lines with its tests: tables → presets → budgets → planned runs → training them, one
+//! flow.
 
 use super::dataset::{self, Prepared};
 use super::preset::Preset;

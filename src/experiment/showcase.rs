@@ -10,6 +10,9 @@
 //! pixels the occluder hides, and every model's full class distribution ([`Guess`]).
 //!
 //! The GUI's Present panel calls [`build`] on a background thread and only draws the result.
+//!
+//! Over 600 lines with its tests: building a showcase is one pipeline (check the fit, open the
+//! runs, pick the sequences, predict).
 
 use super::dataset::{self, PrepareError};
 use super::preset::{OrderingSpec, Preset};

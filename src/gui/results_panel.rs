@@ -1,6 +1,9 @@
 //! Results panel: paper A's Tables 1–3 filled with the runs found under a runs folder, our number
 //! beside the published one; a run's confusion matrix, and the misclassified test images of a
 //! (truth, predicted) pair. Everything shown comes from [`crate::experiment::tables`].
+//!
+//! Over 600 lines: one panel's views of one scan of the runs folder (the tables, a run's confusion
+//! matrix, its misclassified images).
 
 use super::reproduce_section::ReproduceSection;
 use super::task::Task;

@@ -1,5 +1,8 @@
 //! The data-source form of the Data panel: which kind of source, its path and options, the
 //! folder dialog, and the Load / Cancel buttons with their messages.
+//!
+//! One form: the fields of every kind of data source (IDX, CIFAR, folders, clips, letters, motion,
+//! words) and the folder dialog; splitting it by kind would spread one form over files.
 
 use super::task::{Task, TaskLost};
 use super::widgets;

@@ -36,7 +36,10 @@ impl<T: Send + 'static> Task<T> {
             .spawn(move || {
                 // The receiver is gone when the task was dropped (replaced or abandoned).
                 let _ = tx.send(job());
-                ctx.request_repaint();
+                // A repaint 1 ms from now: at once for a person; for egui_kittest's
+                // `Harness::run` a scheduled, not an immediate, repaint, so a result arriving
+                // mid-run does not count as the UI failing to settle (tests wait for it).
+                ctx.request_repaint_after(Duration::from_millis(1));
             })
             .map_err(|e| TaskLost(format!("cannot start the {name} thread: {e}")))?;
         Ok(Task {

@@ -13,6 +13,9 @@
 //!
 //! Counting rules: practice sequences are left out; an image left unanswered because time ran
 //! out counts as wrong (it is also counted separately as unanswered).
+//!
+//! Over 600 lines: one report (paper A's Tables 4–5 and their figures) and the counts behind it,
+//! which share the same tallies.
 
 use super::config::Group;
 use super::items::{Condition, QuizItem};

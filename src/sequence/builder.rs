@@ -15,6 +15,9 @@
 //! A [`SequenceSet`] holds only ids, labels and levels; pixels come from the [`ImageSet`] and the
 //! occluder from the set's `occlusion_seed` and the image's id (see `crate::occlusion::image_seed`),
 //! so an image is hidden the same way in the patterned set and in its random control.
+//!
+//! Over 600 lines: the sequence builder (dealing images to planned sequences, levels, the random
+//! control), one algorithm.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -49,5 +49,6 @@ pub fn settle(harness: &mut Harness<'static, OcclabApp>) {
         std::thread::sleep(Duration::from_millis(5));
         harness.step();
     }
-    harness.step();
+    // Let the UI settle as `Harness::run` does, without failing where a spinner keeps it busy.
+    let _ = harness.run_ok();
 }
