@@ -8,7 +8,7 @@ use occlab::experiment::reproduce::{
     Budget, ReproduceEvent, ReproduceOptions, RunOutcome, RunState, TableId, reproduce,
 };
 use occlab::report::{ParsedTable, cell_value, parse_tables, write_report};
-use occlab::train::{BackendChoice, Control, TrainEvent};
+use occlab::train::{BackendChoice, Control};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -176,13 +176,13 @@ fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
     opts.backend = BackendChoice::Flex;
     opts.quiz_dir = Some(tmp.path().join("quiz"));
 
-    // Stop as the second run starts (before its first step).
+    // Stop as the second run starts (before its first step). `RunStarted` comes on the calling
+    // thread before the run's job starts, so the Stop is queued before any step of that run
+    // (a `Train` event arrives through the relay, and a tiny run could finish first).
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let events = Mutex::new(Vec::new());
     let sink = |e: ReproduceEvent| {
-        if let ReproduceEvent::Train { index: 1, event } = &e
-            && matches!(**event, TrainEvent::Started { .. })
-        {
+        if let ReproduceEvent::RunStarted { index: 1, .. } = &e {
             let _ = control_tx.send(Control::Stop);
         }
         events.lock().unwrap().push(e);
