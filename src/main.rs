@@ -13,6 +13,8 @@ use occlab::train::{BackendChoice, TrainEvent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "occlab",
@@ -144,6 +146,10 @@ enum Command {
     /// patterns, per level and position; runs scored on the same images; McNemar tests; a table
     /// in the shape of paper A's Tables 4–5.
     QuizReport(QuizReportArgs),
+    /// Sweep a preset over values of any of its keys (grid or zipped), on this machine's cores
+    /// or GPUs (--workers) or a Slurm cluster (--slurm), and gather the runs into a table (CSV)
+    /// and a chart (PNG). Runs are reused when finished and resumed when interrupted.
+    Sweep(Box<cli::sweep::SweepArgs>),
     /// The presets built into occlab: list them, or copy them into a folder to read and edit.
     /// A path such as `presets/quiz/mnist.toml` reads the built-in one when no such file exists.
     Presets {
@@ -283,6 +289,7 @@ fn run() -> Result<()> {
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
         Some(Command::Presets { action }) => presets(action),
+        Some(Command::Sweep(args)) => cli::sweep::run(*args),
     }
 }
 
