@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod classroom;
 pub mod crashpoint;
+pub mod csvfile;
 pub mod data;
 pub mod errors;
 pub mod experiment;
