@@ -1,5 +1,10 @@
 //! The `occlab` command: no subcommand opens the workbench; subcommands run the same library
 //! calls headless, for scripted and reproducible experiments.
+//!
+//! Over 600 lines: clap's declaration of every subcommand and one short handler each (train,
+//! eval, reproduce, bench, quiz, presets, …) that turns options into library calls and prints
+//! progress; no concept of its own lives here. Several sessions add subcommands to it at once,
+//! so it stays one file until they have landed; then it splits by subcommand.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -150,6 +155,11 @@ enum Command {
     /// or GPUs (--workers) or a Slurm cluster (--slurm), and gather the runs into a table (CSV)
     /// and a chart (PNG). Runs are reused when finished and resumed when interrupted.
     Sweep(Box<cli::sweep::SweepArgs>),
+    /// Serve the quiz to a whole class: every participant answers in their own browser (phone or
+    /// laptop) on this network; each sequence is saved (fsync) as it is submitted, one session
+    /// file per participant in --out; a teacher page shows the class against the chosen runs
+    /// live. Running the same command again continues the class session.
+    QuizServe(occlab::classroom::cli::QuizServeArgs),
     /// The presets built into occlab: list them, or copy them into a folder to read and edit.
     /// A path such as `presets/quiz/mnist.toml` reads the built-in one when no such file exists.
     Presets {
@@ -288,6 +298,7 @@ fn run() -> Result<()> {
         }) => bench(&what, data_dir, &model, backend, repeats, json),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
+        Some(Command::QuizServe(args)) => Ok(occlab::classroom::cli::run(args)?),
         Some(Command::Presets { action }) => presets(action),
         Some(Command::Sweep(args)) => cli::sweep::run(*args),
     }
@@ -301,6 +312,23 @@ fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
     } else {
         bar.println(line);
     }
+}
+
+/// A progress bar of training steps drawn with `template` (indicatif's syntax).
+fn step_bar(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Moves `bar` to the step `s` of its epoch.
+fn show_step(bar: &indicatif::ProgressBar, s: &occlab::train::StepRecord) {
+    bar.set_length(s.steps_per_epoch as u64);
+    bar.set_position(s.step as u64 + 1);
 }
 
 fn reproduce(
@@ -323,14 +351,7 @@ fn reproduce(
         return Ok(());
     }
     let job = rep::reproduce_in_background(opts.clone(), occlab::report::write_report, None);
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:25}] {pos}/{len} steps  {msg}  eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = step_bar("{prefix} [{bar:25}] {pos}/{len} steps  {msg}  eta {eta}");
     let mut total = 0;
     for event in job.events.iter() {
         match event {
@@ -364,8 +385,7 @@ fn reproduce(
             }
             ReproduceEvent::Train { event, .. } => match *event {
                 TrainEvent::Step(s) => {
-                    bar.set_length(s.steps_per_epoch as u64);
-                    bar.set_position(s.step as u64 + 1);
+                    show_step(&bar, &s);
                     bar.set_message(format!(
                         "epoch {} loss {:.3} {:.0} img/s",
                         s.epoch, s.loss, s.images_per_second
@@ -482,14 +502,7 @@ fn train(
     let mut queue = RunQueue::new(backend, None);
     queue.push_planned(launch, prepared);
     // Ctrl-C ends the process; the checkpoint of the last finished epoch stays for --resume.
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = step_bar("epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}");
     let mut epochs_total = 0;
     while let Some(event) = queue.wait() {
         let event = match event {
@@ -522,8 +535,7 @@ fn train(
                 );
             }
             TrainEvent::Step(s) => {
-                bar.set_length(s.steps_per_epoch as u64);
-                bar.set_position(s.step as u64 + 1);
+                show_step(&bar, &s);
                 bar.set_prefix(format!("{}/{epochs_total}", s.epoch));
                 bar.set_message(format!(
                     "loss {:.4}  acc {:.1} %  {:.0} img/s",

@@ -10,12 +10,13 @@ pub mod batches;
 pub mod clip_eval;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod memory;
 pub mod priority;
 pub mod records;
 pub mod series;
 
-pub use backend::{BackendChoice, ChosenBackend, choose_device};
+pub use backend::{AdapterInfo, AdapterKind, BackendChoice, ChosenBackend, choose_device};
 pub use engine::{
     Control, EventSink, TrainEvent, TrainJob, TrainOutcome, TrainSpec, spawn_job, train,
     train_in_background,

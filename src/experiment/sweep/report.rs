@@ -7,7 +7,7 @@
 use super::plan::{SweepIndex, absolute};
 use super::spec::{KeyPath, PlotChoice, SweepError, value_number, value_text};
 use crate::experiment::plots::{self, LineChart, Series};
-use crate::experiment::run::{LogLine, RunDir};
+use crate::experiment::run::{LogLine, RunDir, write_atomic};
 use crate::experiment::tables;
 use std::path::{Path, PathBuf};
 use toml::Value;
@@ -317,19 +317,19 @@ impl SweepTable {
             .join(format!("{}-{}.png", self.name, metric.name()))
     }
 
-    /// Writes the table as CSV (one row per run, [`Self::header`]'s columns).
+    /// The table as CSV text (one row per run, [`Self::header`]'s columns).
+    pub fn csv_text(&self) -> String {
+        crate::csvfile::text(self.header(), self.rows.iter().map(|r| self.cells(r)))
+    }
+
+    /// Writes the table as CSV (atomically: a reader never sees half a file).
     pub fn write_csv(&self, path: &Path) -> Result<(), SweepError> {
-        let fail =
-            |e: &dyn std::fmt::Display| SweepError::Report(format!("{}: {e}", path.display()));
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| SweepError::Report(format!("{}: {e}", dir.display())))?;
         }
-        let mut w = csv::Writer::from_path(path).map_err(|e| fail(&e))?;
-        w.write_record(self.header()).map_err(|e| fail(&e))?;
-        for row in &self.rows {
-            w.write_record(self.cells(row)).map_err(|e| fail(&e))?;
-        }
-        w.flush().map_err(|e| fail(&e))
+        write_atomic(path, self.csv_text().as_bytes())?;
+        Ok(())
     }
 
     /// The swept key (of [`Self::keys`]) that `key` names or picks from, and its position.

@@ -9,7 +9,13 @@
 //! Keys during a sequence: the class keys (digits, letters; number keys with the legend for
 //! CIFAR-10) answer the selected image and move on; ←/→ select; Backspace clears; Enter submits.
 //! Images are drawn without any hint of their occlusion level.
+//!
+//! The "Class session" tab ([`class`]) serves the same quiz to a whole class's browsers.
+//!
+//! Over 600 lines: one session's flow (keys, screens, saving) in one place; drawing lives in
+//! `screens`, the set-up form in `setup`, the class session in `class`.
 
+pub mod class;
 mod screens;
 mod setup;
 
@@ -159,7 +165,12 @@ pub enum QuizScreen {
 pub enum QuizTab {
     Session,
     Results,
+    /// The quiz served to a whole class's browsers, with live results ([`class`]).
+    Class,
 }
+
+/// Session files of a folder, or why each could not be read.
+type ListedSessions = Vec<Result<SessionRecord, String>>;
 
 /// The Quiz panel.
 pub struct QuizPanel {
@@ -167,10 +178,14 @@ pub struct QuizPanel {
     pub tab: QuizTab,
     screen: Screen,
     /// Session files found in the quiz folder (for "Resume").
-    listed: Option<(String, Vec<Result<SessionRecord, String>>)>,
+    listed: Option<(String, ListedSessions)>,
+    /// Their listing, on a background thread.
+    listing: Option<(String, Task<ListedSessions>)>,
     /// The last set-up error.
     error: Option<String>,
     results: ResultsView,
+    /// The class session view.
+    pub class: class::ClassPanel,
 }
 
 impl Default for QuizPanel {
@@ -180,16 +195,18 @@ impl Default for QuizPanel {
             tab: QuizTab::Session,
             screen: Screen::Setup,
             listed: None,
+            listing: None,
             error: None,
             results: ResultsView::default(),
+            class: class::ClassPanel::default(),
         }
     }
 }
 
 impl QuizPanel {
-    /// Whether the results tab is listing its runs folder.
+    /// Whether the session files or the results tab's runs folder are being listed.
     pub fn is_listing(&self) -> bool {
-        self.results.is_listing()
+        self.listing.is_some() || self.results.is_listing()
     }
 
     /// Which screen is up.
@@ -249,7 +266,9 @@ impl QuizPanel {
 
     /// Whether a background job (preparing a session, analysing) is running.
     pub fn is_busy(&self) -> bool {
-        matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy()
+        matches!(self.screen, Screen::Preparing(_))
+            || self.results.is_busy()
+            || self.class.is_busy()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
@@ -273,6 +292,7 @@ impl QuizPanel {
                     ui.horizontal(|ui| {
                         ui.selectable_value(&mut self.tab, QuizTab::Session, "Session");
                         ui.selectable_value(&mut self.tab, QuizTab::Results, "Results");
+                        ui.selectable_value(&mut self.tab, QuizTab::Class, "Class session");
                     });
                     ui.separator();
                 }
@@ -284,6 +304,7 @@ impl QuizPanel {
                         &mut workbench.runs_root,
                         data_dir.as_deref(),
                     ),
+                    QuizTab::Class => self.class.ui(ui, &self.form, workbench),
                 }
             });
         if matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy() {
@@ -397,16 +418,11 @@ impl QuizPanel {
     /// Starts (or resumes) the session the form describes, on a background thread.
     pub fn start(&mut self, ctx: &egui::Context, data_dir: Option<&Path>) {
         self.error = None;
-        let config = match self.form.config() {
-            Ok(c) => c,
-            Err(e) => {
-                self.error = Some(e);
-                return;
-            }
-        };
+        let form = self.form.clone();
         let dir = PathBuf::from(self.form.quiz_dir.trim());
         let data_dir = data_dir.map(Path::to_path_buf);
         self.spawn(ctx, move || {
+            let config = form.config()?;
             let stimuli = Stimuli::load(&config, data_dir.as_deref()).map_err(|e| e.to_string())?;
             let (session, started) =
                 session::start(&dir, &config, &stimuli).map_err(|e| e.to_string())?;

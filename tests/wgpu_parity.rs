@@ -1,0 +1,205 @@
+//! A training step on WGPU computes what the same step computes on flex (Burn's CPU backend with
+//! occlab's own CPU kernels): same initial weights, same batch, dropout off (the two backends draw
+//! their dropout masks from different generators). Loss, every parameter's gradient, the weights
+//! after an Adam step and the loss of the second step agree within a stated tolerance.
+//!
+//! On a machine without a GPU, WGPU runs on Mesa's lavapipe (`mesa-vulkan-drivers`, which
+//! `.ci/run` installs). No usable adapter is a failure that says why, never a silent pass.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use occlab::model::{Model, ModelConfig, ModelKind, sequence_cross_entropy};
+use occlab::train::adam::FusedAdam;
+use occlab::train::{BackendChoice, choose_device};
+
+/// `|wgpu − flex| ≤ ABS + REL · |flex|` for every value. fp32 sums in another order (GPU
+/// matmul tiles against gemm's blocks, over up to 12,544 products) differ in the last few bits.
+/// On lavapipe (2026-12-02) the worst value used 0.4–0.6 % of this bound for the gradients and
+/// 2 % for the weights after Adam (whose first step divides by |gradient|, so it magnifies tiny
+/// differences of tiny gradients); `--nocapture` prints the figures.
+const REL: f32 = 2e-3;
+const ABS: f32 = 1e-5;
+
+const BATCH: usize = 2;
+const T: usize = 5;
+
+fn wgpu_device() -> Device {
+    match choose_device(BackendChoice::Wgpu) {
+        Ok(chosen) => {
+            eprintln!("{} [{}]", chosen.name, chosen.reason);
+            chosen.device
+        }
+        Err(e) => panic!(
+            "no usable WGPU adapter, so WGPU and flex cannot be compared: {e}\n\
+             (without a GPU, install Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)"
+        ),
+    }
+}
+
+fn batch(device: &Device) -> (Tensor<5>, Tensor<2, Int>) {
+    let n = BATCH * T;
+    // Deterministic strokes: a pattern in [0, 1] that varies per image.
+    let pixels: Vec<f32> = (0..n * 784)
+        .map(|i| ((i.wrapping_mul(2_654_435_761)) % 255) as f32 / 255.0)
+        .collect();
+    let labels: Vec<i64> = (0..n as i64).map(|i| (i * 7) % 10).collect();
+    (
+        Tensor::from_data(TensorData::new(pixels, [BATCH, T, 1, 28, 28]), device),
+        Tensor::from_data(TensorData::new(labels, [BATCH, T]), device),
+    )
+}
+
+/// Every float parameter's value (and gradient, when `grads` is given), by its path.
+struct Collect<'a> {
+    path: Vec<String>,
+    grads: Option<&'a burn::tensor::Gradients>,
+    out: Vec<(String, Vec<f32>)>,
+}
+
+impl ModuleVisitor for Collect<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        let tensor = match self.grads {
+            Some(g) => match value.grad(g) {
+                Some(grad) => grad,
+                None => return,
+            },
+            None => value,
+        };
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
+        self.out.push((self.path.join("."), values));
+    }
+}
+
+fn collect(model: &Model, grads: Option<&burn::tensor::Gradients>) -> Vec<(String, Vec<f32>)> {
+    let mut c = Collect {
+        path: Vec::new(),
+        grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut c);
+    c.out
+}
+
+/// The largest `|a − b| / (ABS + REL·|b|)` and where; ≤ 1 passes.
+fn worst(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> (f32, String) {
+    assert_eq!(a.len(), b.len(), "the two models have different parameters");
+    let mut worst = (0.0f32, String::new());
+    for ((name_a, va), (name_b, vb)) in a.iter().zip(b) {
+        assert_eq!(name_a, name_b);
+        assert_eq!(va.len(), vb.len(), "{name_a}: sizes differ");
+        for (i, (x, y)) in va.iter().zip(vb).enumerate() {
+            assert!(x.is_finite(), "{name_a}[{i}] is {x} on WGPU");
+            let ratio = (x - y).abs() / (ABS + REL * y.abs());
+            if ratio > worst.0 {
+                worst = (ratio, format!("{name_a}[{i}]: wgpu {x} vs flex {y}"));
+            }
+        }
+    }
+    worst
+}
+
+/// One step's results on one device: loss, gradients, weights after Adam, loss of step two.
+struct StepResult {
+    loss: f32,
+    grads: Vec<(String, Vec<f32>)>,
+    updated: Vec<(String, Vec<f32>)>,
+    second_loss: f32,
+}
+
+fn train_two_steps(model: Model, device: &Device) -> StepResult {
+    let (x, y) = batch(device);
+    let mut optim = FusedAdam::init(0.0);
+    let loss = sequence_cross_entropy(model.forward(x.clone()), y.clone());
+    let loss_value: f32 = loss.clone().into_scalar();
+    let raw = loss.backward();
+    let grads = collect(&model, Some(&raw));
+    let params = GradientsParams::from_grads(raw, &model);
+    let model = optim.step(1e-3, model, params);
+    let updated = collect(&model, None);
+    let second = sequence_cross_entropy(model.forward(x), y);
+    StepResult {
+        loss: loss_value,
+        grads,
+        updated,
+        second_loss: second.into_scalar(),
+    }
+}
+
+fn step_agrees(kind: ModelKind) {
+    let wgpu = wgpu_device().autodiff();
+    let flex = Device::flex().autodiff();
+    let config = ModelConfig::new(kind, 1, 28, 28, 10)
+        .with_cnn_dropout(0.0)
+        .with_lstm_dropout(0.0)
+        .with_dense_dropout(0.0);
+    flex.seed(3);
+    let on_flex = config.init(&flex);
+    // The same weights on WGPU (a trainable copy, not a view of the flex tensors).
+    let on_wgpu = on_flex.clone().fork(&wgpu);
+    let start_flex = collect(&on_flex, None);
+    let start_wgpu = collect(&on_wgpu, None);
+    assert_eq!(worst(&start_wgpu, &start_flex).0, 0.0, "the copy differs");
+
+    let f = train_two_steps(on_flex, &flex);
+    let w = train_two_steps(on_wgpu, &wgpu);
+
+    let close = |a: f32, b: f32| (a - b).abs() <= ABS + REL * b.abs();
+    assert!(
+        close(w.loss, f.loss),
+        "{kind}: loss wgpu {} vs flex {}",
+        w.loss,
+        f.loss
+    );
+    assert!(!f.grads.is_empty());
+    assert_eq!(
+        f.grads.len(),
+        f.updated.len(),
+        "{kind}: a parameter without gradient"
+    );
+    let (g, at) = worst(&w.grads, &f.grads);
+    assert!(
+        g <= 1.0,
+        "{kind}: gradients differ ({g:.2}× tolerance) at {at}"
+    );
+    let (u, at) = worst(&w.updated, &f.updated);
+    assert!(
+        u <= 1.0,
+        "{kind}: weights after Adam differ ({u:.2}× tolerance) at {at}"
+    );
+    assert!(
+        close(w.second_loss, f.second_loss),
+        "{kind}: second loss wgpu {} vs flex {}",
+        w.second_loss,
+        f.second_loss
+    );
+    assert!(
+        f.second_loss < f.loss,
+        "{kind}: the step did not lower the loss"
+    );
+    eprintln!(
+        "{kind}: loss {} / {}, second loss {} / {} (wgpu / flex); worst gradient {g:.3}×, weight {u:.3}× tolerance",
+        w.loss, f.loss, w.second_loss, f.second_loss
+    );
+}
+
+#[test]
+fn a_crnn_training_step_on_wgpu_equals_the_flex_one() {
+    step_agrees(ModelKind::Crnn);
+}
+
+#[test]
+fn a_cnn_training_step_on_wgpu_equals_the_flex_one() {
+    step_agrees(ModelKind::Cnn);
+}
