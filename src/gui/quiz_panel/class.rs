@@ -360,7 +360,8 @@ impl ClassPanel {
         let mut export = false;
         ui.horizontal(|ui| {
             if let Some(tex) = &live.qr_texture {
-                let side = ui.available_height().clamp(240.0, 420.0).min(420.0);
+                // Large enough to scan from the back of a room off a projector.
+                let side = (ui.available_width() * 0.32).clamp(240.0, 440.0);
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)))
                     .on_hover_text("the join address as a QR code");
             }
