@@ -1,11 +1,13 @@
 //! Criterion benchmark of the data pipeline on full MNIST: loading the four IDX files, occluding
-//! all 70,000 images, planning the digit sequences, and building them (goal: < 2 s together).
+//! all 70,000 images, planning the digit sequences, and building them (goal: < 2 s together);
+//! and of generating letters (no data folder needed).
 //!
 //! `OCCLAB_DATA_DIR=../shared/data cargo bench --bench pipeline` (release), or add
 //! `--profile dev` to reuse the test build. Without the data folder the benchmark says so and
 //! measures nothing.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use occlab::data::letters::{LetterConfig, generate_letters};
 use occlab::data::source::DataSource;
 use occlab::occlusion::{OcclusionSpec, image_seed};
 use occlab::sequence::builder::{BuildConfig, build_patterned};
@@ -54,5 +56,29 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// Generated letters: 200 per class (5,200), with and without the elastic distortion.
+fn letters(c: &mut Criterion) {
+    let mut g = c.benchmark_group("letters");
+    g.sample_size(10);
+    for (name, elastic_alpha) in [
+        (
+            "generate 5,200 letters",
+            LetterConfig::default().elastic_alpha,
+        ),
+        ("generate 5,200 letters, no elastic distortion", 0.0),
+    ] {
+        let cfg = LetterConfig {
+            per_class: 200,
+            seed: 5,
+            elastic_alpha,
+            ..LetterConfig::default()
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(generate_letters(&cfg).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pipeline, letters);
 criterion_main!(benches);

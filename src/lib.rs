@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod crashpoint;
+pub mod csvfile;
 pub mod data;
 pub mod errors;
 pub mod experiment;

@@ -1,5 +1,10 @@
 //! The `occlab` command: no subcommand opens the workbench; subcommands run the same library
 //! calls headless, for scripted and reproducible experiments.
+//!
+//! Over 600 lines: clap's declaration of every subcommand and one short handler each (train,
+//! eval, reproduce, bench, quiz, presets, …) that turns options into library calls and prints
+//! progress; no concept of its own lives here. Several sessions add subcommands to it at once,
+//! so it stays one file until they have landed; then it splits by subcommand.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -308,6 +313,23 @@ fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
     }
 }
 
+/// A progress bar of training steps drawn with `template` (indicatif's syntax).
+fn step_bar(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Moves `bar` to the step `s` of its epoch.
+fn show_step(bar: &indicatif::ProgressBar, s: &occlab::train::StepRecord) {
+    bar.set_length(s.steps_per_epoch as u64);
+    bar.set_position(s.step as u64 + 1);
+}
+
 fn reproduce(
     opts: &occlab::experiment::reproduce::ReproduceOptions,
     plan_only: bool,
@@ -328,14 +350,7 @@ fn reproduce(
         return Ok(());
     }
     let job = rep::reproduce_in_background(opts.clone(), occlab::report::write_report, None);
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:25}] {pos}/{len} steps  {msg}  eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = step_bar("{prefix} [{bar:25}] {pos}/{len} steps  {msg}  eta {eta}");
     let mut total = 0;
     for event in job.events.iter() {
         match event {
@@ -369,8 +384,7 @@ fn reproduce(
             }
             ReproduceEvent::Train { event, .. } => match *event {
                 TrainEvent::Step(s) => {
-                    bar.set_length(s.steps_per_epoch as u64);
-                    bar.set_position(s.step as u64 + 1);
+                    show_step(&bar, &s);
                     bar.set_message(format!(
                         "epoch {} loss {:.3} {:.0} img/s",
                         s.epoch, s.loss, s.images_per_second
@@ -504,14 +518,7 @@ fn train(
     let mut queue = RunQueue::new(backend, None);
     queue.push_planned(launch, prepared);
     // Ctrl-C ends the process; the checkpoint of the last finished epoch stays for --resume.
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = step_bar("epoch {prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}");
     let mut epochs_total = 0;
     while let Some(event) = queue.wait() {
         let event = match event {
@@ -544,8 +551,7 @@ fn train(
                 );
             }
             TrainEvent::Step(s) => {
-                bar.set_length(s.steps_per_epoch as u64);
-                bar.set_position(s.step as u64 + 1);
+                show_step(&bar, &s);
                 bar.set_prefix(format!("{}/{epochs_total}", s.epoch));
                 bar.set_message(format!(
                     "loss {:.4}  acc {:.1} %  {:.0} img/s",

@@ -28,8 +28,14 @@ pub struct ImagePrediction {
     pub level: u8,
     pub truth: u16,
     pub predicted: u16,
-    /// Probability the model gave its prediction.
+    /// Probability the model gave its prediction (written with five decimals).
+    #[serde(serialize_with = "five_decimals")]
     pub probability: f32,
+}
+
+/// A probability as `predictions.csv` writes it: five decimals.
+fn five_decimals<S: serde::Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{p:.5}"))
 }
 
 /// All metrics of one evaluation.

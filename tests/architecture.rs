@@ -1,7 +1,7 @@
 //! The layers of `src/` import one way (docs/ARCHITECTURE.md):
 //!
 //! ```text
-//! data (crashpoint, errors) → occlusion → sequence → model, metrics → train → experiment, bench → quiz, report → gui, cli
+//! data (crashpoint, csvfile, errors) → occlusion → sequence → model, metrics → train → experiment, bench → quiz, report → gui, cli
 //! ```
 //!
 //! Reads every `.rs` file under `src/`, collects the modules each one names (`use crate::…`,
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 fn layer(top: &str) -> Option<usize> {
     Some(match top {
         // Leaf utilities that import nothing of the crate: crash points for the crash tests,
-        // error chains as people read them.
-        "data" | "crashpoint" | "errors" => 0,
+        // error chains as people read them, CSV text.
+        "data" | "crashpoint" | "csvfile" | "errors" => 0,
         "occlusion" => 1,
         "sequence" => 2,
         "model" | "metrics" => 3,
@@ -239,4 +239,59 @@ fn the_scanner_reads_use_trees() {
         names.into_iter().collect::<Vec<_>>(),
         ["train", "train::engine", "train::records"]
     );
+}
+
+/// Where `code` starts a thread of its own (`std::thread::spawn`, a `thread::Builder`, a
+/// scope, rayon's `spawn`): the 1-based lines.
+fn thread_starts(code: &str) -> Vec<usize> {
+    const STARTS: [&str; 5] = [
+        "thread::spawn",
+        "thread::Builder",
+        "thread::scope",
+        "rayon::spawn",
+        "rayon::scope",
+    ];
+    code.lines()
+        .enumerate()
+        .filter(|(_, line)| STARTS.iter().any(|s| line.contains(s)))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[test]
+fn the_gui_starts_threads_only_through_its_task_type() {
+    // `gui/task.rs` is the one place: every one-shot job is a `Task`, and long jobs (training,
+    // reproduce, the quiz server) are started by the library, which owns their threads.
+    let src = Path::new("src/gui");
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    assert!(files.len() > 10, "found too few files under src/gui");
+    let mut problems = Vec::new();
+    for file in &files {
+        if file.ends_with("task.rs") {
+            assert!(
+                !thread_starts(&code_of(&std::fs::read_to_string(file).unwrap())).is_empty(),
+                "gui/task.rs no longer starts the tasks' threads: update this test"
+            );
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(file).unwrap());
+        for line in thread_starts(&code) {
+            problems.push(format!(
+                "{}:{line} starts a thread: use gui::task::Task",
+                file.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_thread_scan_finds_a_spawn_and_skips_comments() {
+    let code = code_of(
+        "fn a() {\n    // std::thread::spawn in a comment\n    let h = std::thread::spawn(|| 1);\n}\n\
+         fn b() { std::thread::Builder::new().spawn(|| ()).unwrap(); }\n",
+    );
+    assert_eq!(thread_starts(&code), [3, 5]);
 }

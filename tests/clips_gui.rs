@@ -13,37 +13,18 @@ use occlab::gui::{OcclabApp, PanelId};
 use occlab::model::ModelKind;
 use occlab::model::rrn::SkipPosition;
 use occlab::train::BackendChoice;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 mod gui_common;
+
+use gui_common::step_until;
 
 fn has_label_starting(harness: &Harness<'static, OcclabApp>, prefix: &str) -> bool {
     harness
         .query_all_by(|n| n.value().is_some_and(|v| v.starts_with(prefix)))
         .next()
         .is_some()
-}
-
-fn step_until(
-    harness: &mut Harness<'static, OcclabApp>,
-    timeout: Duration,
-    what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(harness) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; labels: {:?}",
-            harness
-                .query_all_by(|n| n.role() == Role::Label)
-                .filter_map(|n| n.value())
-                .collect::<Vec<_>>()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Steps until the background load has arrived (the clip preview keeps a spinner going, so the
@@ -177,11 +158,12 @@ fn the_train_panel_offers_the_rrn_family_and_trains_one_on_clips() {
         form.resnet.skip_position = SkipPosition::Block2;
         form.resnet.temporal_context = 2;
         form.resnet.widths = [4, 8, 8, 8];
-        form.t = 3;
-        form.per_video = Some(2);
         form.config.epochs = 1;
         form.config.batch_size = 4;
         form.backend = BackendChoice::Flex;
+        let sequences = &mut harness.state_mut().workbench.sequences;
+        sequences.t = 3;
+        sequences.per_video = Some(2);
     }
     // The workbench's one runs folder.
     harness.state_mut().workbench.runs_root = root.path().display().to_string();

@@ -9,47 +9,27 @@
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor, TensorData};
-use occlab::data::source::DataSource;
-use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
-use occlab::experiment::run::{LogLine, RunDir};
+use occlab::experiment::preset::{ModelSpec, Preset};
+use occlab::experiment::run::RunDir;
 use occlab::model::ModelKind;
-use occlab::occlusion::OcclusionSpec;
 use occlab::train::TrainConfig;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 /// Three epochs of two steps (16 training sequences, batches of 8): small enough to train
 /// eleven times in a test.
 fn preset() -> Preset {
-    Preset {
-        name: "crash".into(),
-        description: String::new(),
-        data: DataSource::EmbeddedDigits,
-        occlusion: OcclusionSpec::paper_default(),
-        sequences: SequenceSpec {
-            t: 5,
-            ordering: OrderingSpec::Patterned,
-            patterns: LibrarySpec::DigitProgressions {
-                steps: vec![1, 2],
-                ascending: true,
-                descending: true,
-                wrap: Default::default(),
-            },
-            seed: 3,
-            cap: None,
-            min_share: 0.0,
-            limit: Some(16),
-        },
-        model: Some(ModelSpec::new(ModelKind::Cnn)),
-        train: Some(TrainConfig {
-            epochs: 3,
-            batch_size: 8,
-            learning_rate: 1e-3,
-            seed: 11,
-            ..Default::default()
-        }),
-    }
+    let train = TrainConfig {
+        epochs: 3,
+        batch_size: 8,
+        learning_rate: 1e-3,
+        seed: 11,
+        ..Default::default()
+    };
+    common::embedded_digits_preset("crash", ModelKind::Cnn, 16, 3, train)
 }
 
 fn occlab(args: &[&str], crash_at: Option<&str>) -> Output {
@@ -93,35 +73,7 @@ fn resume(out: &Path) -> Output {
 /// train accuracy, the number of step lines, the predictions.
 fn assert_same_run(straight: &RunDir, run: &RunDir, what: &str) {
     assert!(run.is_finished().unwrap(), "{what}: not finished");
-    let (a, b) = (straight.epochs().unwrap(), run.epochs().unwrap());
-    assert_eq!(b.len(), 3, "{what}: each epoch once in the log");
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(
-            x.test.confusion, y.test.confusion,
-            "{what}: epoch {}",
-            x.epoch
-        );
-        assert_eq!(x.test.loss, y.test.loss, "{what}: epoch {}", x.epoch);
-        assert_eq!(x.train.loss, y.train.loss, "{what}: epoch {}", x.epoch);
-        assert_eq!(
-            x.train.overall, y.train.overall,
-            "{what}: epoch {}",
-            x.epoch
-        );
-    }
-    let steps = |r: &RunDir| {
-        r.log()
-            .unwrap()
-            .iter()
-            .filter(|l| matches!(l, LogLine::Step(_)))
-            .count()
-    };
-    assert_eq!(steps(straight), steps(run), "{what}: step lines");
-    assert_eq!(
-        straight.predictions().unwrap(),
-        run.predictions().unwrap(),
-        "{what}: predictions"
-    );
+    common::assert_same_records(straight, run, 3, what);
     assert_eq!(
         outputs(&straight.model_path()),
         outputs(&run.model_path()),

@@ -16,19 +16,14 @@ use occlab::data::folder::{Fit, FolderOptions, Polarity, load_folder};
 use occlab::data::idx::{self, IdxLayout};
 use occlab::data::letters::{LetterConfig, generate_letters};
 use occlab::data::motion::{MotionConfig, generate_motion};
-use occlab::data::source::DataSource;
 use occlab::data::{Split, cifar};
-use occlab::experiment::dataset;
-use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
+use occlab::experiment::preset::{LibrarySpec, ModelSpec, Preset};
 use occlab::experiment::run::RunDir;
-use occlab::experiment::training::train;
 use occlab::model::{ModelConfig, ModelKind};
-use occlab::occlusion::OcclusionSpec;
 use occlab::quiz::config::{Group, QuizConfig};
 use occlab::quiz::items::Stimuli;
 use occlab::quiz::session::{self, Response, Session, SessionRecord};
-use occlab::train::engine::EventSink;
-use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
+use occlab::train::TrainConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -37,6 +32,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+mod common;
 
 /// Counts the bytes allocated now and the peak since the last reset (all threads).
 struct Counting;
@@ -548,40 +545,20 @@ fn sample_run() -> &'static Path {
     static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let p = Preset {
-            name: "fuzz".into(),
-            description: String::new(),
-            data: DataSource::EmbeddedDigits,
-            occlusion: OcclusionSpec::paper_default(),
-            sequences: SequenceSpec {
-                t: 5,
-                ordering: OrderingSpec::Patterned,
-                patterns: LibrarySpec::DigitProgressions {
-                    steps: vec![1],
-                    ascending: true,
-                    descending: false,
-                    wrap: Default::default(),
-                },
-                seed: 1,
-                cap: None,
-                min_share: 0.0,
-                limit: Some(8),
-            },
-            model: Some(ModelSpec::new(ModelKind::Cnn)),
-            train: Some(TrainConfig {
-                epochs: 1,
-                batch_size: 8,
-                ..Default::default()
-            }),
+        let train = TrainConfig {
+            epochs: 1,
+            batch_size: 8,
+            ..Default::default()
         };
-        let prepared = dataset::prepare(&p, None).unwrap();
+        let mut p = common::embedded_digits_preset("fuzz", ModelKind::Cnn, 8, 1, train);
+        p.sequences.patterns = LibrarySpec::DigitProgressions {
+            steps: vec![1],
+            ascending: true,
+            descending: false,
+            wrap: Default::default(),
+        };
         let path = dir.path().join("run");
-        let run = RunDir::create(&path, &p).unwrap();
-        let (_ctl, ctl_rx) = crossbeam_channel::unbounded();
-        let (tx, _rx) = crossbeam_channel::unbounded();
-        let sink = EventSink { tx, notify: None };
-        let outcome = train(&prepared, &run, BackendChoice::Flex, false, &sink, &ctl_rx).unwrap();
-        assert!(matches!(outcome, TrainOutcome::Finished { .. }));
+        common::train_to_end(&p, &path);
         (dir, path)
     })
     .1
@@ -669,7 +646,7 @@ fn run_directories() {
         32,
         vec![(0, 4), (4, 4), (8, 8)],
         |r| {
-            occlab::train::engine::load_model(&r.model_path(), &config, &device)
+            occlab::train::eval::load_model(&r.model_path(), &config, &device)
                 .map(|_| true)
                 .map_err(|e| e.to_string())
         },
@@ -746,38 +723,43 @@ const HOSTILE_F32: [f32; 5] = [f32::NAN, -1.0, f32::INFINITY, 1e30, 0.0];
 const HOSTILE_F64: [f64; 5] = [f64::NAN, -0.5, 1.0, 2.0, f64::NEG_INFINITY];
 const HOSTILE_USIZE: [usize; 5] = [0, 7, 513, usize::MAX / 4, usize::MAX];
 
+/// Sets a config's field to its hostile value number `v` (0–4).
+type Setter<C> = fn(&mut C, usize);
+
+/// `c` with the `hostile` (field, value) pairs of [`hostile_fields`] applied through `fields`.
+fn with_hostile<C>(mut c: C, fields: &[Setter<C>], hostile: Vec<(usize, usize)>) -> C {
+    for (field, v) in hostile {
+        fields[field](&mut c, v);
+    }
+    c
+}
+
 #[test]
 fn generated_sources() {
-    let letters = (
-        0..3usize,
-        prop::sample::select(vec![8usize, 16, 28]),
-        hostile_fields(13),
-    )
-        .prop_map(|(per_class, size, hostile)| {
-            let mut c = LetterConfig {
+    let letter_fields: Vec<Setter<LetterConfig>> = vec![
+        |c, v| c.per_class = [2_000_000, usize::MAX, 1, 0, 3][v],
+        |c, v| c.size = HOSTILE_USIZE[v],
+        |c, v| c.test_fraction = HOSTILE_F64[v],
+        |c, v| c.lowercase_share = HOSTILE_F64[v],
+        |c, v| c.max_rotation_deg = HOSTILE_F32[v],
+        |c, v| c.max_shear = HOSTILE_F32[v],
+        |c, v| c.scale_jitter = HOSTILE_F32[v],
+        |c, v| c.max_translation = HOSTILE_F32[v],
+        |c, v| c.elastic_alpha = HOSTILE_F32[v],
+        |c, v| c.elastic_sigma = HOSTILE_F32[v],
+        |c, v| c.stroke_min = HOSTILE_F32[v],
+        |c, v| c.stroke_max = HOSTILE_F32[v],
+        |c, _| c.fonts = vec!["no such font".into()],
+    ];
+    let sizes = prop::sample::select(vec![8usize, 16, 28]);
+    let letters = (0..3usize, sizes, hostile_fields(letter_fields.len()))
+        .prop_map(move |(per_class, size, hostile)| {
+            let base = LetterConfig {
                 per_class,
                 size,
                 ..LetterConfig::default()
             };
-            for (field, v) in hostile {
-                let f = HOSTILE_F32[v];
-                match field {
-                    0 => c.per_class = [2_000_000, usize::MAX, 1, 0, 3][v],
-                    1 => c.size = HOSTILE_USIZE[v],
-                    2 => c.test_fraction = HOSTILE_F64[v],
-                    3 => c.lowercase_share = HOSTILE_F64[v],
-                    4 => c.max_rotation_deg = f,
-                    5 => c.max_shear = f,
-                    6 => c.scale_jitter = f,
-                    7 => c.max_translation = f,
-                    8 => c.elastic_alpha = f,
-                    9 => c.elastic_sigma = f,
-                    10 => c.stroke_min = f,
-                    11 => c.stroke_max = f,
-                    _ => c.fonts = vec!["no such font".into()],
-                }
-            }
-            c
+            with_hostile(base, &letter_fields, hostile)
         })
         .boxed();
     fuzz(
@@ -788,37 +770,34 @@ fn generated_sources() {
         |_| 64 * MIB,
         |c| generate_letters(c).map(|_| true).map_err(|e| e.to_string()),
     );
-    let motion = (1..3usize, 1..4usize, hostile_fields(13))
-        .prop_map(|(per_class, frames, hostile)| {
-            let mut c = MotionConfig {
+    let motion_fields: Vec<Setter<MotionConfig>> = vec![
+        |c, v| c.per_class = HOSTILE_USIZE[v],
+        |c, v| c.frames = HOSTILE_USIZE[v],
+        |c, v| c.size = HOSTILE_USIZE[v],
+        |c, v| c.test_fraction = HOSTILE_F64[v],
+        |c, v| c.speed = HOSTILE_F32[v],
+        |c, v| c.step_px = HOSTILE_F32[v],
+        |c, v| c.step_deg = HOSTILE_F32[v],
+        |c, v| c.step_log_scale = HOSTILE_F32[v],
+        |c, v| c.digit_scale = HOSTILE_F32[v],
+        |c, v| c.max_offset = HOSTILE_F32[v],
+        |c, v| c.max_angle = HOSTILE_F32[v],
+        |c, v| c.max_log_scale = HOSTILE_F32[v],
+        // No motions at all, or one twice.
+        |c, v| match c.motions.first().copied() {
+            Some(first) if v % 2 == 1 => c.motions.push(first),
+            _ => c.motions.clear(),
+        },
+    ];
+    let motion = (1..3usize, 1..4usize, hostile_fields(motion_fields.len()))
+        .prop_map(move |(per_class, frames, hostile)| {
+            let base = MotionConfig {
                 per_class,
                 frames,
                 size: 16,
                 ..MotionConfig::default()
             };
-            for (field, v) in hostile {
-                let f = HOSTILE_F32[v];
-                match field {
-                    0 => c.per_class = HOSTILE_USIZE[v],
-                    1 => c.frames = HOSTILE_USIZE[v],
-                    2 => c.size = HOSTILE_USIZE[v],
-                    3 => c.test_fraction = HOSTILE_F64[v],
-                    4 => c.speed = f,
-                    5 => c.step_px = f,
-                    6 => c.step_deg = f,
-                    7 => c.step_log_scale = f,
-                    8 => c.digit_scale = f,
-                    9 => c.max_offset = f,
-                    10 => c.max_angle = f,
-                    11 => c.max_log_scale = f,
-                    _ if v % 2 == 0 => c.motions.clear(),
-                    _ => {
-                        let first = c.motions[0];
-                        c.motions.push(first);
-                    }
-                }
-            }
-            c
+            with_hostile(base, &motion_fields, hostile)
         })
         .boxed();
     fuzz(

@@ -108,18 +108,23 @@ fn data_panel_shows_the_embedded_digits() {
     harness.get_by_label_contains("10000 images");
 }
 
+/// On the Data panel, starts loading generated letters, `per_class` of each.
+fn start_letters_load(harness: &mut Harness<'static, OcclabApp>, per_class: f64) {
+    open_panel(harness, PanelId::Data);
+    harness.get_by_label("Generated letters").click();
+    settle(harness);
+    harness
+        .get_by_label("Letters per class")
+        .set_value_accesskit(per_class);
+    settle(harness);
+    harness.get_by_role_and_label(Role::Button, "Load").click();
+    harness.step();
+}
+
 #[test]
 fn generated_letters_load_in_the_background() {
     let mut harness = harness();
-    open_panel(&mut harness, PanelId::Data);
-    harness.get_by_label("Generated letters").click();
-    settle(&mut harness);
-    harness
-        .get_by_label("Letters per class")
-        .set_value_accesskit(5.0);
-    settle(&mut harness);
-    harness.get_by_role_and_label(Role::Button, "Load").click();
-    harness.step();
+    start_letters_load(&mut harness, 5.0);
     wait_until_loaded(&mut harness);
     let set = &harness.state().workbench.data.as_ref().expect("loaded").set;
     assert_eq!(set.num_classes(), 26);
@@ -283,15 +288,7 @@ fn a_missing_folder_shows_the_error_in_place() {
 #[test]
 fn a_running_load_can_be_cancelled() {
     let mut harness = harness();
-    open_panel(&mut harness, PanelId::Data);
-    harness.get_by_label("Generated letters").click();
-    settle(&mut harness);
-    harness
-        .get_by_label("Letters per class")
-        .set_value_accesskit(300.0);
-    settle(&mut harness);
-    harness.get_by_role_and_label(Role::Button, "Load").click();
-    harness.step();
+    start_letters_load(&mut harness, 300.0);
     harness.step();
     assert!(harness.state().is_loading());
     // The panel and the status bar both say so.

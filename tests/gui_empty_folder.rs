@@ -73,9 +73,9 @@ fn the_workbench_defaults_work_from_an_empty_folder() {
         let form = &mut h.state_mut().train_panel.form;
         form.config.batch_size = 5;
         form.config.epochs = 1;
-        form.limit = Some(10);
         form.backend = BackendChoice::Flex;
         form.select_only(&[ModelKind::Cnn]);
+        h.state_mut().workbench.sequences.limit = Some(10);
     }
     h.step();
     h.get_by_role_and_label(Role::Button, "Start").click();

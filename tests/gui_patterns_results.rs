@@ -208,7 +208,8 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
         .next()
         .expect("an export button")
         .click();
-    harness.run();
+    // The file is written off the UI thread.
+    settle(&mut harness);
     let csv = std::fs::read_to_string(dir.path().join("runs-table1-patterned.csv")).unwrap();
     assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
 }
@@ -235,7 +236,7 @@ fn the_planners_cap_and_balance_floor_change_the_plan() {
     let (total, largest, used) = counts(&harness);
     // A cap below the largest count lowers it (and the total).
     let cap = largest / 2;
-    harness.state_mut().patterns_panel.cap = cap;
+    harness.state_mut().workbench.sequences.cap = cap;
     harness
         .get_by_role_and_label(Role::Button, "Build sequences")
         .click();
@@ -244,15 +245,16 @@ fn the_planners_cap_and_balance_floor_change_the_plan() {
     assert!(capped_largest <= cap, "{capped_largest} > {cap}");
     assert!(capped_total < total);
     // A balance floor gives every buildable pattern sequences.
-    harness.state_mut().patterns_panel.cap = 0;
-    harness.state_mut().patterns_panel.min_share = 0.5;
+    harness.state_mut().workbench.sequences.cap = 0;
+    harness.state_mut().workbench.sequences.min_share = 0.5;
     harness
         .get_by_role_and_label(Role::Button, "Build sequences")
         .click();
     wait_for_build(&mut harness);
     let (_, _, floor_used) = counts(&harness);
     assert!(floor_used >= used, "{floor_used} < {used}");
-    let shared = harness.state().workbench.patterns.clone().unwrap();
+    // What the Train panel trains on and a preset saves: the same floor.
+    let shared = harness.state().session_preset().unwrap().sequences;
     assert_eq!(shared.min_share, 0.5);
 }
 
@@ -279,8 +281,8 @@ fn real_words_build_in_the_patterns_panel() {
     harness.get_by_label("6877 (letters in the writers' order)");
     open_panel(&mut harness, PanelId::Patterns);
     assert_eq!(
-        harness.state().patterns_panel.choice,
-        occlab::gui::patterns_panel::LibraryChoice::Words
+        harness.state().workbench.sequences.library,
+        Some(occlab::gui::workbench::LibraryChoice::Words)
     );
     harness.get_by_label("5904 windows of 6 letters in the real words");
     harness

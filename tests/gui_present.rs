@@ -7,62 +7,25 @@ use egui::Key;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use occlab::data::source::DataSource;
-use occlab::experiment::dataset;
-use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
-use occlab::experiment::run::RunDir;
-use occlab::experiment::training::train;
 use occlab::gui::{OcclabApp, PanelId, Session};
 use occlab::model::ModelKind;
-use occlab::occlusion::OcclusionSpec;
-use occlab::train::engine::EventSink;
-use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
+use occlab::train::{BackendChoice, TrainConfig};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
 mod gui_common;
 
 /// One epoch of `kind` on 10 + 10 sequences of the embedded digits, into `root/name`.
 fn train_run(root: &Path, name: &str, kind: ModelKind) {
-    let p = Preset {
-        name: name.into(),
-        description: String::new(),
-        data: DataSource::EmbeddedDigits,
-        occlusion: OcclusionSpec::paper_default(),
-        sequences: SequenceSpec {
-            t: 5,
-            ordering: OrderingSpec::Patterned,
-            patterns: LibrarySpec::DigitProgressions {
-                steps: vec![1, 2],
-                ascending: true,
-                descending: true,
-                wrap: Default::default(),
-            },
-            seed: 1,
-            cap: None,
-            min_share: 0.0,
-            limit: Some(10),
-        },
-        model: Some(ModelSpec {
-            lstm_hidden: 32,
-            ..ModelSpec::new(kind)
-        }),
-        train: Some(TrainConfig {
-            epochs: 1,
-            batch_size: 5,
-            ..Default::default()
-        }),
+    let train = TrainConfig {
+        epochs: 1,
+        batch_size: 5,
+        ..Default::default()
     };
-    let prepared = dataset::prepare(&p, None).unwrap();
-    let run = RunDir::create(&root.join(name), &p).unwrap();
-    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
-    let sink = EventSink {
-        tx: ev_tx,
-        notify: None,
-    };
-    let outcome = train(&prepared, &run, BackendChoice::Flex, false, &sink, &ctl_rx).unwrap();
-    assert!(matches!(outcome, TrainOutcome::Finished { .. }));
+    let mut p = common::embedded_digits_preset(name, kind, 10, 1, train);
+    p.model.as_mut().unwrap().lstm_hidden = 32;
+    common::train_to_end(&p, &root.join(name));
 }
 
 fn labels_starting(harness: &Harness<'static, OcclabApp>, prefix: &str) -> Vec<String> {

@@ -36,9 +36,10 @@ fn a_preset_fills_the_session_and_the_session_saves_as_a_preset() {
     let app = harness.state();
     assert_eq!(app.workbench.spec, preset.occlusion);
     let form = &app.train_panel.form;
-    assert_eq!(form.t, 7);
-    assert_eq!(form.ordering, OrderingSpec::Random);
-    assert_eq!(form.sequence_seed, 42);
+    let sequences = &app.workbench.sequences;
+    assert_eq!(sequences.t, 7);
+    assert_eq!(sequences.ordering, OrderingSpec::Random);
+    assert_eq!(sequences.seed, 42);
     assert_eq!(form.models(), [ModelKind::Crnn4S]);
     assert_eq!(form.config.learning_rate, 0.0005);
 
@@ -56,13 +57,13 @@ fn a_preset_fills_the_session_and_the_session_saves_as_a_preset() {
     std::fs::write(&bad, "name = 3\n").unwrap();
     let err = harness.state_mut().open_preset(&bad, &ctx).unwrap_err();
     assert!(err.contains("bad.toml"), "{err}");
-    assert_eq!(harness.state().train_panel.form.t, 7);
+    assert_eq!(harness.state().workbench.sequences.t, 7);
 }
 
 #[test]
 fn custom_patterns_travel_between_a_preset_the_patterns_panel_and_the_train_panel() {
     use occlab::experiment::preset::LibrarySpec;
-    use occlab::gui::patterns_panel::LibraryChoice;
+    use occlab::gui::workbench::LibraryChoice;
     let mut harness = gui_common::harness();
     let mut preset = Preset::load(Path::new("presets/train/demo-crnn-embedded.toml")).unwrap();
     preset.sequences.patterns = LibrarySpec::Custom {
@@ -76,12 +77,11 @@ fn custom_patterns_travel_between_a_preset_the_patterns_panel_and_the_train_pane
     harness.state_mut().open_preset(&path, &ctx).unwrap();
     harness.run();
     let app = harness.state();
-    assert_eq!(app.patterns_panel.choice, LibraryChoice::Custom);
-    assert_eq!(
-        app.patterns_panel.custom,
-        "0-1-2-3-4\n2-4-6-8-0\n9-7-5-3-1\n"
-    );
-    assert!(app.train_panel.form.from_patterns_panel);
+    let sequences = &app.workbench.sequences;
+    assert_eq!(sequences.library, Some(LibraryChoice::Custom));
+    assert_eq!(sequences.custom, "0-1-2-3-4\n2-4-6-8-0\n9-7-5-3-1\n");
+    let classes = &app.workbench.data.as_ref().unwrap().set.class_names;
+    assert!(sequences.designed(classes));
     // The Train panel shows where its patterns come from.
     harness
         .get_by_role_and_label(Role::Button, occlab::gui::PanelId::Train.title())

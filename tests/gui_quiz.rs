@@ -38,6 +38,8 @@ fn quiz_harness(dir: &Path) -> Harness<'static, OcclabApp> {
         form.practice = 2;
     }
     h.run();
+    // The session files are listed off the UI thread.
+    gui_common::settle(&mut h);
     h
 }
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 mod gui_common;
 
+use gui_common::step_until;
+
 /// A harness around a fresh app with the embedded digits loaded, showing the Train panel.
 fn train_harness() -> Harness<'static, OcclabApp> {
     let mut harness = gui_common::harness();
@@ -34,21 +36,6 @@ fn label_starting(harness: &Harness<'static, OcclabApp>, prefix: &str) -> Option
         .and_then(|n| n.value())
 }
 
-/// Steps frames (with small sleeps: the job runs on its own thread) until `done` or the timeout.
-fn step_until(
-    harness: &mut Harness<'static, OcclabApp>,
-    timeout: Duration,
-    what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(harness) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn steps_shown(harness: &Harness<'static, OcclabApp>) -> usize {
     label_starting(harness, "steps: ")
         .and_then(|v| v["steps: ".len()..].parse().ok())
@@ -63,10 +50,10 @@ fn a_cnn_run_starts_reports_steps_and_stops() {
         let form = &mut harness.state_mut().train_panel.form;
         form.config.batch_size = 4;
         form.config.epochs = 3;
-        form.limit = Some(48);
         form.backend = BackendChoice::Flex;
         // Only the CRNN is ticked by default.
         form.select_only(&[ModelKind::Crnn]);
+        harness.state_mut().workbench.sequences.limit = Some(48);
     }
     // The workbench's one runs folder.
     harness.state_mut().workbench.runs_root = root.path().display().to_string();

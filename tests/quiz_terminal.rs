@@ -23,6 +23,19 @@ fn config(participant: &str) -> QuizConfig {
     c
 }
 
+/// Runs the terminal session on the lines of `input`; its outcome and what it printed.
+fn answer(
+    s: &mut session::Session,
+    stimuli: &Stimuli,
+    input: String,
+    show_images: bool,
+) -> (TerminalOutcome, String) {
+    let mut out = Vec::new();
+    let options = TerminalOptions { show_images };
+    let outcome = run(s, stimuli, &mut Cursor::new(input), &mut out, options).unwrap();
+    (outcome, String::from_utf8(out).unwrap())
+}
+
 fn line(labels: &[u16]) -> String {
     labels.iter().map(|l| l.to_string()).collect::<String>()
 }
@@ -38,16 +51,7 @@ fn a_terminal_session_pauses_at_the_end_of_input_and_resumes() {
     let mut wrong = items[0].labels.clone();
     wrong[1] = (wrong[1] + 1) % 10;
     let input = format!("{}\n\n1 2 3\n{}\n", line(&wrong), line(&items[1].labels));
-    let mut out = Vec::new();
-    let outcome = run(
-        &mut s,
-        &stimuli,
-        &mut Cursor::new(input),
-        &mut out,
-        TerminalOptions { show_images: true },
-    )
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let (outcome, text) = answer(&mut s, &stimuli, input, true);
     assert_eq!(
         outcome,
         TerminalOutcome::Paused {
@@ -79,16 +83,7 @@ fn a_terminal_session_pauses_at_the_end_of_input_and_resumes() {
         .iter()
         .map(|i| format!("{}\n", line(&i.labels)))
         .collect();
-    let mut out = Vec::new();
-    let outcome = run(
-        &mut s,
-        &stimuli,
-        &mut Cursor::new(input),
-        &mut out,
-        TerminalOptions { show_images: false },
-    )
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let (outcome, text) = answer(&mut s, &stimuli, input, false);
     assert_eq!(outcome, TerminalOutcome::Finished);
     assert!(text.contains("Resuming session T1-digits-embedded at sequence 3 of 5 (2 saved)"));
     assert!(

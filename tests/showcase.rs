@@ -6,71 +6,40 @@ use occlab::data::letters::{LetterConfig, generate_letters};
 use occlab::data::source::DataSource;
 use occlab::data::{ImageSet, embedded};
 use occlab::experiment::dataset;
-use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
+use occlab::experiment::preset::{OrderingSpec, Preset};
 use occlab::experiment::run::RunDir;
 use occlab::experiment::showcase::{
     self, Showcase, ShowcaseError, ShowcaseRequest, candidates, default_runs, presentation_order,
 };
 use occlab::experiment::tables;
-use occlab::experiment::training::train;
 use occlab::model::ModelKind;
 use occlab::occlusion::OcclusionSpec;
-use occlab::train::engine::EventSink;
-use occlab::train::{BackendChoice, TrainConfig, TrainOutcome};
+use occlab::train::{BackendChoice, TrainConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+mod common;
 
 /// Test sequences per run (the preset's limit).
 const TEST_SEQUENCES: usize = 12;
 
 fn preset(kind: ModelKind) -> Preset {
-    Preset {
-        name: format!("showcase-{kind}"),
-        description: String::new(),
-        data: DataSource::EmbeddedDigits,
-        occlusion: OcclusionSpec::paper_default(),
-        sequences: SequenceSpec {
-            t: 5,
-            ordering: OrderingSpec::Patterned,
-            patterns: LibrarySpec::DigitProgressions {
-                steps: vec![1, 2],
-                ascending: true,
-                descending: true,
-                wrap: Default::default(),
-            },
-            seed: 3,
-            cap: None,
-            min_share: 0.0,
-            limit: Some(TEST_SEQUENCES),
-        },
-        model: Some(ModelSpec {
-            lstm_hidden: 32,
-            ..ModelSpec::new(kind)
-        }),
-        train: Some(TrainConfig {
-            epochs: 1,
-            batch_size: 4,
-            seed: 7,
-            ..Default::default()
-        }),
-    }
+    let train = TrainConfig {
+        epochs: 1,
+        batch_size: 4,
+        seed: 7,
+        ..Default::default()
+    };
+    let name = format!("showcase-{kind}");
+    let mut p = common::embedded_digits_preset(&name, kind, TEST_SEQUENCES, 3, train);
+    p.model.as_mut().unwrap().lstm_hidden = 32;
+    p
 }
 
 /// Trains one epoch of `kind` into `root/name` on the flex backend.
 fn train_run(root: &Path, name: &str, kind: ModelKind) -> PathBuf {
-    let p = preset(kind);
-    let prepared = dataset::prepare(&p, None).unwrap();
-    let run = RunDir::create(&root.join(name), &p).unwrap();
-    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
-    let sink = EventSink {
-        tx: ev_tx,
-        notify: None,
-    };
-    let outcome = train(&prepared, &run, BackendChoice::Flex, false, &sink, &ctl_rx).unwrap();
-    assert!(matches!(outcome, TrainOutcome::Finished { .. }));
-    run.path
+    common::train_to_end(&preset(kind), &root.join(name)).path
 }
 
 /// A CNN and a CRNN run, trained once for all the tests of this file.

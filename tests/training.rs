@@ -4,54 +4,33 @@
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use occlab::data::Split;
-use occlab::data::source::DataSource;
 use occlab::experiment::dataset::{self, Prepared};
-use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
-use occlab::experiment::run::{LogLine, RunDir};
+use occlab::experiment::preset::Preset;
+use occlab::experiment::run::RunDir;
 use occlab::experiment::training::train;
 use occlab::model::{ModelKind, sequence_cross_entropy};
-use occlab::occlusion::OcclusionSpec;
 use occlab::train::batches::SequenceData;
 use occlab::train::engine::EventSink;
 use occlab::train::{BackendChoice, Control, TrainConfig, TrainEvent, TrainOutcome};
 use std::sync::{Arc, Mutex};
+
+mod common;
 
 /// Burn's CPU backend seeds one global generator: training tests take turns so that each run's
 /// dropout masks come from its own seed alone.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn preset(kind: ModelKind, limit: usize, epochs: usize) -> Preset {
-    Preset {
-        name: format!("test-{kind}"),
-        description: String::new(),
-        data: DataSource::EmbeddedDigits,
-        occlusion: OcclusionSpec::paper_default(),
-        sequences: SequenceSpec {
-            t: 5,
-            ordering: OrderingSpec::Patterned,
-            patterns: LibrarySpec::DigitProgressions {
-                steps: vec![1, 2],
-                ascending: true,
-                descending: true,
-                wrap: Default::default(),
-            },
-            seed: 3,
-            cap: None,
-            min_share: 0.0,
-            limit: Some(limit),
-        },
-        model: Some(ModelSpec {
-            lstm_hidden: 64,
-            ..ModelSpec::new(kind)
-        }),
-        train: Some(TrainConfig {
-            epochs,
-            batch_size: 8,
-            learning_rate: 1e-3,
-            seed: 11,
-            ..Default::default()
-        }),
-    }
+    let train = TrainConfig {
+        epochs,
+        batch_size: 8,
+        learning_rate: 1e-3,
+        seed: 11,
+        ..Default::default()
+    };
+    let mut p = common::embedded_digits_preset(&format!("test-{kind}"), kind, limit, 3, train);
+    p.model.as_mut().unwrap().lstm_hidden = 64;
+    p
 }
 
 #[test]
@@ -147,39 +126,7 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
     let second = run_job(&prepared, &interrupted, true, None);
     assert!(matches!(second, TrainOutcome::Finished { .. }));
 
-    let a = straight.epochs().unwrap();
-    let b = interrupted.epochs().unwrap();
-    assert_eq!(a.len(), 3);
-    assert_eq!(b.len(), 3, "the resumed run's log has each epoch once");
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(
-            x.test.confusion, y.test.confusion,
-            "epoch {}: test predictions differ",
-            x.epoch
-        );
-        assert_eq!(
-            x.train.overall, y.train.overall,
-            "epoch {}: train accuracy differs",
-            x.epoch
-        );
-        assert_eq!(
-            x.test.loss, y.test.loss,
-            "epoch {}: test loss differs",
-            x.epoch
-        );
-    }
-    let steps = |r: &RunDir| {
-        r.log()
-            .unwrap()
-            .iter()
-            .filter(|l| matches!(l, LogLine::Step(_)))
-            .count()
-    };
-    assert_eq!(steps(&straight), steps(&interrupted));
-    assert_eq!(
-        straight.predictions().unwrap(),
-        interrupted.predictions().unwrap()
-    );
+    common::assert_same_records(&straight, &interrupted, 3, "stopped after epoch 1");
 }
 
 #[test]

@@ -20,7 +20,10 @@
 //! ([`subsequence_starts`]); at test time the class probabilities of a video's subsequences are
 //! averaged into the video's prediction ([`average_video_probabilities`]).
 
-use super::folder::{EXTENSIONS, Fit, FolderOptions, Polarity, check_shape, list_sorted, load_one};
+use super::folder::{
+    Fit, FolderOptions, Polarity, check_shape, class_folders, file_name, image_files, list_sorted,
+    load_one,
+};
 use super::{DataError, ImageSet, Split};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -100,13 +103,6 @@ pub struct ClipSet {
     /// Every sampled frame, video after video, labelled with its video's class and split.
     pub frames: ImageSet,
     pub videos: Vec<VideoClip>,
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The number in a frame's file name (`frame_00012.jpg` → 12), for ordering.
@@ -211,26 +207,11 @@ pub fn list_clips(
     opts: &ClipOptions,
 ) -> Result<(Vec<String>, Vec<VideoClip>), DataError> {
     check_options(root, opts)?;
-    let class_dirs: Vec<PathBuf> = list_sorted(root)?
-        .into_iter()
-        .filter(|p| p.is_dir() && !file_name(p).eq_ignore_ascii_case("ucfTrainTestlist"))
-        .collect();
-    if class_dirs.is_empty() {
-        return Err(DataError::format(
-            root,
-            "no class folders: expected Class/clip/frame_00001.jpg",
-        ));
-    }
-    if class_dirs.len() > u16::MAX as usize {
-        return Err(DataError::format(
-            root,
-            format!(
-                "{} class folders: at most {} classes",
-                class_dirs.len(),
-                u16::MAX
-            ),
-        ));
-    }
+    let class_dirs = class_folders(
+        root,
+        |p| file_name(p).eq_ignore_ascii_case("ucfTrainTestlist"),
+        "no class folders: expected Class/clip/frame_00001.jpg",
+    )?;
     let official = official_split(root, opts.split_list)?;
     let mut classes = Vec::new();
     let mut videos = Vec::new();
@@ -248,14 +229,7 @@ pub fn list_clips(
         }
         classes.push(class_name.clone());
         for clip in clip_dirs {
-            let mut files: Vec<PathBuf> = list_sorted(&clip)?
-                .into_iter()
-                .filter(|p| {
-                    p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-                })
-                .collect();
+            let mut files = image_files(&clip)?;
             if files.is_empty() {
                 return Err(DataError::format(
                     &clip,

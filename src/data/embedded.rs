@@ -4,7 +4,7 @@
 //! The files live in `assets/` and are rebuilt by `scripts/build_assets.sh`, which records where
 //! each comes from, its licence and its sha256 in `assets/PROVENANCE.md`.
 
-use super::{DataError, ImageSet, idx, seeded_split};
+use super::{DataError, ImageSet, Split, idx, seeded_split};
 use std::path::Path;
 
 const DIGIT_IMAGES: &[u8] = include_bytes!(concat!(
@@ -38,7 +38,7 @@ pub const EMBEDDED_TEST_FRACTION: f64 = 0.2;
 pub fn embedded_digits() -> Result<ImageSet, DataError> {
     let images_path = Path::new(DIGIT_IMAGES_PATH);
     let labels_path = Path::new(DIGIT_LABELS_PATH);
-    let (n, rows, cols, pixels) = idx::parse_images(
+    let images = idx::parse_images(
         &idx::gunzip_if_needed(DIGIT_IMAGES, images_path)?,
         images_path,
     )?;
@@ -46,34 +46,25 @@ pub fn embedded_digits() -> Result<ImageSet, DataError> {
         &idx::gunzip_if_needed(DIGIT_LABELS, labels_path)?,
         labels_path,
     )?;
-    if labels.len() != n {
-        return Err(DataError::format(
-            labels_path,
-            format!(
-                "{} labels but {DIGIT_IMAGES_PATH} holds {n} images",
-                labels.len()
-            ),
-        ));
-    }
-    let labels: Vec<u16> = labels.into_iter().map(u16::from).collect();
-    let class_names: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    let digits = (0..10).map(|d| d.to_string()).collect();
+    let set = idx::image_set_from_parts(
+        EMBEDDED_DIGITS_NAME,
+        images,
+        labels,
+        idx::IdxLayout::Standard,
+        Some(digits),
+        Split::Train,
+        images_path,
+        labels_path,
+    )?;
+    // A seeded split instead of the one split an IDX pair has.
     let splits = seeded_split(
-        &labels,
-        class_names.len(),
+        &set.labels,
+        set.class_names.len(),
         EMBEDDED_TEST_FRACTION,
         EMBEDDED_SPLIT_SEED,
     );
-    ImageSet::new(
-        EMBEDDED_DIGITS_NAME,
-        rows,
-        cols,
-        1,
-        pixels,
-        labels,
-        splits,
-        class_names,
-        images_path,
-    )
+    Ok(ImageSet { splits, ..set })
 }
 
 /// Declares the embedded fonts: name (the file stem) and bytes.

@@ -70,6 +70,53 @@ pub(super) fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(out)
 }
 
+/// The image files of `dir` (by extension: [`EXTENSIONS`]), sorted by path.
+pub(super) fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    Ok(list_sorted(dir)?
+        .into_iter()
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect())
+}
+
+/// The class folders of `root`: its sub-folders in name order, less those `skip` names; refused
+/// when there are none (`none` says what was expected) or more than a class label can number.
+pub(super) fn class_folders(
+    root: &Path,
+    skip: impl Fn(&Path) -> bool,
+    none: &str,
+) -> Result<Vec<PathBuf>, DataError> {
+    let class_dirs: Vec<PathBuf> = list_sorted(root)?
+        .into_iter()
+        .filter(|p| p.is_dir() && !skip(p))
+        .collect();
+    if class_dirs.is_empty() {
+        return Err(DataError::format(root, none));
+    }
+    if class_dirs.len() > u16::MAX as usize {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} class folders: at most {} classes",
+                class_dirs.len(),
+                u16::MAX
+            ),
+        ));
+    }
+    Ok(class_dirs)
+}
+
+/// The last part of a path, as text.
+pub(super) fn file_name(p: &Path) -> String {
+    p.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Checks a requested image shape: 1 or 3 channels, each side in `1..=max` (`what` names the
 /// size in the message: "size", "frame size").
 pub(super) fn check_shape(
@@ -98,45 +145,18 @@ pub(super) fn check_shape(
 /// Loads `root/<class>/<image>` into an [`ImageSet`]; classes are the sub-folders in name order.
 pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<ImageSet, DataError> {
     check_shape(root, opts.channels, opts.height, opts.width, 4096, "size")?;
-    let class_dirs: Vec<PathBuf> = list_sorted(root)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .collect();
-    if class_dirs.is_empty() {
-        return Err(DataError::format(
-            root,
-            "no class sub-folders: expected one folder of images per class",
-        ));
-    }
-    if class_dirs.len() > u16::MAX as usize {
-        return Err(DataError::format(
-            root,
-            format!(
-                "{} class folders: at most {} classes",
-                class_dirs.len(),
-                u16::MAX
-            ),
-        ));
-    }
+    let class_dirs = class_folders(
+        root,
+        |_| false,
+        "no class sub-folders: expected one folder of images per class",
+    )?;
     let per = opts.height as u64 * opts.width as u64 * opts.channels as u64;
     let mut class_names = Vec::new();
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for (class, dir) in class_dirs.iter().enumerate() {
-        class_names.push(
-            dir.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        );
-        let files: Vec<PathBuf> = list_sorted(dir)?
-            .into_iter()
-            .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            })
-            .collect();
+        class_names.push(file_name(dir));
+        let files = image_files(dir)?;
         if files.is_empty() {
             return Err(DataError::format(
                 dir,
@@ -161,13 +181,8 @@ pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<ImageSet, DataEr
         }
     }
     let splits = seeded_split(&labels, class_names.len(), opts.test_fraction, opts.seed);
-    let name = root
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
     ImageSet::new(
-        name,
+        file_name(root),
         opts.height as usize,
         opts.width as usize,
         opts.channels as usize,

@@ -157,18 +157,7 @@ impl DataSource {
 
     /// Loads the images.
     pub fn load(&self, data_dir: Option<&Path>) -> Result<ImageSet, DataError> {
-        let resolve = |p: &Path| -> Result<PathBuf, DataError> {
-            if p.is_absolute() {
-                return Ok(p.to_path_buf());
-            }
-            match data_dir {
-                Some(d) => Ok(d.join(p)),
-                None => Err(DataError::format(
-                    p,
-                    "relative data path but no data folder: pass --data-dir or set OCCLAB_DATA_DIR",
-                )),
-            }
-        };
+        let resolve = |p: &Path| resolve(p, data_dir);
         match self {
             DataSource::EmbeddedDigits => embedded::embedded_digits(),
             DataSource::Idx {

@@ -4,6 +4,8 @@
 //! and `occlab reproduce` all launch runs here.
 //!
 //! Runs train one after another: on a small CPU, concurrent jobs would only slow each other down.
+//! A queue settles and creates each run's folder on a thread of its own, so that a UI polling it
+//! never waits for the disk.
 
 use super::dataset::Prepared;
 use super::preset::Preset;
@@ -11,7 +13,7 @@ use super::run::{RunDir, RunError};
 use super::training::train_in_background;
 use crate::train::BackendChoice;
 use crate::train::engine::{Control, TrainEvent, TrainJob, TrainOutcome};
-use crossbeam_channel::TryRecvError;
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -234,9 +236,20 @@ pub struct RunQueue {
     /// Called after every job event (a UI passes its repaint).
     pub notify: Option<Arc<dyn Fn() + Send + Sync>>,
     queued: VecDeque<Queued>,
+    /// The next run being planned and its folder made, on its own thread.
+    starting: Option<Starting>,
+    /// Controls sent while a run was starting: they go to its job once it has started.
+    deferred: Vec<Control>,
     active: Option<Launched>,
     /// Jobs that have sent their last event, their threads returning.
     finishing: Vec<Launched>,
+}
+
+/// A run being launched: its name (for errors) and the launch's result, to come.
+struct Starting {
+    name: String,
+    preset: Preset,
+    result: Receiver<Result<(Launch, Option<Launched>), LaunchError>>,
 }
 
 impl Default for RunQueue {
@@ -252,6 +265,8 @@ impl RunQueue {
             backend,
             notify,
             queued: VecDeque::new(),
+            starting: None,
+            deferred: Vec::new(),
             active: None,
             finishing: Vec::new(),
         }
@@ -275,9 +290,9 @@ impl RunQueue {
         });
     }
 
-    /// Whether a job is training or queued.
+    /// Whether a job is training, starting or queued.
     pub fn is_busy(&self) -> bool {
-        self.active.is_some() || !self.queued.is_empty()
+        self.active.is_some() || self.starting.is_some() || !self.queued.is_empty()
     }
 
     /// Whether a job that has ended has yet to be reported as [`QueueEvent::Ended`].
@@ -290,15 +305,20 @@ impl RunQueue {
         self.active.as_ref().map(|a| a.run.path.as_path())
     }
 
-    /// The presets still waiting, in order.
+    /// The presets still waiting (the one starting first), in order.
     pub fn waiting(&self) -> impl Iterator<Item = &Preset> {
-        self.queued.iter().map(|q| &q.preset)
+        let starting = self.starting.as_ref().map(|s| &s.preset);
+        starting
+            .into_iter()
+            .chain(self.queued.iter().map(|q| &q.preset))
     }
 
-    /// Tells the job training now to pause, resume or stop.
-    pub fn send(&self, control: Control) {
+    /// Tells the job training now to pause, resume or stop (the one starting, once it has).
+    pub fn send(&mut self, control: Control) {
         if let Some(a) = &self.active {
             let _ = a.job.control.send(control);
+        } else if self.starting.is_some() {
+            self.deferred.push(control);
         }
     }
 
@@ -340,6 +360,50 @@ impl RunQueue {
                 outcome,
             });
         }
+        // The run being launched.
+        if let Some(starting) = &self.starting {
+            let result = if block {
+                starting
+                    .result
+                    .recv()
+                    .map_err(|_| TryRecvError::Disconnected)
+            } else {
+                starting.result.try_recv()
+            };
+            let name = starting.name.clone();
+            return match result {
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => {
+                    self.starting = None;
+                    self.deferred.clear();
+                    Some(QueueEvent::NotStarted {
+                        name,
+                        error: "the thread launching the run stopped without a result".into(),
+                    })
+                }
+                Ok(started) => {
+                    self.starting = None;
+                    let deferred = std::mem::take(&mut self.deferred);
+                    Some(match started {
+                        Ok((launch, Some(launched))) => {
+                            for control in deferred {
+                                let _ = launched.job.control.send(control);
+                            }
+                            self.active = Some(launched);
+                            QueueEvent::Started {
+                                dir: launch.dir,
+                                preset: Box::new(launch.preset),
+                            }
+                        }
+                        Ok((launch, None)) => QueueEvent::Reused { dir: launch.dir },
+                        Err(e) => QueueEvent::NotStarted {
+                            name,
+                            error: e.to_string(),
+                        },
+                    })
+                }
+            };
+        }
         // The job training now.
         if let Some(active) = &self.active {
             let received = if block {
@@ -375,34 +439,45 @@ impl RunQueue {
                 }
             };
         }
-        self.start_next()
+        self.start_next(block)
     }
 
-    /// Launches the next queued run; `None` when none is left.
-    fn start_next(&mut self) -> Option<QueueEvent> {
+    /// Starts launching the next queued run on its own thread (planning it touches the disk, and
+    /// so does making its folder); its result arrives through [`Self::next`]. `None` when no run
+    /// is left, or (not blocking) while the launch has not finished.
+    fn start_next(&mut self, block: bool) -> Option<QueueEvent> {
         let q = self.queued.pop_front()?;
         let name = q.preset.name.clone();
-        let planned = match q.plan {
-            Plan::Target(target) => Launch::plan(q.preset, target),
-            Plan::Ready(launch) => Ok(*launch),
-        };
-        let started = planned.and_then(|launch| {
-            let launched = launch.start(q.prepared, self.backend, self.notify.clone())?;
-            Ok((launch, launched))
-        });
-        Some(match started {
-            Ok((launch, Some(launched))) => {
-                self.active = Some(launched);
-                QueueEvent::Started {
-                    dir: launch.dir,
-                    preset: Box::new(launch.preset),
+        let preset = q.preset.clone();
+        let (backend, notify) = (self.backend, self.notify.clone());
+        let (tx, result) = bounded(1);
+        let launcher = std::thread::Builder::new()
+            .name("occlab-launch".into())
+            .spawn(move || {
+                let planned = match q.plan {
+                    Plan::Target(target) => Launch::plan(q.preset, target),
+                    Plan::Ready(launch) => Ok(*launch),
+                };
+                let started = planned.and_then(|launch| {
+                    let launched = launch.start(q.prepared, backend, notify.clone())?;
+                    Ok((launch, launched))
+                });
+                let _ = tx.send(started);
+                if let Some(notify) = notify {
+                    notify();
                 }
-            }
-            Ok((launch, None)) => QueueEvent::Reused { dir: launch.dir },
-            Err(e) => QueueEvent::NotStarted {
+            });
+        if let Err(e) = launcher {
+            return Some(QueueEvent::NotStarted {
                 name,
-                error: e.to_string(),
-            },
-        })
+                error: format!("cannot start the thread launching the run: {e}"),
+            });
+        }
+        self.starting = Some(Starting {
+            name,
+            preset,
+            result,
+        });
+        self.next(block)
     }
 }

@@ -417,70 +417,40 @@ impl RunDir {
 
     /// Writes the per-image test predictions.
     pub fn write_predictions(&self, preds: &[ImagePrediction]) -> Result<(), RunError> {
-        let mut text = String::from("sequence,position,level,truth,predicted,probability\n");
-        for p in preds {
-            text.push_str(&format!(
-                "{},{},{},{},{},{:.5}\n",
-                p.sequence, p.position, p.level, p.truth, p.predicted, p.probability
-            ));
-        }
+        let text = crate::csvfile::text(PREDICTIONS_HEADER, preds);
         write_atomic(&self.predictions_path(), text.as_bytes())
     }
 
     /// Reads `predictions.csv`.
     pub fn predictions(&self) -> Result<Vec<ImagePrediction>, RunError> {
         let p = self.predictions_path();
-        let text = crate::data::read_bounded_text(&p, MAX_PREDICTIONS_BYTES).map_err(io(&p))?;
-        let bad = |line: usize, m: &str| RunError::Format {
+        let bytes = crate::data::read_bounded(&p, MAX_PREDICTIONS_BYTES).map_err(io(&p))?;
+        crate::csvfile::parse(&bytes, &PREDICTIONS_HEADER, |row: &ImagePrediction| {
+            if (0.0..=1.0).contains(&row.probability) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "probability {} is not a number in 0–1",
+                    row.probability
+                ))
+            }
+        })
+        .map_err(|e| RunError::Format {
             path: p.clone(),
-            message: format!("line {line}: {m}"),
-        };
-        const HEADER: &str = "sequence,position,level,truth,predicted,probability";
-        match text.lines().next() {
-            Some(h) if h.trim() == HEADER => {}
-            Some(h) => {
-                return Err(bad(
-                    1,
-                    &format!(
-                        "header {:?} is not {HEADER:?}",
-                        h.chars().take(80).collect::<String>()
-                    ),
-                ));
-            }
-            None => return Err(bad(1, "empty file: no header")),
-        }
-        fn int<T: std::str::FromStr>(f: &str, name: &str) -> Result<T, String> {
-            f.trim()
-                .parse::<T>()
-                .map_err(|_| format!("{name} {f:?} is not a whole number in range"))
-        }
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 6 {
-                return Err(bad(i + 1, &format!("{} fields, expected 6", f.len())));
-            }
-            let row = || -> Result<ImagePrediction, String> {
-                let probability: f32 = f[5]
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|p: &f32| (0.0..=1.0).contains(p))
-                    .ok_or_else(|| format!("probability {:?} is not a number in 0–1", f[5]))?;
-                Ok(ImagePrediction {
-                    sequence: int(f[0], "sequence")?,
-                    position: int(f[1], "position")?,
-                    level: int(f[2], "level")?,
-                    truth: int(f[3], "truth")?,
-                    predicted: int(f[4], "predicted")?,
-                    probability,
-                })
-            };
-            out.push(row().map_err(|m| bad(i + 1, &m))?);
-        }
-        Ok(out)
+            message: e.to_string(),
+        })
     }
 }
+
+/// The columns of `predictions.csv` (the fields of [`ImagePrediction`], in order).
+const PREDICTIONS_HEADER: [&str; 6] = [
+    "sequence",
+    "position",
+    "level",
+    "truth",
+    "predicted",
+    "probability",
+];
 
 /// The files of a checkpoint besides its `epoch.json`.
 pub const CHECKPOINT_FILES: [&str; 2] = ["model.bpk", "optimizer.bpk"];
@@ -527,4 +497,64 @@ pub fn list_runs(root: &Path) -> Vec<RunDir> {
         .collect();
     runs.sort_by(|a, b| a.path.cmp(&b.path));
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predictions_csv_keeps_its_format_and_names_a_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir {
+            path: dir.path().to_path_buf(),
+        };
+        let preds = [
+            ImagePrediction {
+                sequence: 64,
+                position: 0,
+                level: 2,
+                truth: 5,
+                predicted: 3,
+                probability: 0.172_9,
+            },
+            ImagePrediction {
+                sequence: 64,
+                position: 1,
+                level: 0,
+                truth: 6,
+                predicted: 6,
+                probability: 1.0,
+            },
+        ];
+        run.write_predictions(&preds).unwrap();
+        // The format people and older runs read: five decimals, no quotes.
+        let text = std::fs::read_to_string(run.predictions_path()).unwrap();
+        assert_eq!(
+            text,
+            "sequence,position,level,truth,predicted,probability\n\
+             64,0,2,5,3,0.17290\n64,1,0,6,6,1.00000\n"
+        );
+        let back = run.predictions().unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].sequence, back[0].predicted), (64, 3));
+        assert!((back[0].probability - 0.1729).abs() < 1e-6);
+        // A damaged row is named by file, line and field.
+        std::fs::write(
+            run.predictions_path(),
+            text.replace("64,1,0,6,6", "64,1,x,6,6"),
+        )
+        .unwrap();
+        let err = run.predictions().unwrap_err().to_string();
+        assert!(
+            err.contains("predictions.csv: line 3: level \"x\""),
+            "{err}"
+        );
+        std::fs::write(run.predictions_path(), text.replace("1.00000", "1.5")).unwrap();
+        let err = run.predictions().unwrap_err().to_string();
+        assert!(
+            err.ends_with("line 3: probability 1.5 is not a number in 0–1"),
+            "{err}"
+        );
+    }
 }

@@ -478,42 +478,42 @@ pub fn table_by_length(runs: &[RunSummary]) -> ResultsTable {
 
 /// The table as CSV: per column `ours`, `paper`, `run`, `epochs` (empty where unknown).
 pub fn to_csv(table: &ResultsTable) -> String {
-    let mut out = String::from(if table.kind == TableKind::ByLength {
+    /// One cell's four fields; accuracies with two decimals, as the paper prints them.
+    #[derive(serde::Serialize)]
+    struct CellFields<'a> {
+        ours: Option<String>,
+        paper: Option<String>,
+        run: Option<&'a str>,
+        epochs: Option<usize>,
+    }
+    let first = if table.kind == TableKind::ByLength {
         "data set"
     } else {
         "model"
-    });
-    for c in &table.column_labels {
-        for field in ["ours", "paper", "run", "epochs"] {
-            out.push_str(&format!(",{} {field}", csv_field(c)));
-        }
-    }
-    out.push('\n');
-    for (label, row) in table.row_labels.iter().zip(&table.cells) {
-        out.push_str(&csv_field(label));
-        for cell in row {
-            let ours = cell.ours.as_ref();
-            out.push_str(&format!(
-                ",{},{},{},{}",
-                ours.map(|o| format!("{:.2}", o.accuracy))
-                    .unwrap_or_default(),
-                cell.paper.map(|p| format!("{p:.2}")).unwrap_or_default(),
-                ours.map(|o| csv_field(&o.run)).unwrap_or_default(),
-                ours.map(|o| o.epochs.to_string()).unwrap_or_default(),
-            ));
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    };
+    let header = std::iter::once(first.to_string()).chain(
+        table
+            .column_labels
+            .iter()
+            .flat_map(|c| ["ours", "paper", "run", "epochs"].map(|field| format!("{c} {field}"))),
+    );
+    let rows = table
+        .row_labels
+        .iter()
+        .zip(&table.cells)
+        .map(|(label, row)| {
+            let cells: Vec<CellFields> = row
+                .iter()
+                .map(|cell| CellFields {
+                    ours: cell.ours.as_ref().map(|o| format!("{:.2}", o.accuracy)),
+                    paper: cell.paper.map(|p| format!("{p:.2}")),
+                    run: cell.ours.as_ref().map(|o| o.run.as_str()),
+                    epochs: cell.ours.as_ref().map(|o| o.epochs),
+                })
+                .collect();
+            (label, cells)
+        });
+    crate::csvfile::text(header, rows)
 }
 
 /// Where a table's CSV goes by default: beside the runs root, `<root>-table1-patterned.csv`.

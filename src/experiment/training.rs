@@ -13,9 +13,9 @@ use crate::metrics::{ImagePrediction, Metrics};
 use crate::model::ModelConfig;
 use crate::train::clip_eval::ClipMetrics;
 use crate::train::engine::{
-    Control, EventSink, TrainError, TrainJob, TrainOutcome, TrainSpec, evaluate_test_split,
-    spawn_job,
+    Control, EventSink, TrainError, TrainJob, TrainOutcome, TrainSpec, spawn_job,
 };
+use crate::train::eval::evaluate_test_split;
 use crate::train::series::RunSeries;
 use crate::train::{BackendChoice, Begin, EpochRecord, RecordSink, SinkError, choose_device};
 use crossbeam_channel::Receiver;

@@ -16,7 +16,7 @@ use super::results_panel::ResultsPanel;
 use super::task::{Task, take_done};
 use super::train_panel::TrainPanel;
 pub use super::workbench::{
-    LISTED_PANELS, LoadFailure, LoadedData, PanelId, SharedPatterns, Workbench, panel_heading,
+    LISTED_PANELS, LoadFailure, LoadedData, PanelId, Workbench, panel_heading,
 };
 use crate::data::source::DataSource;
 use crate::experiment::preset::Preset;
@@ -218,22 +218,8 @@ impl OcclabApp {
     /// fills the Train panel's form with its sequences, model and hyperparameters.
     pub fn apply_preset(&mut self, preset: &Preset, ctx: &egui::Context) {
         self.workbench.spec = preset.occlusion.clone();
+        self.workbench.sequences.apply(&preset.sequences);
         self.train_panel.form.apply_preset(preset);
-        // The library goes to the Patterns panel as well; a custom list has no other place in the
-        // Train form, so the form then trains on the Patterns panel's library.
-        let s = &preset.sequences;
-        if self
-            .patterns_panel
-            .apply_spec(&s.patterns, s.t, s.seed, s.cap, s.min_share)
-        {
-            self.workbench.patterns = Some(self.patterns_panel.shared());
-            if matches!(
-                s.patterns,
-                crate::experiment::preset::LibrarySpec::Custom { .. }
-            ) {
-                self.train_panel.form.from_patterns_panel = true;
-            }
-        }
         if self.workbench.session_source() != &preset.data {
             self.workbench.start_load(preset.data.clone(), ctx);
         }
@@ -461,11 +447,15 @@ impl FrameStats {
                 v[v.len() - 1]
             );
             self.training = 0;
-            let _ = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            // Appended off the UI thread; nothing waits for it.
+            let path = self.path.clone();
+            let _ = Task::spawn(ctx, "frame-stats", move || {
+                let _ = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            });
         }
         ctx.request_repaint();
     }

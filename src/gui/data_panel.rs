@@ -239,7 +239,7 @@ impl DataPanel {
             return;
         };
         let set = &data.set;
-        let (train, test) = (set.split_len(Split::Train), set.split_len(Split::Test));
+        let [train, test] = data.split_sizes();
         if self.samples.as_ref().map(|s| s.generation) != Some(data.generation) {
             self.samples = Some(SampleGrid {
                 generation: data.generation,
@@ -282,7 +282,7 @@ impl DataPanel {
                     );
                 });
             widgets::section(ui, "Images per class");
-            class_chart(ui, set);
+            class_chart(ui, &set.class_names, &data.class_counts);
         };
         let samples = |ui: &mut egui::Ui| {
             ui.label(RichText::new("Samples").weak());
@@ -322,30 +322,22 @@ fn summary_row(ui: &mut egui::Ui, key: &str, value: &str) {
 }
 
 /// Train and test counts per class, stacked, with class names on the x axis.
-fn class_chart(ui: &mut egui::Ui, set: &ImageSet) {
-    let train = set.class_counts(Some(Split::Train));
-    let test = set.class_counts(Some(Split::Test));
-    let names = set.class_names.clone();
-    let train_bars: Vec<Bar> = train
-        .iter()
-        .enumerate()
-        .map(|(c, &n)| {
-            Bar::new(c as f64, n as f64)
-                .name(&names[c])
-                .width(0.7)
-                .fill(TRAIN_COLOR)
-        })
-        .collect();
-    let test_bars: Vec<Bar> = test
-        .iter()
-        .enumerate()
-        .map(|(c, &n)| {
-            Bar::new(c as f64, n as f64)
-                .name(&names[c])
-                .width(0.7)
-                .fill(TEST_COLOR)
-        })
-        .collect();
+fn class_chart(ui: &mut egui::Ui, names: &[String], [train, test]: &[Vec<usize>; 2]) {
+    // Owned: the axis formatter outlives this frame's borrow.
+    let names = names.to_vec();
+    let bars = |counts: &[usize], color: Color32| -> Vec<Bar> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(c, &n)| {
+                Bar::new(c as f64, n as f64)
+                    .name(&names[c])
+                    .width(0.7)
+                    .fill(color)
+            })
+            .collect()
+    };
+    let (train_bars, test_bars) = (bars(train, TRAIN_COLOR), bars(test, TEST_COLOR));
     let train_chart = BarChart::new("train", train_bars).color(TRAIN_COLOR);
     let test_chart = BarChart::new("test", test_bars)
         .color(TEST_COLOR)
@@ -354,7 +346,7 @@ fn class_chart(ui: &mut egui::Ui, set: &ImageSet) {
     // Head room above the tallest bar for the legend.
     let tallest = train
         .iter()
-        .zip(&test)
+        .zip(test)
         .map(|(a, b)| a + b)
         .max()
         .unwrap_or(0);

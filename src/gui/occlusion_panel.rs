@@ -262,17 +262,15 @@ fn controls_ui(ui: &mut egui::Ui, workbench: &mut Workbench) {
                 .response
                 .labelled_by(l.id);
             ui.end_row();
-            let l = ui.label("Fill");
-            egui::ComboBox::from_id_salt("occluder_fill")
-                .selected_text(fill_title(spec.fill))
-                .show_ui(ui, |ui| {
-                    for fill in [Fill::Black, Fill::Noise, Fill::Mean] {
-                        ui.selectable_value(&mut spec.fill, fill, fill_title(fill));
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            ui.end_row();
+            let fills = [Fill::Black, Fill::Noise, Fill::Mean];
+            widgets::combo_row(
+                ui,
+                "Fill",
+                "occluder_fill",
+                &mut spec.fill,
+                fills,
+                fill_title,
+            );
         });
     ui.label(RichText::new(shape_help(spec.shape)).weak());
 

@@ -15,6 +15,7 @@ use crate::train::BackendChoice;
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, PlotPoints};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Colours of the two conditions in the charts.
 const PATTERNED_COLOR: Color32 = Color32::from_rgb(66, 133, 244);
@@ -23,8 +24,9 @@ const RANDOM_COLOR: Color32 = Color32::from_rgb(251, 140, 0);
 /// What an analysis produced.
 struct Analysis {
     report: QuizReport,
-    sessions: Vec<SessionRecord>,
-    models: Vec<ModelAnswers>,
+    /// Shared with the CSV export's thread.
+    sessions: Arc<Vec<SessionRecord>>,
+    models: Arc<Vec<ModelAnswers>>,
     /// Session files that could not be read.
     errors: Vec<String>,
 }
@@ -39,7 +41,8 @@ pub struct ResultsView {
     listing: Option<(String, Task<Vec<PathBuf>>)>,
     job: Option<Task<Result<Analysis, String>>>,
     analysis: Option<Result<Analysis, String>>,
-    export: Option<Result<PathBuf, String>>,
+    /// Export CSV, written in the background.
+    export: widgets::FileExport,
 }
 
 impl ResultsView {
@@ -122,20 +125,13 @@ impl ResultsView {
                 && ui.button("Export CSV").clicked()
             {
                 let path = Path::new(quiz_dir.trim()).join("quiz-answers.csv");
-                view.export = Some(
-                    export::write_csv(&path, &a.sessions, &a.models)
-                        .map(|_| path)
-                        .map_err(|e| e.to_string()),
-                );
+                let (sessions, models) = (a.sessions.clone(), a.models.clone());
+                view.export.start(&ctx, path, move |path| {
+                    export::write_csv(path, &sessions, &models)
+                });
             }
         });
-        match &view.export {
-            Some(Ok(p)) => {
-                ui.label(format!("Wrote {}", p.display()));
-            }
-            Some(Err(e)) => widgets::error_text(ui, format!("Export failed: {e}")),
-            None => {}
-        }
+        view.export.ui(ui);
         match &view.analysis {
             None => {
                 ui.label(RichText::new("Analyse reads every session file in the folder.").weak());
@@ -180,9 +176,10 @@ impl ResultsView {
         self.job.is_some()
     }
 
-    /// Whether the runs folder is being listed.
+    /// Whether the runs folder is being listed or the CSV written (background work the panel
+    /// waits for).
     pub fn is_listing(&self) -> bool {
-        self.listing.is_some()
+        self.listing.is_some() || self.export.is_running()
     }
 }
 
@@ -213,8 +210,8 @@ fn run_analysis(dir: &Path, runs: &[PathBuf], data_dir: Option<&Path>) -> Result
     let report = analyze(&sessions, &models);
     Ok(Analysis {
         report,
-        sessions,
-        models,
+        sessions: Arc::new(sessions),
+        models: Arc::new(models),
         errors,
     })
 }

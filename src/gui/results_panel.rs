@@ -38,8 +38,10 @@ pub struct ResultsPanel {
     predictions: Option<(String, Result<Vec<ImagePrediction>, String>)>,
     /// Their reading from `predictions.csv`.
     predictions_task: Option<(String, Task<ReadPredictions>)>,
-    /// The last CSV export: the file written, or the error.
-    export: Option<Result<PathBuf, String>>,
+    /// Why the runs folder could not be read (its worker was lost).
+    scan_error: Option<String>,
+    /// Export CSV, written in the background.
+    export: widgets::FileExport,
     /// "Reproduce the papers": runs the tables' experiments and writes the report.
     pub reproduce: ReproduceSection,
     /// The images of the listed predictions: (run, pair) they belong to, and the textures or why
@@ -75,13 +77,16 @@ impl ResultsPanel {
         let dir = root.clone();
         match Task::spawn(ctx, "scan-runs", move || tables::scan(&dir)) {
             Ok(task) => self.scanning = Some((root, task)),
-            Err(e) => self.export = Some(Err(e.to_string())),
+            Err(e) => self.scan_error = Some(e.to_string()),
         }
     }
 
     /// Whether the runs folder or a run's predictions are being read.
     pub fn is_reading(&self) -> bool {
-        self.scanning.is_some() || self.predictions_task.is_some() || self.images_job.is_some()
+        self.scanning.is_some()
+            || self.predictions_task.is_some()
+            || self.images_job.is_some()
+            || self.export.is_running()
     }
 
     /// Takes what the background reads have brought.
@@ -92,7 +97,7 @@ impl ResultsPanel {
             self.scanning = None;
             match result {
                 Ok(scan) => self.apply_scan(scan),
-                Err(e) => self.export = Some(Err(e.to_string())),
+                Err(e) => self.scan_error = Some(e.to_string()),
             }
         }
         if let Some((name, task)) = &self.predictions_task
@@ -105,6 +110,7 @@ impl ResultsPanel {
     }
 
     fn apply_scan(&mut self, scan: Scan) {
+        self.scan_error = None;
         self.tables = TableKind::ALL
             .iter()
             .map(|&k| tables::table(&scan.runs, k))
@@ -199,13 +205,10 @@ impl ResultsPanel {
                 widgets::error_text(ui, e.as_str());
             }
         }
-        match &self.export {
-            Some(Ok(path)) => {
-                ui.label(format!("Wrote {}", path.display()));
-            }
-            Some(Err(e)) => widgets::error_text(ui, format!("Export failed: {e}")),
-            None => {}
+        if let Some(e) = &self.scan_error {
+            widgets::error_text(ui, e.as_str());
         }
+        self.export.ui(ui);
     }
 
     fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
@@ -247,13 +250,10 @@ impl ResultsPanel {
             self.selected = Some(name);
         }
         if let Some(k) = export {
-            let table = &self.tables[k];
+            let table = self.tables[k].clone();
             let path = tables::default_csv_path(root, table.kind);
-            self.export = Some(
-                tables::write_csv(table, &path)
-                    .map(|_| path)
-                    .map_err(|e| e.to_string()),
-            );
+            self.export
+                .start(ui.ctx(), path, move |path| tables::write_csv(&table, path));
         }
     }
 

@@ -392,25 +392,18 @@ impl SourceForm {
                 )
                 .labelled_by(l.id);
                 ui.end_row();
-                let l = ui.label("Layout");
-                egui::ComboBox::from_id_salt("idx_layout")
-                    .selected_text(layout_title(self.draft.idx_layout))
-                    .show_ui(ui, |ui| {
-                        for layout in [
-                            IdxLayout::Standard,
-                            IdxLayout::EmnistTransposed,
-                            IdxLayout::EmnistLetters,
-                        ] {
-                            ui.selectable_value(
-                                &mut self.draft.idx_layout,
-                                layout,
-                                layout_title(layout),
-                            );
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Layout",
+                    "idx_layout",
+                    &mut self.draft.idx_layout,
+                    [
+                        IdxLayout::Standard,
+                        IdxLayout::EmnistTransposed,
+                        IdxLayout::EmnistLetters,
+                    ],
+                    layout_title,
+                );
             });
     }
 
@@ -434,7 +427,7 @@ impl SourceForm {
         });
         ui.label(
             RichText::new(
-                "The other folds train. The data set's folds are split by word, so a word's letters                  are all in one split.",
+                "The other folds train. The data set's folds are split by word, so a word's letters are all in one split.",
             )
             .weak(),
         );
@@ -482,13 +475,7 @@ impl SourceForm {
                     }
                 });
                 ui.end_row();
-                let l = ui.label("Test share");
-                ui.add(egui::Slider::new(&mut m.test_fraction, 0.0..=0.9).fixed_decimals(2))
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label("Motion seed");
-                ui.add(egui::DragValue::new(&mut m.seed)).labelled_by(l.id);
-                ui.end_row();
+                split_rows(ui, &mut m.test_fraction, &mut m.seed, "Motion seed");
             });
     }
 
@@ -523,13 +510,7 @@ impl SourceForm {
                     ui.radio_value(&mut o.split_by, ClipSplit::Time, "time (last frames test)");
                 });
                 ui.end_row();
-                let l = ui.label("Test share");
-                ui.add(egui::Slider::new(&mut o.test_fraction, 0.0..=0.9).fixed_decimals(2))
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label("Split seed");
-                ui.add(egui::DragValue::new(&mut o.seed)).labelled_by(l.id);
-                ui.end_row();
+                split_rows(ui, &mut o.test_fraction, &mut o.seed, "Split seed");
             });
     }
 
@@ -546,17 +527,14 @@ impl SourceForm {
                     &mut o.channels,
                     4..=512,
                 );
-                let l = ui.label("Brightness");
-                egui::ComboBox::from_id_salt("folder_polarity")
-                    .selected_text(polarity_title(o.polarity))
-                    .show_ui(ui, |ui| {
-                        for p in [Polarity::DarkBackground, Polarity::Keep, Polarity::Invert] {
-                            ui.selectable_value(&mut o.polarity, p, polarity_title(p));
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Brightness",
+                    "folder_polarity",
+                    &mut o.polarity,
+                    [Polarity::DarkBackground, Polarity::Keep, Polarity::Invert],
+                    polarity_title,
+                );
                 ui.label("Fit");
                 ui.horizontal(|ui| {
                     let ink = matches!(o.fit, Fit::InkBox { .. });
@@ -577,15 +555,20 @@ impl SourceForm {
                     }
                 });
                 ui.end_row();
-                let l = ui.label("Test share");
-                ui.add(egui::Slider::new(&mut o.test_fraction, 0.0..=0.9).fixed_decimals(2))
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label("Split seed");
-                ui.add(egui::DragValue::new(&mut o.seed)).labelled_by(l.id);
-                ui.end_row();
+                split_rows(ui, &mut o.test_fraction, &mut o.seed, "Split seed");
             });
     }
+}
+
+/// The rows of a generated or split source's test share and the seed of its split.
+fn split_rows(ui: &mut egui::Ui, test_fraction: &mut f64, seed: &mut u64, seed_label: &str) {
+    let l = ui.label("Test share");
+    ui.add(egui::Slider::new(test_fraction, 0.0..=0.9).fixed_decimals(2))
+        .labelled_by(l.id);
+    ui.end_row();
+    let l = ui.label(seed_label);
+    ui.add(egui::DragValue::new(seed)).labelled_by(l.id);
+    ui.end_row();
 }
 
 /// Opens the native folder dialog on its own thread (so the UI keeps drawing); the chosen folder

@@ -225,3 +225,71 @@ mod tests {
         }
     }
 }
+
+/// A file written on a background thread (an Export CSV button) and what came of the last one:
+/// "Wrote <path>" or the error, shown in place.
+#[derive(Default)]
+pub struct FileExport {
+    job: Option<super::task::Task<Result<std::path::PathBuf, String>>>,
+    last: Option<Result<std::path::PathBuf, String>>,
+}
+
+impl FileExport {
+    /// Writes `path` with `write` on its own thread (a running export is replaced).
+    pub fn start<E: std::fmt::Display>(
+        &mut self,
+        ctx: &egui::Context,
+        path: std::path::PathBuf,
+        write: impl FnOnce(&std::path::Path) -> Result<(), E> + Send + 'static,
+    ) {
+        let task = super::task::Task::spawn(ctx, "export", move || {
+            write(&path).map(|()| path).map_err(|e| e.to_string())
+        });
+        match task {
+            Ok(task) => self.job = Some(task),
+            Err(e) => self.last = Some(Err(e.to_string())),
+        }
+    }
+
+    /// Whether a file is being written.
+    pub fn is_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Takes a finished write and says how the last one went.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(result) = super::task::take_done(&mut self.job) {
+            self.last = Some(result.map_err(|e| e.to_string()).and_then(|r| r));
+        }
+        match &self.last {
+            Some(Ok(path)) => {
+                ui.label(format!("Wrote {}", path.display()));
+            }
+            Some(Err(e)) => error_text(ui, format!("Export failed: {e}")),
+            None => {}
+        }
+    }
+}
+
+/// A grid row: `label`, then a drop-down of `options` (each shown by `title`) that edits `value`
+/// and is labelled by the label (screen readers and tests find it by that name).
+pub fn combo_row<T: Copy + PartialEq, S: Into<egui::WidgetText>>(
+    ui: &mut egui::Ui,
+    label: &str,
+    id: &str,
+    value: &mut T,
+    options: impl IntoIterator<Item = T>,
+    title: impl Fn(T) -> S,
+) {
+    let l = ui.label(label);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(title(*value))
+        .show_ui(ui, |ui| {
+            for option in options {
+                ui.selectable_value(value, option, title(option));
+            }
+        })
+        .response
+        .labelled_by(l.id);
+    ui.end_row();
+}

@@ -97,18 +97,19 @@ impl ModelKind {
     ];
 
     /// Every model occlab builds: paper A's six, then paper B's four.
-    pub const EVERY: [ModelKind; 10] = [
-        ModelKind::Cnn2S,
-        ModelKind::Cnn4S,
-        ModelKind::Cnn,
-        ModelKind::Crnn2S,
-        ModelKind::Crnn4S,
-        ModelKind::Crnn,
-        ModelKind::ResNetAvg,
-        ModelKind::ResNetGru,
-        ModelKind::ResNet,
-        ModelKind::Rrn,
-    ];
+    pub const EVERY: [ModelKind; 10] = {
+        let mut every = [ModelKind::Cnn; 10];
+        let mut i = 0;
+        while i < every.len() {
+            every[i] = if i < Self::ALL.len() {
+                Self::ALL[i]
+            } else {
+                Self::PAPER_B[i - Self::ALL.len()]
+            };
+            i += 1;
+        }
+        every
+    };
 
     /// Whether this is one of paper B's residual models.
     pub fn is_paper_b(self) -> bool {

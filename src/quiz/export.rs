@@ -9,43 +9,68 @@
 use super::QuizError;
 use super::analysis::{ModelAnswers, dataset_label};
 use super::session::SessionRecord;
-use crate::experiment::tables::csv_field;
 use std::path::Path;
+
+/// The fixed columns, before the models' two each.
+const HEADER: [&str; 18] = [
+    "session",
+    "participant",
+    "group",
+    "dataset",
+    "practice",
+    "condition",
+    "item",
+    "pattern",
+    "level",
+    "position",
+    "image",
+    "truth",
+    "answer",
+    "correct",
+    "time_ms",
+    "sequence_ms",
+    "timed_out",
+    "corrections",
+];
+
+/// One image answer (a row; the fields in [`HEADER`]'s order), then per model its prediction and
+/// whether it is right (empty where the model was not scored on the image).
+#[derive(serde::Serialize)]
+struct AnswerRow<'a> {
+    session: &'a str,
+    participant: &'a str,
+    group: &'a str,
+    dataset: &'a str,
+    practice: bool,
+    condition: &'a str,
+    item: usize,
+    pattern: &'a str,
+    level: u8,
+    position: usize,
+    image: u32,
+    truth: String,
+    answer: Option<String>,
+    correct: bool,
+    /// Whole milliseconds.
+    time_ms: Option<String>,
+    sequence_ms: String,
+    timed_out: bool,
+    corrections: u32,
+    models: Vec<(Option<String>, Option<bool>)>,
+}
 
 /// The CSV text.
 pub fn to_csv(sessions: &[SessionRecord], models: &[ModelAnswers]) -> String {
-    let mut out = String::new();
-    let mut head: Vec<String> = [
-        "session",
-        "participant",
-        "group",
-        "dataset",
-        "practice",
-        "condition",
-        "item",
-        "pattern",
-        "level",
-        "position",
-        "image",
-        "truth",
-        "answer",
-        "correct",
-        "time_ms",
-        "sequence_ms",
-        "timed_out",
-        "corrections",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut header: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
     for m in models {
-        head.push(format!("{}_prediction", m.run));
-        head.push(format!("{}_correct", m.run));
+        header.push(format!("{}_prediction", m.run));
+        header.push(format!("{}_correct", m.run));
     }
-    push_row(&mut out, &head);
+    let datasets: Vec<String> = sessions.iter().map(dataset_label).collect();
+    let mut rows = Vec::new();
     for (si, s) in sessions.iter().enumerate() {
         let h = &s.header;
-        let dataset = dataset_label(s);
+        let dataset = &datasets[si];
         for r in &s.responses {
             let Some(item) = h.items.get(r.item) else {
                 continue;
@@ -53,47 +78,44 @@ pub fn to_csv(sessions: &[SessionRecord], models: &[ModelAnswers]) -> String {
             for pos in 0..item.len() {
                 let truth = item.labels[pos];
                 let answer = r.answers.get(pos).copied().flatten();
-                let mut row = vec![
-                    h.session.clone(),
-                    h.config.participant.clone(),
-                    h.config.group.label().to_string(),
-                    dataset.clone(),
-                    item.practice.to_string(),
-                    item.condition.slug().to_string(),
-                    r.item.to_string(),
-                    item.pattern.clone().unwrap_or_default(),
-                    item.levels[pos].to_string(),
-                    (pos + 1).to_string(),
-                    item.images[pos].to_string(),
-                    h.class_name(truth),
-                    answer.map(|a| h.class_name(a)).unwrap_or_default(),
-                    (answer == Some(truth)).to_string(),
-                    r.answer_ms
+                rows.push(AnswerRow {
+                    session: &h.session,
+                    participant: &h.config.participant,
+                    group: h.config.group.label(),
+                    dataset,
+                    practice: item.practice,
+                    condition: item.condition.slug(),
+                    item: r.item,
+                    pattern: item.pattern.as_deref().unwrap_or_default(),
+                    level: item.levels[pos],
+                    position: pos + 1,
+                    image: item.images[pos],
+                    truth: h.class_name(truth),
+                    answer: answer.map(|a| h.class_name(a)),
+                    correct: answer == Some(truth),
+                    time_ms: r
+                        .answer_ms
                         .get(pos)
                         .copied()
                         .flatten()
-                        .map_or(String::new(), |ms| format!("{ms:.0}")),
-                    format!("{:.0}", r.sequence_ms),
-                    r.timed_out.to_string(),
-                    r.corrections.to_string(),
-                ];
-                for m in models {
-                    match m.predictions.get(&(si, r.item)).and_then(|p| p.get(pos)) {
-                        Some(&p) => {
-                            row.push(h.class_name(p));
-                            row.push((p == truth).to_string());
-                        }
-                        None => {
-                            row.push(String::new());
-                            row.push(String::new());
-                        }
-                    }
-                }
-                push_row(&mut out, &row);
+                        .map(|ms| format!("{ms:.0}")),
+                    sequence_ms: format!("{:.0}", r.sequence_ms),
+                    timed_out: r.timed_out,
+                    corrections: r.corrections,
+                    models: models
+                        .iter()
+                        .map(
+                            |m| match m.predictions.get(&(si, r.item)).and_then(|p| p.get(pos)) {
+                                Some(&p) => (Some(h.class_name(p)), Some(p == truth)),
+                                None => (None, None),
+                            },
+                        )
+                        .collect(),
+                });
             }
         }
     }
-    out
+    crate::csvfile::text(header, rows)
 }
 
 /// Writes the CSV to `path`.
@@ -106,10 +128,4 @@ pub fn write_csv(
         path: path.to_path_buf(),
         source,
     })
-}
-
-fn push_row(out: &mut String, fields: &[String]) {
-    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    out.push_str(&quoted.join(","));
-    out.push('\n');
 }

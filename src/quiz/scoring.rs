@@ -15,7 +15,7 @@ use crate::experiment::tables::Dataset;
 use crate::experiment::trained::TrainedModel;
 use crate::train::backend::{BackendChoice, choose_device};
 use crate::train::batches::SequenceData;
-use crate::train::engine::evaluate;
+use crate::train::eval::evaluate;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

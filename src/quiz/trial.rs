@@ -379,18 +379,7 @@ mod tests {
         assert_eq!(key_class('b', &letters), Some(1));
         assert_eq!(key_class('Z', &letters), Some(25));
         assert_eq!(key_class('3', &letters), None);
-        let cifar = names(&[
-            "airplane",
-            "automobile",
-            "bird",
-            "cat",
-            "deer",
-            "dog",
-            "frog",
-            "horse",
-            "ship",
-            "truck",
-        ]);
+        let cifar = names(&crate::data::cifar::CIFAR10_CLASSES);
         assert_eq!(key_class('3', &cifar), Some(3));
         assert_eq!(key_class('c', &cifar), None);
         assert!(legend_needed(&cifar) && !legend_needed(&digits));

@@ -221,58 +221,14 @@ pub fn clip_contact_sheet(
     scale: u32,
     tint_occluders: bool,
 ) -> image::RgbImage {
-    use crate::sequence::render::level_color;
-    let mean = set.channel_means();
-    let t = ids
+    let rows: Vec<(&Sequence, Vec<u64>)> = ids
         .iter()
-        .map(|&i| sequences[i].images.len())
-        .max()
-        .unwrap_or(0) as u32;
-    let (h, w) = (set.height as u32 * scale, set.width as u32 * scale);
-    let (gap, bar) = (4u32, 6u32);
-    let (cell_w, cell_h) = (w + gap, h + bar + 2 + gap);
-    let levels = spec.num_levels().max(1) as u32;
-    let mut img = image::RgbImage::from_pixel(
-        (t * cell_w + gap).max(1),
-        (ids.len() as u32 * cell_h + gap).max(1),
-        image::Rgb([32, 32, 36]),
-    );
-    for (row, &i) in ids.iter().enumerate() {
-        let seq = &sequences[i];
-        let seed = clips.occluder_seed(seq, clips.video_of[i]);
-        for (pos, &id) in seq.images.iter().enumerate() {
-            let mut px = set.image(id as usize).to_vec();
-            let level = seq.levels[pos];
-            let dims = (set.height, set.width, set.channels);
-            let mask = spec.occlude_seeded(&mut px, dims, level, &mean, seed);
-            let (x0, y0) = (gap + pos as u32 * cell_w, gap + row as u32 * cell_h);
-            for y in 0..h {
-                for x in 0..w {
-                    let p = (y / scale) as usize * set.width + (x / scale) as usize;
-                    let k = p * set.channels;
-                    let mut rgb = if set.channels >= 3 {
-                        [px[k], px[k + 1], px[k + 2]]
-                    } else {
-                        [px[k]; 3]
-                    };
-                    if tint_occluders && mask[p] {
-                        let c = level_color(level);
-                        rgb = [0, 1, 2].map(|j| ((rgb[j] as u16 + c[j] as u16 * 2) / 3) as u8);
-                    }
-                    img.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
-                }
-            }
-            let len = if level == 0 {
-                0
-            } else {
-                (w * level as u32 / levels).max(2)
-            };
-            for y in 0..bar {
-                for x in 0..len {
-                    img.put_pixel(x0 + x, y0 + h + 2 + y, image::Rgb(level_color(level)));
-                }
-            }
-        }
-    }
-    img
+        .map(|&i| {
+            let seq = &sequences[i];
+            // One occluder per video: every frame of it gets the same seed.
+            let seed = clips.occluder_seed(seq, clips.video_of[i]);
+            (seq, vec![seed; seq.images.len()])
+        })
+        .collect();
+    crate::sequence::render::sheet(set, &rows, spec, scale, tint_occluders)
 }

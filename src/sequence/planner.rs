@@ -565,23 +565,10 @@ impl<'a> Problem<'a> {
                 }
             }
         }
-        if min_over(&best, active) < m_bound
-            && let Some(ip) = self.solve(
-                stage,
-                &zeros,
-                &self.ub,
-                true,
-                Some(&best),
-                Some(m_bound as f64),
-            )?
-        {
-            let x = self.repair(round(&ip.values));
-            if sum(&x) == total
-                && self.feasible(&x)
-                && min_over(&x, active) > min_over(&best, active)
-            {
-                best = x;
-            }
+        if min_over(&best, active) < m_bound {
+            best = self.improve(stage, best, m_bound, |x, best| {
+                min_over(x, active) > min_over(best, active)
+            })?;
         }
 
         // Stage 3: the smallest largest count M, every count staying ≥ m.
@@ -606,23 +593,37 @@ impl<'a> Problem<'a> {
                 }
             }
         }
-        if max_over(&best, active) > big_bound
-            && let Some(ip) = self.solve(
-                stage,
-                &zeros,
-                &self.ub,
-                true,
-                Some(&best),
-                Some(big_bound as f64),
-            )?
-        {
+        if max_over(&best, active) > big_bound {
+            best = self.improve(stage, best, big_bound, |x, best| {
+                min_over(x, active) >= floor && max_over(x, active) < max_over(best, active)
+            })?;
+        }
+        Ok(best)
+    }
+
+    /// The integer program of `stage` started from the incumbent `best`, its objective bounded
+    /// by `bound`: its solution (repaired) when it keeps `best`'s total, is feasible and
+    /// `better(solution, best)`; else `best`.
+    fn improve(
+        &self,
+        stage: Stage,
+        best: Vec<u32>,
+        bound: u32,
+        better: impl Fn(&[u32], &[u32]) -> bool,
+    ) -> Result<Vec<u32>, PlanError> {
+        let zeros = vec![0u32; self.np];
+        let solved = self.solve(
+            stage,
+            &zeros,
+            &self.ub,
+            true,
+            Some(&best),
+            Some(bound as f64),
+        )?;
+        if let Some(ip) = solved {
             let x = self.repair(round(&ip.values));
-            if sum(&x) == total
-                && self.feasible(&x)
-                && min_over(&x, active) >= floor
-                && max_over(&x, active) < max_over(&best, active)
-            {
-                best = x;
+            if sum(&x) == sum(&best) && self.feasible(&x) && better(&x, &best) {
+                return Ok(x);
             }
         }
         Ok(best)

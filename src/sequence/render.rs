@@ -91,8 +91,30 @@ pub fn contact_sheet(
     scale: u32,
     tint_occluders: bool,
 ) -> image::RgbImage {
+    let rows: Vec<(&Sequence, Vec<u64>)> = sequences
+        .iter()
+        .map(|seq| {
+            let seeds = seq
+                .images
+                .iter()
+                .map(|&id| image_seed(seq.occlusion_seed, id as usize))
+                .collect();
+            (seq, seeds)
+        })
+        .collect();
+    sheet(set, &rows, spec, scale, tint_occluders)
+}
+
+/// [`contact_sheet`] of `rows`: each a sequence and the occluder seed of each of its images.
+pub(crate) fn sheet(
+    set: &ImageSet,
+    rows: &[(&Sequence, Vec<u64>)],
+    spec: &OcclusionSpec,
+    scale: u32,
+    tint_occluders: bool,
+) -> image::RgbImage {
     let mean = set.channel_means();
-    let t = sequences.iter().map(|s| s.images.len()).max().unwrap_or(0) as u32;
+    let t = rows.iter().map(|(s, _)| s.images.len()).max().unwrap_or(0) as u32;
     let (h, w) = (set.height as u32 * scale, set.width as u32 * scale);
     let (gap, bar) = (4u32, 6u32);
     let cell_w = w + gap;
@@ -100,37 +122,32 @@ pub fn contact_sheet(
     let levels = spec.num_levels().max(1) as u32;
     let mut img = image::RgbImage::from_pixel(
         (t * cell_w + gap).max(1),
-        (sequences.len() as u32 * cell_h + gap).max(1),
+        (rows.len() as u32 * cell_h + gap).max(1),
         image::Rgb([32, 32, 36]),
     );
-    for (row, seq) in sequences.iter().enumerate() {
-        for pos in 0..seq.images.len() {
-            let mut px = set.image(seq.images[pos] as usize).to_vec();
-            let mask = spec.occlude_seeded(
-                &mut px,
-                (set.height, set.width, set.channels),
-                seq.levels[pos],
-                &mean,
-                image_seed(seq.occlusion_seed, seq.images[pos] as usize),
-            );
+    for (row, (seq, seeds)) in rows.iter().enumerate() {
+        for (pos, (&id, &seed)) in seq.images.iter().zip(seeds).enumerate() {
+            let mut px = set.image(id as usize).to_vec();
+            let level = seq.levels[pos];
+            let dims = (set.height, set.width, set.channels);
+            let mask = spec.occlude_seeded(&mut px, dims, level, &mean, seed);
             let (x0, y0) = (gap + pos as u32 * cell_w, gap + row as u32 * cell_h);
             for y in 0..h {
                 for x in 0..w {
-                    let i =
-                        ((y / scale) as usize * set.width + (x / scale) as usize) * set.channels;
+                    let p = (y / scale) as usize * set.width + (x / scale) as usize;
+                    let k = p * set.channels;
                     let mut rgb = if set.channels >= 3 {
-                        [px[i], px[i + 1], px[i + 2]]
+                        [px[k], px[k + 1], px[k + 2]]
                     } else {
-                        [px[i]; 3]
+                        [px[k]; 3]
                     };
-                    if tint_occluders && mask[i / set.channels] {
-                        let c = level_color(seq.levels[pos]);
-                        rgb = [0, 1, 2].map(|k| ((rgb[k] as u16 + c[k] as u16 * 2) / 3) as u8);
+                    if tint_occluders && mask[p] {
+                        let c = level_color(level);
+                        rgb = [0, 1, 2].map(|j| ((rgb[j] as u16 + c[j] as u16 * 2) / 3) as u8);
                     }
                     img.put_pixel(x0 + x, y0 + y, image::Rgb(rgb));
                 }
             }
-            let level = seq.levels[pos];
             let len = if level == 0 {
                 0
             } else {

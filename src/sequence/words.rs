@@ -142,13 +142,34 @@ pub fn build_word_windows(
 
 /// Number of windows of `t` letters the words of a split hold (what [`build_word_windows`] cuts).
 pub fn window_count(images: &ImageSet, t: usize, split: Split) -> usize {
+    windows_of(&word_lengths(images, split), t)
+}
+
+/// How many words of each length (the index) a split holds.
+pub fn word_lengths(images: &ImageSet, split: Split) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for w in words(images)
+        .into_iter()
+        .filter(|w| images.splits[w.start] == split)
+    {
+        if counts.len() <= w.len() {
+            counts.resize(w.len() + 1, 0);
+        }
+        counts[w.len()] += 1;
+    }
+    counts
+}
+
+/// Number of windows of `t` letters in words of these lengths ([`word_lengths`]): each word is
+/// cut into `len / t` windows.
+pub fn windows_of(lengths: &[usize], t: usize) -> usize {
     if t == 0 {
         return 0;
     }
-    words(images)
-        .into_iter()
-        .filter(|w| images.splits[w.start] == split)
-        .map(|w| w.len() / t)
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(len, &n)| n * (len / t))
         .sum()
 }
 

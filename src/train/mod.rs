@@ -10,6 +10,7 @@ pub mod batches;
 pub mod clip_eval;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod memory;
 pub mod priority;
 pub mod records;

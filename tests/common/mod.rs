@@ -44,3 +44,104 @@ pub fn embedded_a1_presets(root: &Path, epochs: Option<usize>) {
         p.save(&dir.join(format!("{name}.toml"))).unwrap();
     }
 }
+
+/// A small run's preset on the embedded digits (no data folder needed): digit progressions
+/// (steps 1 and 2, both ways) of T = 5 seeded with `seed`, the paper's occlusion, at most `limit`
+/// sequences per split, a `kind` model and `train`.
+pub fn embedded_digits_preset(
+    name: &str,
+    kind: occlab::model::ModelKind,
+    limit: usize,
+    seed: u64,
+    train: occlab::train::TrainConfig,
+) -> occlab::experiment::preset::Preset {
+    use occlab::experiment::preset::{LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec};
+    Preset {
+        name: name.into(),
+        description: String::new(),
+        data: occlab::data::source::DataSource::EmbeddedDigits,
+        occlusion: occlab::occlusion::OcclusionSpec::paper_default(),
+        sequences: SequenceSpec {
+            t: 5,
+            ordering: OrderingSpec::Patterned,
+            patterns: LibrarySpec::DigitProgressions {
+                steps: vec![1, 2],
+                ascending: true,
+                descending: true,
+                wrap: Default::default(),
+            },
+            seed,
+            cap: None,
+            min_share: 0.0,
+            limit: Some(limit),
+        },
+        model: Some(ModelSpec::new(kind)),
+        train: Some(train),
+    }
+}
+
+/// Trains `preset` into the new run folder `dir` on the CPU backend, to its last epoch.
+pub fn train_to_end(
+    preset: &occlab::experiment::preset::Preset,
+    dir: &Path,
+) -> occlab::experiment::run::RunDir {
+    use occlab::train::engine::EventSink;
+    use occlab::train::{BackendChoice, TrainOutcome};
+    let prepared = occlab::experiment::dataset::prepare(preset, None).unwrap();
+    let run = occlab::experiment::run::RunDir::create(dir, preset).unwrap();
+    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
+    let sink = EventSink {
+        tx: ev_tx,
+        notify: None,
+    };
+    let outcome = occlab::experiment::training::train(
+        &prepared,
+        &run,
+        BackendChoice::Flex,
+        false,
+        &sink,
+        &ctl_rx,
+    )
+    .unwrap();
+    assert!(
+        matches!(outcome, TrainOutcome::Finished { .. }),
+        "{outcome:?}"
+    );
+    run
+}
+
+/// Asserts that `run` recorded the same training as the uninterrupted `straight`: `epochs`
+/// epochs, each once, with the same test confusion, losses and training accuracy; as many step
+/// lines; the same test predictions. `what` names the case in a failure.
+pub fn assert_same_records(
+    straight: &occlab::experiment::run::RunDir,
+    run: &occlab::experiment::run::RunDir,
+    epochs: usize,
+    what: &str,
+) {
+    use occlab::experiment::run::{LogLine, RunDir};
+    let (a, b) = (straight.epochs().unwrap(), run.epochs().unwrap());
+    assert_eq!(a.len(), epochs, "{what}: epochs of the uninterrupted run");
+    assert_eq!(b.len(), epochs, "{what}: each epoch once in the log");
+    for (x, y) in a.iter().zip(&b) {
+        let e = x.epoch;
+        assert_eq!(x.test.confusion, y.test.confusion, "{what}: epoch {e}");
+        assert_eq!(x.test.loss, y.test.loss, "{what}: epoch {e}: test loss");
+        assert_eq!(x.train.loss, y.train.loss, "{what}: epoch {e}: train loss");
+        assert_eq!(x.train.overall, y.train.overall, "{what}: epoch {e}");
+    }
+    let steps = |r: &RunDir| {
+        r.log()
+            .unwrap()
+            .iter()
+            .filter(|l| matches!(l, LogLine::Step(_)))
+            .count()
+    };
+    assert_eq!(steps(straight), steps(run), "{what}: step lines");
+    assert_eq!(
+        straight.predictions().unwrap(),
+        run.predictions().unwrap(),
+        "{what}: predictions"
+    );
+}

@@ -1,7 +1,9 @@
 //! Shared by the GUI tests: the real app in a headless egui_kittest harness with its data loaded.
 #![allow(dead_code)]
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use occlab::gui::OcclabApp;
 use std::time::{Duration, Instant};
 
@@ -51,4 +53,27 @@ pub fn settle(harness: &mut Harness<'static, OcclabApp>) {
     }
     // Let the UI settle as `Harness::run` does, without failing where a spinner keeps it busy.
     let _ = harness.run_ok();
+}
+
+/// Steps frames (with small sleeps: background work runs on its own threads) until `done`; past
+/// `timeout`, fails naming `what` and the labels shown.
+pub fn step_until(
+    harness: &mut Harness<'static, OcclabApp>,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(harness) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; labels: {:?}",
+            harness
+                .query_all_by(|n| n.role() == Role::Label)
+                .filter_map(|n| n.value())
+                .collect::<Vec<_>>()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -3,24 +3,22 @@
 //! data set, build the patterned sequences on a background thread, and show the planner's result,
 //! sample sequence strips and the random-order control beside them.
 
-mod choice;
 mod view;
 
 use super::task::Task;
 use super::widgets;
-use super::workbench::{LoadedData, PanelId, SharedPatterns, Workbench, panel_heading};
-use crate::data::{ImageSet, Split};
-use crate::experiment::preset::LibrarySpec;
+use super::workbench::sequences::STEPS;
+use super::workbench::{
+    LibraryChoice, LoadedData, PanelId, SequenceDraft, Workbench, panel_heading,
+};
+use crate::data::ImageSet;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::{
     BuildConfig, SPLITS, SequenceSet, SplitPlans, build_patterned, random_control,
 };
-use crate::sequence::patterns::{
-    LibraryKind, PatternError, PatternLibrary, ProgressionOptions, Wrap,
-};
+use crate::sequence::patterns::{PatternLibrary, Wrap};
 use crate::sequence::render::render_image;
-use crate::sequence::words::{build_word_windows, window_count};
-pub use choice::LibraryChoice;
+use crate::sequence::words::{build_word_windows, windows_of};
 use egui::{Color32, RichText, Stroke, StrokeKind, TextureHandle, Vec2};
 use egui_plot::{Bar, BarChart};
 use std::sync::Arc;
@@ -28,8 +26,6 @@ use std::time::{Duration, Instant};
 
 /// Sample sequences shown per condition.
 const STRIP_COUNT: usize = 6;
-/// Steps offered as check boxes.
-const STEPS: [usize; 4] = [1, 2, 3, 4];
 /// Longest sequence the T field accepts.
 const MAX_T: usize = 30;
 /// Most patterns the plan table lists (real words have thousands of spellings).
@@ -65,22 +61,10 @@ struct Strips {
     random: Vec<Strip>,
 }
 
-/// The Patterns panel.
+/// The Patterns panel: designs the workbench's sequence spec ([`SequenceDraft`]) and previews
+/// it; it keeps only the new pattern being typed and its builds.
+#[derive(Default)]
 pub struct PatternsPanel {
-    pub choice: LibraryChoice,
-    pub t: usize,
-    pub seed: u64,
-    steps: [bool; 4],
-    ascending: bool,
-    descending: bool,
-    wrap: Wrap,
-    /// The custom list, one pattern per line.
-    pub custom: String,
-    /// The planner's cap: at most this many sequences of any one pattern (0: no cap).
-    pub cap: u32,
-    /// The planner's balance floor: every buildable pattern gets at least this share of the
-    /// mean count per pattern (0: maximum total only).
-    pub min_share: f64,
     new_pattern: String,
     pending: Option<PendingBuild>,
     built: Option<BuiltSequences>,
@@ -89,30 +73,6 @@ pub struct PatternsPanel {
     next_id: u64,
     /// Whether the first build (started on its own when the panel is first shown) has started.
     started_once: bool,
-}
-
-impl Default for PatternsPanel {
-    fn default() -> Self {
-        PatternsPanel {
-            choice: LibraryChoice::Digits,
-            t: 5,
-            seed: 1,
-            steps: [true, true, false, false],
-            ascending: true,
-            descending: true,
-            wrap: Wrap::Auto,
-            custom: "0-1-2-3-4\n1-3-5-7-9\n9-8-7-6-5\n".into(),
-            cap: 0,
-            min_share: 0.0,
-            new_pattern: String::new(),
-            pending: None,
-            built: None,
-            build_error: None,
-            strips: None,
-            next_id: 0,
-            started_once: false,
-        }
-    }
 }
 
 impl PatternsPanel {
@@ -125,159 +85,8 @@ impl PatternsPanel {
         self.pending.is_some()
     }
 
-    fn options(&self) -> ProgressionOptions {
-        ProgressionOptions {
-            t: self.t,
-            steps: STEPS
-                .iter()
-                .zip(self.steps)
-                .filter(|(_, on)| *on)
-                .map(|(s, _)| *s)
-                .collect(),
-            ascending: self.ascending,
-            descending: self.descending,
-            wrap: self.wrap,
-        }
-    }
-
-    /// The library as a preset names it, with T and the seed (shared with the other panels).
-    pub fn shared(&self) -> SharedPatterns {
-        let opts = self.options();
-        let spec = match self.choice {
-            LibraryChoice::Digits => LibrarySpec::DigitProgressions {
-                steps: opts.steps,
-                ascending: opts.ascending,
-                descending: opts.descending,
-                wrap: opts.wrap,
-            },
-            LibraryChoice::Cities => LibrarySpec::Cities,
-            LibraryChoice::Labels => LibrarySpec::LabelProgressions {
-                steps: opts.steps,
-                ascending: opts.ascending,
-                descending: opts.descending,
-                wrap: opts.wrap,
-            },
-            LibraryChoice::Custom => LibrarySpec::Custom {
-                patterns: self
-                    .custom
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            },
-            LibraryChoice::Words => LibrarySpec::Words,
-        };
-        SharedPatterns {
-            spec,
-            t: self.t,
-            seed: self.seed,
-            cap: (self.cap > 0).then_some(self.cap),
-            min_share: self.min_share,
-        }
-    }
-
-    /// Takes a preset's library, T and seed; false (and nothing changed) for a library the panel
-    /// does not design (clips).
-    pub fn apply_spec(
-        &mut self,
-        spec: &LibrarySpec,
-        t: usize,
-        seed: u64,
-        cap: Option<u32>,
-        min_share: f64,
-    ) -> bool {
-        let mut progression = |steps: &[usize], ascending: bool, descending: bool, wrap: Wrap| {
-            for (on, s) in self.steps.iter_mut().zip(STEPS) {
-                *on = steps.contains(&s);
-            }
-            self.ascending = ascending;
-            self.descending = descending;
-            self.wrap = wrap;
-        };
-        let choice = match spec {
-            LibrarySpec::DigitProgressions {
-                steps,
-                ascending,
-                descending,
-                wrap,
-            } => {
-                progression(steps, *ascending, *descending, *wrap);
-                LibraryChoice::Digits
-            }
-            LibrarySpec::LabelProgressions {
-                steps,
-                ascending,
-                descending,
-                wrap,
-            } => {
-                progression(steps, *ascending, *descending, *wrap);
-                LibraryChoice::Labels
-            }
-            LibrarySpec::Cities => LibraryChoice::Cities,
-            LibrarySpec::Words => LibraryChoice::Words,
-            LibrarySpec::Custom { patterns } => {
-                self.custom = patterns.join("\n");
-                self.custom.push('\n');
-                LibraryChoice::Custom
-            }
-            _ => return false,
-        };
-        self.choice = choice;
-        self.t = t;
-        self.seed = seed;
-        self.cap = cap.unwrap_or(0);
-        self.min_share = min_share;
-        true
-    }
-
-    /// The chosen library, checked against the data set's classes and T.
-    pub fn library(&self, class_names: &[String]) -> Result<PatternLibrary, PatternError> {
-        let lib = match self.choice {
-            LibraryChoice::Digits => PatternLibrary::digits(&self.options())?,
-            LibraryChoice::Cities => PatternLibrary::cities_for_length(self.t)?,
-            LibraryChoice::Labels => PatternLibrary::label_progressions(
-                format!("label progressions T={}", self.t),
-                class_names,
-                &self.options(),
-            )?,
-            LibraryChoice::Custom => PatternLibrary::parse("custom", &self.custom)?,
-            LibraryChoice::Words => {
-                return Err(PatternError::FromData {
-                    library: "real words".into(),
-                });
-            }
-        };
-        lib.validate(class_names, self.t)?;
-        Ok(lib)
-    }
-
-    /// What a build will make on `images`: the chosen library, or the words' windows; else why
-    /// not.
-    fn build_source(&self, images: &ImageSet) -> Result<BuildSource, String> {
-        if self.choice != LibraryChoice::Words {
-            return self
-                .library(&images.class_names)
-                .map(BuildSource::Library)
-                .map_err(|e| format!("Invalid patterns: {e}"));
-        }
-        if !images.has_groups() {
-            return Err(format!(
-                "{} has no words: load the OCR letters on the Data panel for real words.",
-                images.name
-            ));
-        }
-        let windows =
-            window_count(images, self.t, Split::Train) + window_count(images, self.t, Split::Test);
-        if windows == 0 {
-            return Err(format!("No word has {} letters: lower T.", self.t));
-        }
-        Ok(BuildSource::Words { windows })
-    }
-
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
         self.poll();
-        workbench.patterns = Some(self.shared());
         egui::ScrollArea::vertical()
             .id_salt("patterns_scroll")
             .auto_shrink([false, false])
@@ -334,35 +143,40 @@ impl PatternsPanel {
         }
     }
 
-    fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench, data: &LoadedData) {
+    fn controls_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench, data: &LoadedData) {
+        let classes = &data.set.class_names;
+        let draft = &mut workbench.sequences;
         widgets::section(ui, "Library");
+        let mut choice = draft.choice(classes);
         ui.horizontal_wrapped(|ui| {
-            for choice in LibraryChoice::ALL {
-                ui.selectable_value(&mut self.choice, choice, choice.title());
+            for c in LibraryChoice::ALL {
+                if ui.selectable_value(&mut choice, c, c.title()).clicked() {
+                    draft.library = Some(c);
+                }
             }
         });
-        ui.label(RichText::new(self.choice.hint()).weak());
+        ui.label(RichText::new(choice.hint()).weak());
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             ui.label("T");
-            let t = ui.add(egui::DragValue::new(&mut self.t).range(1..=MAX_T));
+            let t = ui.add(egui::DragValue::new(&mut draft.t).range(1..=MAX_T));
             widgets::accessible_name(ui, &t, "Sequence length T");
             ui.add_space(16.0);
             ui.label("Seed");
-            let seed = ui.add(egui::DragValue::new(&mut self.seed));
+            let seed = ui.add(egui::DragValue::new(&mut draft.seed));
             widgets::accessible_name(ui, &seed, "Build seed");
         });
         ui.horizontal(|ui| {
             ui.label("Cap per pattern");
             let cap = ui
-                .add(egui::DragValue::new(&mut self.cap).range(0..=100_000))
+                .add(egui::DragValue::new(&mut draft.cap).range(0..=100_000))
                 .on_hover_text("At most this many sequences of any one pattern; 0: no cap");
             widgets::accessible_name(ui, &cap, "Cap per pattern");
             ui.add_space(16.0);
             ui.label("Balance floor");
             let floor = ui
                 .add(
-                    egui::DragValue::new(&mut self.min_share)
+                    egui::DragValue::new(&mut draft.min_share)
                         .range(0.0..=1.0)
                         .speed(0.01),
                 )
@@ -372,13 +186,13 @@ impl PatternsPanel {
                 );
             widgets::accessible_name(ui, &floor, "Balance floor");
         });
-        match self.choice {
-            LibraryChoice::Digits | LibraryChoice::Labels => self.progression_ui(ui),
-            LibraryChoice::Custom => self.custom_ui(ui),
+        match choice {
+            LibraryChoice::Digits | LibraryChoice::Labels => progression_ui(ui, draft),
+            LibraryChoice::Custom => self.custom_ui(ui, draft),
             LibraryChoice::Cities | LibraryChoice::Words => {}
         }
 
-        let library = self.build_source(&data.set);
+        let library = build_source(draft, data);
         // The first time the panel is shown, build the default library right away (10 ms for the
         // embedded digits): the plan is what the panel is for.
         if !self.started_once && self.pending.is_none() && self.built.is_none() {
@@ -387,15 +201,15 @@ impl PatternsPanel {
                 self.start_build(ui.ctx(), workbench, data, lib.clone());
             }
         }
+        let t = workbench.sequences.t;
         ui.add_space(8.0);
         match &library {
             Ok(BuildSource::Library(lib)) => {
-                ui.label(format!("{} patterns of length {}", lib.len(), self.t));
+                ui.label(format!("{} patterns of length {t}", lib.len()));
             }
             Ok(BuildSource::Words { windows }) => {
                 ui.label(format!(
-                    "{windows} windows of {} letters in the real words",
-                    self.t
+                    "{windows} windows of {t} letters in the real words"
                 ));
             }
             Err(e) => widgets::error_text(ui, e.clone()),
@@ -420,32 +234,9 @@ impl PatternsPanel {
         }
     }
 
-    fn progression_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label("Steps");
-            for (on, step) in self.steps.iter_mut().zip(STEPS) {
-                ui.checkbox(on, step.to_string());
-            }
-        });
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut self.ascending, "Ascending");
-            ui.checkbox(&mut self.descending, "Descending");
-        });
-        ui.horizontal(|ui| {
-            ui.label("Wrap");
-            for (wrap, title) in [
-                (Wrap::Auto, "Auto"),
-                (Wrap::Never, "Never"),
-                (Wrap::Always, "Always"),
-            ] {
-                ui.selectable_value(&mut self.wrap, wrap, title);
-            }
-        });
-    }
-
-    fn custom_ui(&mut self, ui: &mut egui::Ui) {
+    fn custom_ui(&mut self, ui: &mut egui::Ui, draft: &mut SequenceDraft) {
         // The list, one row per line: edit in place or delete.
-        let mut lines: Vec<String> = self.custom.lines().map(str::to_string).collect();
+        let mut lines: Vec<String> = draft.custom.lines().map(str::to_string).collect();
         let mut changed = false;
         let mut delete = None;
         egui::ScrollArea::vertical()
@@ -494,13 +285,13 @@ impl PatternsPanel {
             }
         });
         if changed {
-            self.custom = lines.join("\n");
+            draft.custom = lines.join("\n");
         }
         egui::CollapsingHeader::new("Edit as text (one pattern per line, # comments)")
             .id_salt("custom_as_text")
             .show(ui, |ui| {
                 let edit = ui.add(
-                    egui::TextEdit::multiline(&mut self.custom)
+                    egui::TextEdit::multiline(&mut draft.custom)
                         .desired_rows(6)
                         .desired_width(CONTROLS_WIDTH - 20.0)
                         .font(egui::TextStyle::Monospace),
@@ -520,13 +311,14 @@ impl PatternsPanel {
         let id = self.next_id;
         let images: Arc<ImageSet> = data.set.clone();
         let generation = data.generation;
+        let draft = &workbench.sequences;
         let cfg = BuildConfig {
-            t: self.t,
-            seed: self.seed,
+            t: draft.t,
+            seed: draft.seed,
             level_weights: workbench.spec.level_mix.clone(),
             plan: crate::sequence::planner::PlanOptions {
-                cap: (self.cap > 0).then_some(self.cap),
-                min_share: self.min_share,
+                cap: (draft.cap > 0).then_some(draft.cap),
+                min_share: draft.min_share,
                 ..Default::default()
             },
         };
@@ -541,6 +333,56 @@ impl PatternsPanel {
             Err(e) => self.build_error = Some(e.to_string()),
         }
     }
+}
+
+/// The progression options: steps, directions, wrap.
+fn progression_ui(ui: &mut egui::Ui, draft: &mut SequenceDraft) {
+    ui.horizontal(|ui| {
+        ui.label("Steps");
+        for (on, step) in draft.steps.iter_mut().zip(STEPS) {
+            ui.checkbox(on, step.to_string());
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut draft.ascending, "Ascending");
+        ui.checkbox(&mut draft.descending, "Descending");
+    });
+    ui.horizontal(|ui| {
+        ui.label("Wrap");
+        for (wrap, title) in [
+            (Wrap::Auto, "Auto"),
+            (Wrap::Never, "Never"),
+            (Wrap::Always, "Always"),
+        ] {
+            ui.selectable_value(&mut draft.wrap, wrap, title);
+        }
+    });
+}
+
+/// What a build will make on `data`: the chosen library, or the words' windows; else why not.
+fn build_source(draft: &SequenceDraft, data: &LoadedData) -> Result<BuildSource, String> {
+    let images = &data.set;
+    if draft.choice(&images.class_names) != LibraryChoice::Words {
+        return draft
+            .library(&images.class_names)
+            .map(BuildSource::Library)
+            .map_err(|e| format!("Invalid patterns: {e}"));
+    }
+    if !images.has_groups() {
+        return Err(format!(
+            "{} has no words: load the OCR letters on the Data panel for real words.",
+            images.name
+        ));
+    }
+    let windows: usize = data
+        .word_lengths
+        .iter()
+        .map(|lengths| windows_of(lengths, draft.t))
+        .sum();
+    if windows == 0 {
+        return Err(format!("No word has {} letters: lower T.", draft.t));
+    }
+    Ok(BuildSource::Words { windows })
 }
 
 const TRAIN_COLOR: Color32 = Color32::from_rgb(70, 130, 200);

@@ -2,6 +2,7 @@
 //! strips of example sequences, patterned and in random order.
 
 use super::*;
+use crate::data::Split;
 
 impl PatternsPanel {
     pub(super) fn result_ui(&mut self, ui: &mut egui::Ui) {

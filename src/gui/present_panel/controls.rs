@@ -26,17 +26,14 @@ impl PresentPanel {
             .num_columns(2)
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
-                let l = ui.label("Order");
-                egui::ComboBox::from_id_salt("present_ordering")
-                    .selected_text(ordering_title(self.ordering))
-                    .show_ui(ui, |ui| {
-                        for o in [OrderingSpec::Patterned, OrderingSpec::Random] {
-                            ui.selectable_value(&mut self.ordering, o, ordering_title(o));
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Order",
+                    "present_ordering",
+                    &mut self.ordering,
+                    [OrderingSpec::Patterned, OrderingSpec::Random],
+                    ordering_title,
+                );
                 ui.checkbox(&mut self.shuffle, "Shuffle, seed")
                     .on_hover_text("Show the test sequences in a seeded random order");
                 let r = ui.add_enabled(self.shuffle, egui::DragValue::new(&mut self.shuffle_seed));
@@ -46,21 +43,14 @@ impl PresentPanel {
                 ui.add(egui::DragValue::new(&mut self.count).range(1..=MAX_COUNT))
                     .labelled_by(l.id);
                 ui.end_row();
-                let l = ui.label("Occluders");
-                egui::ComboBox::from_id_salt("present_occlusion")
-                    .selected_text(occlusion_title(self.occlusion_as_trained))
-                    .show_ui(ui, |ui| {
-                        for v in [true, false] {
-                            ui.selectable_value(
-                                &mut self.occlusion_as_trained,
-                                v,
-                                occlusion_title(v),
-                            );
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Occluders",
+                    "present_occlusion",
+                    &mut self.occlusion_as_trained,
+                    [true, false],
+                    occlusion_title,
+                );
             });
         ui.label(
             RichText::new("Test split of the first run's sequences (its patterns, T and seed).")

@@ -53,33 +53,27 @@ impl PresentPanel {
                 (false, false) => t,
             }
         };
+        let state = [
+            if self.reveal {
+                "truth shown"
+            } else {
+                "truth hidden"
+            }
+            .to_string(),
+            if self.occluders {
+                "occluders on"
+            } else {
+                "occluders off"
+            }
+            .to_string(),
+            ordering_title(showcase.ordering).to_lowercase(),
+        ];
         ui.horizontal_wrapped(|ui| {
             ui.label(text(format!("Sequence {} of {n}", self.current + 1), true));
-            ui.label(text("·".into(), false));
-            ui.label(text(
-                if self.reveal {
-                    "truth shown"
-                } else {
-                    "truth hidden"
-                }
-                .into(),
-                false,
-            ));
-            ui.label(text("·".into(), false));
-            ui.label(text(
-                if self.occluders {
-                    "occluders on"
-                } else {
-                    "occluders off"
-                }
-                .into(),
-                false,
-            ));
-            ui.label(text("·".into(), false));
-            ui.label(text(
-                ordering_title(showcase.ordering).to_lowercase(),
-                false,
-            ));
+            for part in state {
+                ui.label(text("·".into(), false));
+                ui.label(text(part, false));
+            }
         });
         if !self.controls {
             return;
@@ -325,30 +319,19 @@ impl PresentPanel {
         }
         let (h, w, c) = (showcase.height, showcase.width, showcase.channels);
         let name = |pos: usize, kind: &str| format!("present-{id}-{}-{pos}-{kind}", self.current);
-        let occluded = seq
-            .images
-            .iter()
-            .enumerate()
-            .map(|(pos, im)| {
-                widgets::load_nearest(
-                    ctx,
-                    &name(pos, "occluded"),
-                    widgets::to_color_image(&im.occluded, h, w, c),
-                )
-            })
-            .collect();
-        let revealed = seq
-            .images
-            .iter()
-            .enumerate()
-            .map(|(pos, im)| {
-                widgets::load_nearest(
-                    ctx,
-                    &name(pos, "revealed"),
-                    widgets::to_color_image(&im.revealed_rgb(c), h, w, 3),
-                )
-            })
-            .collect();
+        // One texture per image of the sequence, of the pixels `pixels` gives (`channels` each).
+        let textures = |kind: &str, channels: usize, pixels: &dyn Fn(&ShownImage) -> Vec<u8>| {
+            seq.images
+                .iter()
+                .enumerate()
+                .map(|(pos, im)| {
+                    let image = widgets::to_color_image(&pixels(im), h, w, channels);
+                    widgets::load_nearest(ctx, &name(pos, kind), image)
+                })
+                .collect()
+        };
+        let occluded = textures("occluded", c, &|im| im.occluded.clone());
+        let revealed = textures("revealed", 3, &|im| im.revealed_rgb(c));
         self.textures = Some(StageTextures {
             key,
             occluded,

@@ -161,13 +161,18 @@ pub enum QuizTab {
     Results,
 }
 
+/// Session files of a folder, or why each could not be read.
+type ListedSessions = Vec<Result<SessionRecord, String>>;
+
 /// The Quiz panel.
 pub struct QuizPanel {
     pub form: QuizForm,
     pub tab: QuizTab,
     screen: Screen,
     /// Session files found in the quiz folder (for "Resume").
-    listed: Option<(String, Vec<Result<SessionRecord, String>>)>,
+    listed: Option<(String, ListedSessions)>,
+    /// Their listing, on a background thread.
+    listing: Option<(String, Task<ListedSessions>)>,
     /// The last set-up error.
     error: Option<String>,
     results: ResultsView,
@@ -180,6 +185,7 @@ impl Default for QuizPanel {
             tab: QuizTab::Session,
             screen: Screen::Setup,
             listed: None,
+            listing: None,
             error: None,
             results: ResultsView::default(),
         }
@@ -187,9 +193,9 @@ impl Default for QuizPanel {
 }
 
 impl QuizPanel {
-    /// Whether the results tab is listing its runs folder.
+    /// Whether the session files or the results tab's runs folder are being listed.
     pub fn is_listing(&self) -> bool {
-        self.results.is_listing()
+        self.listing.is_some() || self.results.is_listing()
     }
 
     /// Which screen is up.
@@ -397,16 +403,11 @@ impl QuizPanel {
     /// Starts (or resumes) the session the form describes, on a background thread.
     pub fn start(&mut self, ctx: &egui::Context, data_dir: Option<&Path>) {
         self.error = None;
-        let config = match self.form.config() {
-            Ok(c) => c,
-            Err(e) => {
-                self.error = Some(e);
-                return;
-            }
-        };
+        let form = self.form.clone();
         let dir = PathBuf::from(self.form.quiz_dir.trim());
         let data_dir = data_dir.map(Path::to_path_buf);
         self.spawn(ctx, move || {
+            let config = form.config()?;
             let stimuli = Stimuli::load(&config, data_dir.as_deref()).map_err(|e| e.to_string())?;
             let (session, started) =
                 session::start(&dir, &config, &stimuli).map_err(|e| e.to_string())?;

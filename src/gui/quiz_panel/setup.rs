@@ -126,18 +126,33 @@ impl QuizPanel {
 
         // Sessions on disk, to resume.
         let dir = self.form.quiz_dir.trim().to_string();
-        if self.listed.as_ref().is_none_or(|(d, _)| d != &dir) {
-            let found = session::list_sessions(Path::new(&dir))
-                .into_iter()
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect();
-            self.listed = Some((dir.clone(), found));
+        if let Some((d, task)) = &self.listing
+            && let Some(found) = task.poll()
+        {
+            let found = found.unwrap_or_else(|e| vec![Err(e.to_string())]);
+            self.listed = Some((d.clone(), found));
+            self.listing = None;
+        }
+        let listed = self.listed.as_ref().is_some_and(|(d, _)| *d == dir);
+        let listing = self.listing.as_ref().is_some_and(|(d, _)| *d == dir);
+        if !listed && !listing {
+            let folder = PathBuf::from(&dir);
+            let task = Task::spawn(ui.ctx(), "list-sessions", move || {
+                session::list_sessions(&folder)
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.to_string()))
+                    .collect()
+            });
+            match task {
+                Ok(task) => self.listing = Some((dir.clone(), task)),
+                Err(e) => self.listed = Some((dir.clone(), vec![Err(e.to_string())])),
+            }
         }
         widgets::section(ui, &format!("Sessions in {dir}"));
         if ui.small_button("Refresh").clicked() {
             self.listed = None;
         }
-        if let Some((_, found)) = &self.listed {
+        if let Some((_, found)) = self.listed.as_ref().filter(|(d, _)| *d == dir) {
             if found.is_empty() {
                 ui.label(RichText::new("None yet.").weak());
             }

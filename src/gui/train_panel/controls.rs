@@ -8,9 +8,8 @@ use super::{TrainPanel, widgets};
 use crate::experiment::preset::OrderingSpec;
 use crate::experiment::run::list_runs;
 use crate::experiment::training::run_series;
-use crate::gui::patterns_panel::LibraryChoice;
 use crate::gui::task::Task;
-use crate::gui::workbench::Workbench;
+use crate::gui::workbench::{LibraryChoice, Workbench};
 use crate::model::ModelKind;
 use crate::train::series::{RunSeries, RunState, format_duration};
 use crate::train::{BackendChoice, Control};
@@ -24,14 +23,6 @@ impl TrainPanel {
             .as_ref()
             .map(|d| d.set.class_names.clone())
             .unwrap_or_default();
-        let auto = LibraryChoice::for_classes(&classes);
-        if self.auto_library != Some(auto) {
-            // A new kind of data: T follows the library that fits it.
-            if self.auto_library.is_some() || self.form.library.is_none() {
-                self.form.t = auto.natural_length();
-            }
-            self.auto_library = Some(auto);
-        }
         let form = &mut self.form;
 
         widgets::section(ui, "Models");
@@ -72,43 +63,19 @@ impl TrainPanel {
             None => ui.label(RichText::new("No data set loaded yet.").weak()),
         };
         let clips = workbench.data.as_ref().is_some_and(|d| d.source.is_clips());
+        let draft = &mut workbench.sequences;
         egui::Grid::new("train_sequences")
             .num_columns(2)
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
                 if clips {
-                    clip_options_ui(ui, form);
-                    return;
-                }
-                ui.label("");
-                let shared = workbench.patterns.as_ref();
-                ui.add_enabled_ui(shared.is_some(), |ui| {
-                    ui.checkbox(
-                        &mut form.from_patterns_panel,
-                        "Use the Patterns panel's library",
-                    )
-                    .on_hover_text(
-                        "Train on the library, T and seed designed in the Patterns panel \
-                             (custom patterns included)",
-                    );
-                });
-                ui.end_row();
-                if form.from_patterns_panel
-                    && let Some(shared) = shared
-                {
-                    ui.label("Patterns");
-                    ui.label(format!(
-                        "{} — T = {}, seed {} (from the Patterns panel)",
-                        library_title(&shared.spec),
-                        shared.t,
-                        shared.seed
-                    ));
-                    ui.end_row();
+                    clip_options_ui(ui, draft);
                     return;
                 }
                 let l = ui.label("Patterns");
-                let current = form.library.unwrap_or(auto);
-                let text = if form.library.is_none() {
+                let fits = LibraryChoice::for_classes(&classes);
+                let current = draft.choice(&classes);
+                let text = if draft.library.is_none() {
                     format!("{} (fits the data)", current.title())
                 } else {
                     current.title().to_string()
@@ -116,31 +83,50 @@ impl TrainPanel {
                 egui::ComboBox::from_id_salt("train_library")
                     .selected_text(text)
                     .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut form.library, None, "Fits the data");
+                        ui.selectable_value(&mut draft.library, None, "Fits the data");
                         for lib in LibraryChoice::GENERATED {
-                            ui.selectable_value(&mut form.library, Some(lib), lib.title());
+                            ui.selectable_value(&mut draft.library, Some(lib), lib.title());
+                        }
+                        if current == LibraryChoice::Custom {
+                            ui.selectable_value(
+                                &mut draft.library,
+                                Some(LibraryChoice::Custom),
+                                LibraryChoice::Custom.title(),
+                            );
                         }
                     })
                     .response
-                    .labelled_by(l.id);
+                    .labelled_by(l.id)
+                    .on_hover_text(format!(
+                        "The Patterns panel designs and previews the same library; {} fits \
+                         this data set",
+                        fits.title()
+                    ));
                 ui.end_row();
+                if draft.designed(&classes) {
+                    ui.label("");
+                    ui.label(format!(
+                        "{} — T = {}, seed {} (from the Patterns panel)",
+                        library_title(&draft.spec(&classes, false).patterns),
+                        draft.t,
+                        draft.seed
+                    ));
+                    ui.end_row();
+                }
                 let l = ui.label("Length T");
-                ui.add(egui::DragValue::new(&mut form.t).range(2..=30))
+                ui.add(egui::DragValue::new(&mut draft.t).range(2..=30))
                     .labelled_by(l.id);
                 ui.end_row();
-                let l = ui.label("Order");
-                egui::ComboBox::from_id_salt("train_ordering")
-                    .selected_text(ordering_title(form.ordering))
-                    .show_ui(ui, |ui| {
-                        for o in [OrderingSpec::Patterned, OrderingSpec::Random] {
-                            ui.selectable_value(&mut form.ordering, o, ordering_title(o));
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Order",
+                    "train_ordering",
+                    &mut draft.ordering,
+                    [OrderingSpec::Patterned, OrderingSpec::Random],
+                    ordering_title,
+                );
                 let l = ui.label("Sequence seed");
-                ui.add(egui::DragValue::new(&mut form.sequence_seed))
+                ui.add(egui::DragValue::new(&mut draft.seed))
                     .labelled_by(l.id);
                 ui.end_row();
             });
@@ -182,28 +168,25 @@ impl TrainPanel {
                 ui.end_row();
                 widgets::optional_count_row(
                     ui,
-                    &mut form.limit,
+                    &mut workbench.sequences.limit,
                     "Limit per split",
                     "Keep at most this many sequences of each split: quick runs",
                     "Sequences per split",
                     256,
                     1..=1_000_000,
                 );
-                let l = ui.label("Backend");
-                egui::ComboBox::from_id_salt("train_backend")
-                    .selected_text(backend_title(form.backend))
-                    .show_ui(ui, |ui| {
-                        for b in [
-                            BackendChoice::Auto,
-                            BackendChoice::Wgpu,
-                            BackendChoice::Flex,
-                        ] {
-                            ui.selectable_value(&mut form.backend, b, backend_title(b));
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                widgets::combo_row(
+                    ui,
+                    "Backend",
+                    "train_backend",
+                    &mut form.backend,
+                    [
+                        BackendChoice::Auto,
+                        BackendChoice::Wgpu,
+                        BackendChoice::Flex,
+                    ],
+                    backend_title,
+                );
                 let l = ui.label("Runs folder");
                 ui.add(egui::TextEdit::singleline(&mut workbench.runs_root).desired_width(200.0))
                     .labelled_by(l.id);

@@ -1,17 +1,14 @@
 //! The Train panel's form: which models, their options (paper B's ResNet shapes and temporal
-//! skips, clip outputs), the sequences and the hyperparameters; and the preset of one model's run.
+//! skips) and the hyperparameters; and the preset of one model's run, with the workbench's data,
+//! occlusion and sequences.
 
 use crate::data::ImageSet;
-use crate::experiment::preset::{
-    ClipOutput, LibrarySpec, ModelSpec, OrderingSpec, Preset, SequenceSpec,
-};
-use crate::gui::patterns_panel::LibraryChoice;
+use crate::experiment::preset::{ClipOutput, LibrarySpec, ModelSpec, OrderingSpec, Preset};
 use crate::gui::widgets;
-use crate::gui::workbench::Workbench;
+use crate::gui::workbench::{SequenceDraft, Workbench};
 use crate::model::ModelKind;
 use crate::model::resnet::StemKind;
 use crate::model::rrn::{SkipPosition, SkipType};
-use crate::sequence::patterns::Wrap;
 use crate::train::{BackendChoice, TrainConfig};
 
 /// What the user has chosen in the form (public so that tests can fill it in directly).
@@ -23,22 +20,8 @@ pub struct TrainForm {
     pub selected_b: [bool; 4],
     /// Paper B's options (the kind is set per model): ResNet shape, temporal skips, baselines.
     pub resnet: ModelSpec,
-    /// Clip data: subsequences per video (M); `None`: every non-overlapping one.
-    pub per_video: Option<usize>,
-    /// Clip data: which per-frame output is a subsequence's.
-    pub clip_output: ClipOutput,
     pub config: TrainConfig,
-    /// Keep at most this many sequences per split (quick runs).
-    pub limit: Option<usize>,
     pub backend: BackendChoice,
-    /// Sequence length T.
-    pub t: usize,
-    pub ordering: OrderingSpec,
-    /// `None`: the library that fits the data set's classes.
-    pub library: Option<LibraryChoice>,
-    /// Train on the Patterns panel's library, T and seed instead (custom lists included).
-    pub from_patterns_panel: bool,
-    pub sequence_seed: u64,
 }
 
 impl Default for TrainForm {
@@ -52,16 +35,8 @@ impl Default for TrainForm {
             selected,
             selected_b: [false; 4],
             resnet: ModelSpec::new(ModelKind::Rrn),
-            per_video: None,
-            clip_output: ClipOutput::Last,
             config: TrainConfig::default(),
-            limit: None,
             backend: BackendChoice::Auto,
-            t: 5,
-            ordering: OrderingSpec::Patterned,
-            library: None,
-            from_patterns_panel: false,
-            sequence_seed: 1,
         }
     }
 }
@@ -96,30 +71,9 @@ impl TrainForm {
         }
     }
 
-    /// Fills the form from a preset: its sequences (T, ordering, patterns, seed, limit), its model
-    /// (the only one ticked; paper B's options too) and its hyperparameters. Custom pattern lists
-    /// have no place in the form: the library then follows the data set's classes.
+    /// Fills the form from a preset: its model (the only one ticked; paper B's options too) and
+    /// its hyperparameters. (Its sequences go to the workbench's [`SequenceDraft`].)
     pub fn apply_preset(&mut self, preset: &Preset) {
-        let s = &preset.sequences;
-        self.from_patterns_panel = false;
-        self.t = s.t;
-        self.ordering = s.ordering;
-        self.sequence_seed = s.seed;
-        self.limit = s.limit;
-        self.library = match &s.patterns {
-            LibrarySpec::DigitProgressions { .. } => Some(LibraryChoice::Digits),
-            LibrarySpec::Cities => Some(LibraryChoice::Cities),
-            LibrarySpec::LabelProgressions { .. } => Some(LibraryChoice::Labels),
-            LibrarySpec::Words => Some(LibraryChoice::Words),
-            _ => None,
-        };
-        if let LibrarySpec::Clips {
-            per_video, output, ..
-        } = &s.patterns
-        {
-            self.per_video = *per_video;
-            self.clip_output = *output;
-        }
         if let Some(m) = &preset.model {
             self.select_only(&[m.kind]);
             if m.kind.is_paper_b() {
@@ -131,47 +85,17 @@ impl TrainForm {
         }
     }
 
-    /// The preset of one model's run (its name is settled when the run starts).
+    /// The preset of one model's run (its name is settled when the run starts): the workbench's
+    /// data set, occlusion spec and sequences, with this form's model and hyperparameters.
     pub fn preset(&self, kind: ModelKind, workbench: &Workbench, images: &ImageSet) -> Preset {
         let data = workbench.data.as_ref().map(|d| d.source.clone());
-        let library = self
-            .library
-            .unwrap_or_else(|| LibraryChoice::for_classes(&images.class_names));
         let clips = data.as_ref().is_some_and(|d| d.is_clips());
-        let patterns = if clips {
-            LibrarySpec::Clips {
-                per_video: self.per_video,
-                output: self.clip_output,
-                occlude: true,
-            }
-        } else {
-            generated_spec(library)
-        };
-        let (patterns, t, seed, cap, min_share) =
-            match (&workbench.patterns, self.from_patterns_panel && !clips) {
-                (Some(shared), true) => (
-                    shared.spec.clone(),
-                    shared.t,
-                    shared.seed,
-                    shared.cap,
-                    shared.min_share,
-                ),
-                _ => (patterns, self.t, self.sequence_seed, None, 0.0),
-            };
         Preset {
             name: format!("gui-{}", kind.to_string().to_ascii_lowercase()),
             description: format!("{kind} trained from the workbench's Train panel"),
             data: data.unwrap_or_default(),
             occlusion: workbench.spec.clone(),
-            sequences: SequenceSpec {
-                t,
-                ordering: self.ordering,
-                patterns,
-                seed,
-                cap,
-                min_share,
-                limit: self.limit,
-            },
+            sequences: workbench.sequences.spec(&images.class_names, clips),
             model: Some(self.model_spec(kind)),
             train: Some(self.config.clone()),
         }
@@ -203,28 +127,19 @@ pub(super) fn resnet_options_ui(ui: &mut egui::Ui, form: &mut TrainForm, workben
                 .num_columns(2)
                 .spacing([16.0, 6.0])
                 .show(ui, |ui| {
-                    let l = ui.label("Temporal skip");
-                    egui::ComboBox::from_id_salt("rrn_skip")
-                        .selected_text(r.skip.title())
-                        .show_ui(ui, |ui| {
-                            for t in SkipType::ALL {
-                                ui.selectable_value(&mut r.skip, t, t.title());
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                    ui.end_row();
-                    let l = ui.label("Skip position");
-                    egui::ComboBox::from_id_salt("rrn_position")
-                        .selected_text(r.skip_position.title())
-                        .show_ui(ui, |ui| {
-                            for p in SkipPosition::ALL {
-                                ui.selectable_value(&mut r.skip_position, p, p.title());
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                    ui.end_row();
+                    let skip = &mut r.skip;
+                    widgets::combo_row(ui, "Temporal skip", "rrn_skip", skip, SkipType::ALL, |t| {
+                        t.title()
+                    });
+                    let (position, positions) = (&mut r.skip_position, SkipPosition::ALL);
+                    widgets::combo_row(
+                        ui,
+                        "Skip position",
+                        "rrn_position",
+                        position,
+                        positions,
+                        |p| p.title(),
+                    );
                     let l = ui.label("Temporal context (frames)");
                     ui.add(egui::DragValue::new(&mut r.temporal_context).range(1..=16))
                         .labelled_by(l.id);
@@ -257,17 +172,14 @@ pub(super) fn resnet_options_ui(ui: &mut egui::Ui, form: &mut TrainForm, workben
                         }
                     });
                     ui.end_row();
-                    let l = ui.label("Stem");
-                    egui::ComboBox::from_id_salt("rrn_stem")
-                        .selected_text(stem_title(r.stem))
-                        .show_ui(ui, |ui| {
-                            for s in [StemKind::Auto, StemKind::Small, StemKind::Large] {
-                                ui.selectable_value(&mut r.stem, s, stem_title(s));
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                    ui.end_row();
+                    widgets::combo_row(
+                        ui,
+                        "Stem",
+                        "rrn_stem",
+                        &mut r.stem,
+                        [StemKind::Auto, StemKind::Small, StemKind::Large],
+                        stem_title,
+                    );
                     let l = ui.label("Dropout before classifier");
                     ui.add(egui::Slider::new(&mut r.head_dropout, 0.0..=0.9).fixed_decimals(2))
                         .labelled_by(l.id);
@@ -292,50 +204,43 @@ pub(super) fn resnet_options_ui(ui: &mut egui::Ui, form: &mut TrainForm, workben
 }
 
 /// Clip data: how videos become subsequences.
-pub(super) fn clip_options_ui(ui: &mut egui::Ui, form: &mut TrainForm) {
+pub(super) fn clip_options_ui(ui: &mut egui::Ui, draft: &mut SequenceDraft) {
     let l = ui.label("Subsequence length T");
-    ui.add(egui::DragValue::new(&mut form.t).range(1..=64))
+    ui.add(egui::DragValue::new(&mut draft.t).range(1..=64))
         .labelled_by(l.id);
     ui.end_row();
     widgets::optional_count_row(
         ui,
-        &mut form.per_video,
+        &mut draft.per_video,
         "Subsequences per video",
         "M evenly spread subsequences per video; off: every non-overlapping one",
         "Subsequences per video (M)",
         4,
         1..=256,
     );
-    let l = ui.label("Subsequence output");
-    egui::ComboBox::from_id_salt("clip_output")
-        .selected_text(clip_output_title(form.clip_output))
-        .show_ui(ui, |ui| {
-            for o in [ClipOutput::Last, ClipOutput::Mean] {
-                ui.selectable_value(&mut form.clip_output, o, clip_output_title(o));
-            }
-        })
-        .response
-        .labelled_by(l.id);
-    ui.end_row();
-    let l = ui.label("Frame order");
-    egui::ComboBox::from_id_salt("train_ordering")
-        .selected_text(match form.ordering {
+    widgets::combo_row(
+        ui,
+        "Subsequence output",
+        "clip_output",
+        &mut draft.clip_output,
+        [ClipOutput::Last, ClipOutput::Mean],
+        clip_output_title,
+    );
+    let orders = [OrderingSpec::Patterned, OrderingSpec::Random];
+    let order = &mut draft.ordering;
+    widgets::combo_row(
+        ui,
+        "Frame order",
+        "train_ordering",
+        order,
+        orders,
+        |o| match o {
             OrderingSpec::Patterned => "As filmed",
             OrderingSpec::Random => "Shuffled (control)",
-        })
-        .show_ui(ui, |ui| {
-            ui.selectable_value(&mut form.ordering, OrderingSpec::Patterned, "As filmed");
-            ui.selectable_value(
-                &mut form.ordering,
-                OrderingSpec::Random,
-                "Shuffled (control)",
-            );
-        })
-        .response
-        .labelled_by(l.id);
-    ui.end_row();
+        },
+    );
     let l = ui.label("Sequence seed");
-    ui.add(egui::DragValue::new(&mut form.sequence_seed))
+    ui.add(egui::DragValue::new(&mut draft.seed))
         .labelled_by(l.id);
     ui.end_row();
 }
@@ -370,30 +275,6 @@ pub(super) fn backend_title(b: BackendChoice) -> &'static str {
     }
 }
 
-/// The library spec of a generated library, with the steps the Train panel uses (1 and 2).
-pub(super) fn generated_spec(choice: LibraryChoice) -> LibrarySpec {
-    match choice {
-        LibraryChoice::Digits => LibrarySpec::DigitProgressions {
-            steps: vec![1, 2],
-            ascending: true,
-            descending: true,
-            wrap: Wrap::default(),
-        },
-        LibraryChoice::Cities => LibrarySpec::Cities,
-        // Not offered by the Train panel (a custom list trains through the Patterns panel).
-        LibraryChoice::Custom => LibrarySpec::Custom {
-            patterns: Vec::new(),
-        },
-        LibraryChoice::Labels => LibrarySpec::LabelProgressions {
-            steps: vec![1, 2],
-            ascending: true,
-            descending: true,
-            wrap: Wrap::default(),
-        },
-        LibraryChoice::Words => LibrarySpec::Words,
-    }
-}
-
 /// A short name of a preset's pattern library.
 pub(super) fn library_title(spec: &LibrarySpec) -> String {
     match spec {
@@ -418,21 +299,6 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn the_library_fits_the_classes() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-        assert_eq!(LibraryChoice::for_classes(&digits), LibraryChoice::Digits);
-        assert_eq!(
-            LibraryChoice::for_classes(&names(&["A", "B", "C"])),
-            LibraryChoice::Cities
-        );
-        assert_eq!(
-            LibraryChoice::for_classes(&names(&["cat", "dog"])),
-            LibraryChoice::Labels
-        );
-    }
-
-    #[test]
     fn the_default_form_trains_a_crnn_on_the_loaded_digits() {
         let form = TrainForm::default();
         assert_eq!(form.models(), vec![ModelKind::Crnn]);
@@ -445,13 +311,10 @@ mod tests {
         let mut workbench =
             Workbench::new(None, crate::occlusion::OcclusionSpec::paper_default(), 1);
         assert_eq!(workbench.runs_dir(), PathBuf::from("runs"));
-        workbench.data = Some(crate::gui::workbench::LoadedData {
-            channel_means: images.channel_means(),
-            set: images.clone(),
-            source: crate::data::source::DataSource::EmbeddedDigits,
-            generation: 1,
-            load_time: std::time::Duration::ZERO,
-        });
+        workbench.data = Some(crate::gui::workbench::LoadedData::new(
+            (*images).clone(),
+            crate::data::source::DataSource::EmbeddedDigits,
+        ));
         let preset = form.preset(ModelKind::Crnn, &workbench, &images);
         assert!(matches!(
             preset.sequences.patterns,

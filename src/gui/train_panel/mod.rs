@@ -14,7 +14,6 @@ mod plots;
 
 pub use form::TrainForm;
 
-use super::patterns_panel::LibraryChoice;
 use super::task::{Task, take_done};
 use super::widgets;
 use super::workbench::{PanelId, Workbench, panel_heading};
@@ -67,8 +66,6 @@ struct ShownRun {
 #[derive(Default)]
 pub struct TrainPanel {
     pub form: TrainForm,
-    /// The library last chosen automatically: T follows it when it changes.
-    auto_library: Option<LibraryChoice>,
     preparing: Option<Preparing>,
     /// The runs waiting and the one training now (the library's run launcher).
     queue: RunQueue,
@@ -251,7 +248,7 @@ impl TrainPanel {
         self.listing = None;
     }
 
-    fn send(&self, control: Control) {
+    fn send(&mut self, control: Control) {
         self.queue.send(control);
     }
 

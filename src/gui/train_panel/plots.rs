@@ -79,66 +79,68 @@ impl TrainPanel {
                 });
 
             let ui = &mut cols[1];
-            widgets::section(ui, "Accuracy per epoch");
-            ui.label(RichText::new("solid: test; dashed: training").weak());
-            plot("train_accuracy", Corner::RightBottom)
-                .x_axis_label("epoch")
-                .y_axis_label("accuracy")
-                .include_y(0.0)
-                .include_y(1.0)
-                .show(ui, |plot_ui| {
-                    for r in &shown {
-                        plot_ui.line(
-                            Line::new(&r.series.name, r.series.test_accuracy())
-                                .color(r.color)
-                                .width(2.0),
-                        );
-                        plot_ui.line(
-                            Line::new(&r.series.name, r.series.train_accuracy())
-                                .color(r.color)
-                                .style(LineStyle::dashed_dense())
-                                .width(1.5),
-                        );
-                    }
-                });
+            let (title, note) = ("Accuracy per epoch", "solid: test; dashed: training");
+            accuracy_plot(
+                ui,
+                title,
+                note,
+                "train_accuracy",
+                Corner::RightBottom,
+                "epoch",
+            )
+            .show(ui, |plot_ui| {
+                for r in &shown {
+                    plot_ui.line(
+                        Line::new(&r.series.name, r.series.test_accuracy())
+                            .color(r.color)
+                            .width(2.0),
+                    );
+                    plot_ui.line(
+                        Line::new(&r.series.name, r.series.train_accuracy())
+                            .color(r.color)
+                            .style(LineStyle::dashed_dense())
+                            .width(1.5),
+                    );
+                }
+            });
         });
 
         ui.columns(2, |cols| {
             let ui = &mut cols[0];
-            widgets::section(ui, "Test accuracy per occlusion level");
-            ui.label(RichText::new("latest epoch of each run; level 0 = unoccluded").weak());
             let width = 0.8 / shown.len() as f64;
-            plot("train_levels", Corner::RightTop)
-                // Headroom: the legend sits above the bars.
-                .include_y(1.4)
-                .x_axis_label("occlusion level")
-                .y_axis_label("accuracy")
-                .include_y(0.0)
-                .include_y(1.0)
-                .show(ui, |plot_ui| {
-                    for (k, r) in shown.iter().enumerate() {
-                        let per_level = r.series.test_accuracy_per_level();
-                        let bars: Vec<Bar> = per_level
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(level, points)| {
-                                let acc = points.last()?[1];
-                                let x = level as f64 - 0.4 + width * (k as f64 + 0.5);
-                                Some(Bar::new(x, acc).width(width * 0.9).fill(r.color))
-                            })
-                            .collect();
-                        plot_ui.bar_chart(BarChart::new(&r.series.name, bars).color(r.color));
-                    }
-                });
+            let title = "Test accuracy per occlusion level";
+            let note = "latest epoch of each run; level 0 = unoccluded";
+            accuracy_plot(
+                ui,
+                title,
+                note,
+                "train_levels",
+                Corner::RightTop,
+                "occlusion level",
+            )
+            // Headroom: the legend sits above the bars.
+            .include_y(1.4)
+            .show(ui, |plot_ui| {
+                for (k, r) in shown.iter().enumerate() {
+                    let per_level = r.series.test_accuracy_per_level();
+                    let bars: Vec<Bar> = per_level
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(level, points)| {
+                            let acc = points.last()?[1];
+                            let x = level as f64 - 0.4 + width * (k as f64 + 0.5);
+                            Some(Bar::new(x, acc).width(width * 0.9).fill(r.color))
+                        })
+                        .collect();
+                    plot_ui.bar_chart(BarChart::new(&r.series.name, bars).color(r.color));
+                }
+            });
             let ui = &mut cols[1];
-            widgets::section(ui, "Test accuracy per position");
-            ui.label(RichText::new("latest epoch of each run").weak());
-            plot("train_positions", Corner::RightBottom)
-                .x_axis_label("position in the sequence")
-                .y_axis_label("accuracy")
-                .include_y(0.0)
-                .include_y(1.0)
-                .show(ui, |plot_ui| {
+            let (title, note) = ("Test accuracy per position", "latest epoch of each run");
+            let x = "position in the sequence";
+            accuracy_plot(ui, title, note, "train_positions", Corner::RightBottom, x).show(
+                ui,
+                |plot_ui| {
                     for r in &shown {
                         plot_ui.line(
                             Line::new(&r.series.name, r.series.test_accuracy_per_position())
@@ -146,9 +148,28 @@ impl TrainPanel {
                                 .width(2.0),
                         );
                     }
-                });
+                },
+            );
         });
     }
+}
+
+/// A section with a note under its title, then an accuracy plot (0–1) over `x`.
+fn accuracy_plot(
+    ui: &mut egui::Ui,
+    title: &str,
+    note: &str,
+    id: &str,
+    legend: Corner,
+    x: &str,
+) -> Plot<'static> {
+    widgets::section(ui, title);
+    ui.label(RichText::new(note).weak());
+    plot(id, legend)
+        .x_axis_label(x)
+        .y_axis_label("accuracy")
+        .include_y(0.0)
+        .include_y(1.0)
 }
 
 /// A plot of the panel's size with a legend naming the runs.

@@ -1,12 +1,17 @@
 //! The state every panel reads and edits: the data set in use (loaded in the background), the
-//! occlusion spec, the preview seed, the Patterns panel's library; and which panels there are.
-//! Panels import this, never the app (`app.rs`), which imports the panels.
+//! occlusion spec, the preview seed, the sequence spec ([`sequences`]), the runs folder; and which
+//! panels there are. Panels import this, never the app (`app.rs`), which imports the panels.
+
+pub mod sequences;
+
+pub use sequences::{LibraryChoice, SequenceDraft};
 
 use super::task::Task;
 use super::widgets;
-use crate::data::ImageSet;
 use crate::data::source::DataSource;
+use crate::data::{ImageSet, Split};
 use crate::occlusion::OcclusionSpec;
+use crate::sequence::words::word_lengths;
 use egui::RichText;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,16 +30,8 @@ pub enum PanelId {
     Present,
 }
 
-/// The panels the side bar lists, in order. Only panels that exist are listed.
-pub const LISTED_PANELS: &[PanelId] = &[
-    PanelId::Data,
-    PanelId::Occlusion,
-    PanelId::Patterns,
-    PanelId::Train,
-    PanelId::Results,
-    PanelId::Quiz,
-    PanelId::Present,
-];
+/// The panels the side bar lists, in order: every one.
+pub const LISTED_PANELS: &[PanelId] = &PanelId::ALL;
 
 impl PanelId {
     pub const ALL: [PanelId; 7] = [
@@ -73,7 +70,8 @@ impl PanelId {
     }
 }
 
-/// A data set in use, with what panels need to draw it.
+/// A data set in use, with what panels need to draw it (counted once, on the loader's thread:
+/// the UI thread never loops over a data set).
 #[derive(Clone, Debug)]
 pub struct LoadedData {
     pub set: Arc<ImageSet>,
@@ -81,9 +79,34 @@ pub struct LoadedData {
     pub source: DataSource,
     /// Mean pixel value per channel (the "mean" occluder fill).
     pub channel_means: Vec<u8>,
+    /// Images per class of the train and the test split.
+    pub class_counts: [Vec<usize>; 2],
+    /// Words per length (the index) of the train and the test split (OCR letters; else empty).
+    pub word_lengths: [Vec<usize>; 2],
     /// Increases with every data set loaded in this run: part of every texture-cache key.
     pub generation: u64,
     pub load_time: Duration,
+}
+
+impl LoadedData {
+    /// `set` from `source` with its counts (generation 0, no load time: the workbench sets them).
+    pub fn new(set: ImageSet, source: DataSource) -> Self {
+        let splits = [Split::Train, Split::Test];
+        LoadedData {
+            channel_means: set.channel_means(),
+            class_counts: splits.map(|s| set.class_counts(Some(s))),
+            word_lengths: splits.map(|s| word_lengths(&set, s)),
+            set: Arc::new(set),
+            source,
+            generation: 0,
+            load_time: Duration::ZERO,
+        }
+    }
+
+    /// Images in the train and the test split.
+    pub fn split_sizes(&self) -> [usize; 2] {
+        self.class_counts.each_ref().map(|c| c.iter().sum())
+    }
 }
 
 /// A failed load, shown in place on the panels.
@@ -96,11 +119,12 @@ pub struct LoadFailure {
 
 struct PendingLoad {
     source: DataSource,
-    task: Task<Result<(ImageSet, Vec<u8>), String>>,
+    task: Task<Result<LoadedData, String>>,
 }
 
-/// State shared by all panels: the data set, the occlusion spec, the preview seed, and the
-/// background load in progress. Panels read and change it; they keep only view state themselves.
+/// State shared by all panels: the data set, the occlusion spec, the preview seed, the sequence
+/// spec, the runs folder, and the background load in progress. Panels read and change it; they
+/// keep only view state themselves.
 pub struct Workbench {
     /// Folder that relative data paths are resolved against (`--data-dir` / `OCCLAB_DATA_DIR`).
     pub data_dir: Option<PathBuf>,
@@ -115,9 +139,9 @@ pub struct Workbench {
     generation: u64,
     /// The source last asked for (persisted even when its load has not finished).
     requested: DataSource,
-    /// The pattern library designed in the Patterns panel, with its T and seed (the Train panel
-    /// can train on it; a saved preset keeps it).
-    pub patterns: Option<SharedPatterns>,
+    /// The one sequence spec: the Patterns panel designs and previews it, the Train panel trains
+    /// on it, a preset saves and restores it.
+    pub sequences: SequenceDraft,
     /// The one runs folder: the Train panel starts runs in it, and the Results, Quiz and Present
     /// panels read it (as typed; see [`Self::runs_dir`]).
     pub runs_root: String,
@@ -125,17 +149,6 @@ pub struct Workbench {
 
 /// Runs folder used when none is typed.
 pub const DEFAULT_RUNS_ROOT: &str = "runs";
-
-/// The Patterns panel's library as a preset names it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedPatterns {
-    pub spec: crate::experiment::preset::LibrarySpec,
-    pub t: usize,
-    pub seed: u64,
-    /// The planner's cap per pattern and balance floor.
-    pub cap: Option<u32>,
-    pub min_share: f64,
-}
 
 impl Workbench {
     pub fn new(data_dir: Option<PathBuf>, spec: OcclusionSpec, preview_seed: u64) -> Self {
@@ -148,7 +161,7 @@ impl Workbench {
             loading: None,
             generation: 0,
             requested: DataSource::EmbeddedDigits,
-            patterns: None,
+            sequences: SequenceDraft::default(),
             runs_root: DEFAULT_RUNS_ROOT.into(),
         }
     }
@@ -171,10 +184,7 @@ impl Workbench {
         // A newer load drops this task: its result is then dropped with it.
         let task = Task::spawn(ctx, "load", move || {
             job.load(data_dir.as_deref())
-                .map(|set| {
-                    let means = set.channel_means();
-                    (set, means)
-                })
+                .map(|set| LoadedData::new(set, job))
                 .map_err(|e| e.to_string())
         });
         self.requested = source.clone();
@@ -203,15 +213,12 @@ impl Workbench {
             .and_then(|r| r);
         let pending = self.loading.take().expect("checked above");
         match result {
-            Ok((set, channel_means)) => {
+            Ok(mut data) => {
+                self.sequences.fit_data(&data.set.class_names);
                 self.generation += 1;
-                self.data = Some(LoadedData {
-                    set: Arc::new(set),
-                    source: pending.source,
-                    channel_means,
-                    generation: self.generation,
-                    load_time: pending.task.elapsed(),
-                });
+                data.generation = self.generation;
+                data.load_time = pending.task.elapsed();
+                self.data = Some(data);
                 self.load_error = None;
             }
             Err(message) => {
