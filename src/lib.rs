@@ -4,6 +4,7 @@
 //! front ends, the GUI (`gui`) and the CLI (`main.rs`). See `DESIGN.md` in the shared folder.
 
 pub mod bench;
+pub mod classroom;
 pub mod crashpoint;
 pub mod csvfile;
 pub mod data;

@@ -156,6 +156,11 @@ enum Command {
     /// patterns, per level and position; runs scored on the same images; McNemar tests; a table
     /// in the shape of paper A's Tables 4–5.
     QuizReport(QuizReportArgs),
+    /// Serve the quiz to a whole class: every participant answers in their own browser (phone or
+    /// laptop) on this network; each sequence is saved (fsync) as it is submitted, one session
+    /// file per participant in --out; a teacher page shows the class against the chosen runs
+    /// live. Running the same command again continues the class session.
+    QuizServe(occlab::classroom::cli::QuizServeArgs),
     /// The presets built into occlab: list them, or copy them into a folder to read and edit.
     /// A path such as `presets/quiz/mnist.toml` reads the built-in one when no such file exists.
     Presets {
@@ -299,6 +304,7 @@ fn run() -> Result<()> {
         }) => bench(&what, data_dir, (&model, &batch), backend, repeats, json),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
+        Some(Command::QuizServe(args)) => Ok(occlab::classroom::cli::run(args)?),
         Some(Command::Presets { action }) => presets(action),
     }
 }

@@ -1,7 +1,7 @@
 //! The layers of `src/` import one way (docs/ARCHITECTURE.md):
 //!
 //! ```text
-//! data (crashpoint, csvfile, errors) → occlusion → sequence → model, metrics → train → experiment, bench → quiz, report → gui, cli
+//! data (crashpoint, csvfile, errors) → occlusion → sequence → model, metrics → train → experiment, bench → quiz, report, classroom → gui, cli
 //! ```
 //!
 //! Reads every `.rs` file under `src/`, collects the modules each one names (`use crate::…`,
@@ -23,7 +23,7 @@ fn layer(top: &str) -> Option<usize> {
         "model" | "metrics" => 3,
         "train" => 4,
         "experiment" | "bench" => 5,
-        "quiz" | "report" => 6,
+        "quiz" | "report" | "classroom" => 6,
         "gui" | "main" => 7,
         _ => return None,
     })

@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod data_panel;
+pub mod demo_runs;
 pub mod occlusion_panel;
 pub mod patterns_panel;
 pub mod present_panel;

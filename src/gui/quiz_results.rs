@@ -361,7 +361,7 @@ fn report_ui(ui: &mut egui::Ui, a: &Analysis) {
 }
 
 /// Bars per group / model and condition, with Wilson intervals as whiskers.
-fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
+pub(super) fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
     let rows = &report.rows;
     let labels: Vec<String> = rows
         .iter()
@@ -428,7 +428,7 @@ fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
 
 /// Accuracy per level (or per position): a line per group / model and condition (solid with
 /// patterns, dashed without).
-fn breakdown_chart(ui: &mut egui::Ui, report: &QuizReport, id: &str, levels: bool) {
+pub(super) fn breakdown_chart(ui: &mut egui::Ui, report: &QuizReport, id: &str, levels: bool) {
     let mut lines = Vec::new();
     for r in &report.rows {
         for c in &r.conditions {

@@ -223,6 +223,53 @@ pub fn select_items(
     config: &QuizConfig,
     images: Arc<ImageSet>,
 ) -> Result<Vec<QuizItem>, QuizError> {
+    Ok(select_pool(config, images)?.ordered(config.order, config.order_seed))
+}
+
+/// The sequences a quiz draws, before they are put in a participant's order: everything
+/// [`select_items`] decides from the item seed (not from the participant or the order seed). A
+/// class session selects it once and orders it for each participant ([`ItemPool::ordered`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemPool {
+    pub practice: Vec<QuizItem>,
+    pub patterned: Vec<QuizItem>,
+    pub random: Vec<QuizItem>,
+}
+
+impl ItemPool {
+    /// Practice first, then the trials in the order `order` and `order_seed` give (exactly
+    /// what [`select_items`] returns for a config with these settings).
+    pub fn ordered(&self, order: TrialOrder, order_seed: u64) -> Vec<QuizItem> {
+        let mut pat_items = self.patterned.clone();
+        let mut rnd_items = self.random.clone();
+        let mut order_rng = rng(order_seed, 5);
+        let trials = match order {
+            TrialOrder::Interleaved => {
+                let mut all = pat_items;
+                all.append(&mut rnd_items);
+                all.shuffle(&mut order_rng);
+                all
+            }
+            TrialOrder::Blocked => {
+                pat_items.shuffle(&mut order_rng);
+                rnd_items.shuffle(&mut order_rng);
+                if order_seed.is_multiple_of(2) {
+                    pat_items.append(&mut rnd_items);
+                    pat_items
+                } else {
+                    rnd_items.append(&mut pat_items);
+                    rnd_items
+                }
+            }
+        };
+        let mut items = self.practice.clone();
+        items.extend(trials);
+        items
+    }
+}
+
+/// Selects the config's practice, patterned and random sequences (see the module docs).
+pub fn select_pool(config: &QuizConfig, images: Arc<ImageSet>) -> Result<ItemPool, QuizError> {
     config.validate()?;
     let mut preset = config.preset.clone();
     preset.sequences.ordering = OrderingSpec::Patterned;
@@ -327,30 +374,11 @@ pub fn select_items(
             .map(|&i| QuizItem::from_sequence(&set.sequences[i], set, i, condition, false))
             .collect()
     };
-    let mut pat_items = make(&patterned, &pat_chosen, Condition::Patterned);
-    let mut rnd_items = make(&random, &rnd_chosen, Condition::Random);
-    let mut order_rng = rng(config.order_seed, 5);
-    let trials = match config.order {
-        TrialOrder::Interleaved => {
-            let mut all = pat_items;
-            all.append(&mut rnd_items);
-            all.shuffle(&mut order_rng);
-            all
-        }
-        TrialOrder::Blocked => {
-            pat_items.shuffle(&mut order_rng);
-            rnd_items.shuffle(&mut order_rng);
-            if config.order_seed.is_multiple_of(2) {
-                pat_items.append(&mut rnd_items);
-                pat_items
-            } else {
-                rnd_items.append(&mut pat_items);
-                rnd_items
-            }
-        }
-    };
-    practice.extend(trials);
-    Ok(practice)
+    Ok(ItemPool {
+        practice,
+        patterned: make(&patterned, &pat_chosen, Condition::Patterned),
+        random: make(&random, &rnd_chosen, Condition::Random),
+    })
 }
 
 /// Images per occlusion level (index = level; 0 = unoccluded) of the analysed items.

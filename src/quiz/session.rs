@@ -21,7 +21,7 @@
 
 use super::QuizError;
 use super::config::QuizConfig;
-use super::items::{QuizItem, Stimuli, select_items};
+use super::items::{ItemPool, QuizItem, Stimuli, select_items};
 use crate::data::{ImageSet, read_bounded};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -498,6 +498,31 @@ pub fn start(
     config: &QuizConfig,
     stimuli: &Stimuli,
 ) -> Result<(Session, Started), QuizError> {
+    start_with(dir, config, stimuli, || {
+        select_items(config, stimuli.images.clone())
+    })
+}
+
+/// [`start`] with the sequences already selected (`pool`, from [`super::items::select_pool`]
+/// with the same data and item settings as `config`): a class session selects them once for
+/// every participant.
+pub fn start_from_pool(
+    dir: &Path,
+    config: &QuizConfig,
+    stimuli: &Stimuli,
+    pool: &ItemPool,
+) -> Result<(Session, Started), QuizError> {
+    start_with(dir, config, stimuli, || {
+        Ok(pool.ordered(config.order, config.order_seed))
+    })
+}
+
+fn start_with(
+    dir: &Path,
+    config: &QuizConfig,
+    stimuli: &Stimuli,
+    items: impl FnOnce() -> Result<Vec<QuizItem>, QuizError>,
+) -> Result<(Session, Started), QuizError> {
     config.validate()?;
     let path = session_path(dir, config);
     if path.exists() {
@@ -514,8 +539,7 @@ pub fn start(
         check_stimuli(&session, stimuli)?;
         return Ok((session, Started::Resumed { recovery }));
     }
-    let items = select_items(config, stimuli.images.clone())?;
-    let header = Header::new(config, &stimuli.images, items);
+    let header = Header::new(config, &stimuli.images, items()?);
     Ok((Session::create(dir, header)?, Started::Created))
 }
 
@@ -543,7 +567,7 @@ fn check_stimuli(session: &Session, stimuli: &Stimuli) -> Result<(), QuizError> 
 
 /// Whether two configs are the same settings. Compared as JSON values with numbers equal to
 /// 1e-12 relative: a config read back from its file may differ in the last bit of a float.
-fn same_settings(a: &QuizConfig, b: &QuizConfig) -> bool {
+pub fn same_settings(a: &QuizConfig, b: &QuizConfig) -> bool {
     let value = |c: &QuizConfig| serde_json::to_value(c).expect("a config always serialises");
     json_close(&value(a), &value(b))
 }

@@ -121,6 +121,8 @@ pub struct PresentPanel {
     auto_started: bool,
     textures: Option<StageTextures>,
     next_id: u64,
+    /// The demo pair's readiness last applied (see `workbench.demo`).
+    demo_applied: u64,
 }
 
 impl Default for PresentPanel {
@@ -147,6 +149,7 @@ impl Default for PresentPanel {
             auto_started: false,
             textures: None,
             next_id: 0,
+            demo_applied: 0,
         }
     }
 }

@@ -9,7 +9,13 @@
 //! Keys during a sequence: the class keys (digits, letters; number keys with the legend for
 //! CIFAR-10) answer the selected image and move on; ←/→ select; Backspace clears; Enter submits.
 //! Images are drawn without any hint of their occlusion level.
+//!
+//! The "Class session" tab ([`class`]) serves the same quiz to a whole class's browsers.
+//!
+//! Over 600 lines: one session's flow (keys, screens, saving) in one place; drawing lives in
+//! `screens`, the set-up form in `setup`, the class session in `class`.
 
+pub mod class;
 mod screens;
 mod setup;
 
@@ -159,6 +165,8 @@ pub enum QuizScreen {
 pub enum QuizTab {
     Session,
     Results,
+    /// The quiz served to a whole class's browsers, with live results ([`class`]).
+    Class,
 }
 
 /// Session files of a folder, or why each could not be read.
@@ -176,6 +184,8 @@ pub struct QuizPanel {
     /// The last set-up error.
     error: Option<String>,
     results: ResultsView,
+    /// The class session view.
+    pub class: class::ClassPanel,
 }
 
 impl Default for QuizPanel {
@@ -188,6 +198,7 @@ impl Default for QuizPanel {
             listing: None,
             error: None,
             results: ResultsView::default(),
+            class: class::ClassPanel::default(),
         }
     }
 }
@@ -255,7 +266,9 @@ impl QuizPanel {
 
     /// Whether a background job (preparing a session, analysing) is running.
     pub fn is_busy(&self) -> bool {
-        matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy()
+        matches!(self.screen, Screen::Preparing(_))
+            || self.results.is_busy()
+            || self.class.is_busy()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
@@ -279,6 +292,7 @@ impl QuizPanel {
                     ui.horizontal(|ui| {
                         ui.selectable_value(&mut self.tab, QuizTab::Session, "Session");
                         ui.selectable_value(&mut self.tab, QuizTab::Results, "Results");
+                        ui.selectable_value(&mut self.tab, QuizTab::Class, "Class session");
                     });
                     ui.separator();
                 }
@@ -290,6 +304,7 @@ impl QuizPanel {
                         &mut workbench.runs_root,
                         data_dir.as_deref(),
                     ),
+                    QuizTab::Class => self.class.ui(ui, &self.form, workbench),
                 }
             });
         if matches!(self.screen, Screen::Preparing(_)) || self.results.is_busy() {

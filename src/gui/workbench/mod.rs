@@ -145,6 +145,9 @@ pub struct Workbench {
     /// The one runs folder: the Train panel starts runs in it, and the Results, Quiz and Present
     /// panels read it (as typed; see [`Self::runs_dir`]).
     pub runs_root: String,
+    /// The demo CNN + CRNN pair trained in the background (the class session and the Present
+    /// panel offer it and use it when done).
+    pub demo: super::demo_runs::DemoTrainer,
 }
 
 /// Runs folder used when none is typed.
@@ -163,6 +166,7 @@ impl Workbench {
             requested: DataSource::EmbeddedDigits,
             sequences: SequenceDraft::default(),
             runs_root: DEFAULT_RUNS_ROOT.into(),
+            demo: Default::default(),
         }
     }
 
