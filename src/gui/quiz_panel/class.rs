@@ -401,14 +401,18 @@ impl ClassPanel {
                         export = true;
                     }
                 });
-                ui.label(
-                    RichText::new(format!(
-                        "Teacher page (keep it private): {}",
-                        live.server.teacher_url
-                    ))
-                    .weak()
-                    .small(),
-                );
+                // The teacher page's address holds its token: never drawn on the projector,
+                // only copied.
+                if ui
+                    .small_button("Copy the teacher page's address")
+                    .on_hover_text(
+                        "The live results in a browser, protected by a token of their own: keep \
+                         the address private",
+                    )
+                    .clicked()
+                {
+                    ctx.copy_text(live.server.teacher_url.clone());
+                }
                 ui.label(
                     RichText::new(format!(
                         "Session files in {}",
