@@ -296,7 +296,8 @@ impl ClassPanel {
         let mut export = false;
         ui.horizontal(|ui| {
             if let Some(tex) = &live.qr_texture {
-                let side = ui.available_height().clamp(240.0, 420.0).min(420.0);
+                // Large enough to scan from the back of a room off a projector.
+                let side = (ui.available_width() * 0.32).clamp(240.0, 440.0);
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)))
                     .on_hover_text("the join address as a QR code");
             }
@@ -336,14 +337,18 @@ impl ClassPanel {
                         export = true;
                     }
                 });
-                ui.label(
-                    RichText::new(format!(
-                        "Teacher page (keep it private): {}",
-                        live.server.teacher_url
-                    ))
-                    .weak()
-                    .small(),
-                );
+                // The teacher page's address holds its token: never drawn on the projector,
+                // only copied.
+                if ui
+                    .small_button("Copy the teacher page's address")
+                    .on_hover_text(
+                        "The live results in a browser, protected by a token of their own: keep \
+                         the address private",
+                    )
+                    .clicked()
+                {
+                    ctx.copy_text(live.server.teacher_url.clone());
+                }
                 ui.label(
                     RichText::new(format!(
                         "Session files in {}",
