@@ -67,6 +67,10 @@ enum Command {
         /// Keep at most this many sequences of each split (train and test).
         #[arg(long)]
         limit_sequences: Option<usize>,
+        /// Override the preset's sequences per batch (`[train] batch_size`); a GPU trains
+        /// faster on large batches (e.g. 256).
+        #[arg(long)]
+        batch: Option<usize>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
         /// Run directory (default runs/<preset name>).
@@ -86,6 +90,9 @@ enum Command {
         /// Models for `train` (default: CRNN and CNN).
         #[arg(long)]
         model: Vec<String>,
+        /// Sequences (of 5 images) per batch for `train`; repeat for several (default 32).
+        #[arg(long)]
+        batch: Vec<usize>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Flex)]
         backend: BackendChoice,
         #[arg(long, default_value_t = 5)]
@@ -243,14 +250,18 @@ fn run() -> Result<()> {
             data_dir,
             epochs,
             limit_sequences,
+            batch,
             backend,
             out,
             resume,
         }) => train(
             preset,
             data_dir,
-            epochs,
-            limit_sequences,
+            TrainOverrides {
+                epochs,
+                limit: limit_sequences,
+                batch,
+            },
             backend,
             out,
             resume,
@@ -292,10 +303,11 @@ fn run() -> Result<()> {
             what,
             data_dir,
             model,
+            batch,
             backend,
             repeats,
             json,
-        }) => bench(&what, data_dir, &model, backend, repeats, json),
+        }) => bench(&what, data_dir, (&model, &batch), backend, repeats, json),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
         Some(Command::QuizServe(args)) => Ok(occlab::classroom::cli::run(args)?),
@@ -455,11 +467,17 @@ fn reproduce(
     }
 }
 
+/// What `occlab train` overrides in the preset.
+struct TrainOverrides {
+    epochs: Option<usize>,
+    limit: Option<usize>,
+    batch: Option<usize>,
+}
+
 fn train(
     preset: Option<PathBuf>,
     data_dir: Option<PathBuf>,
-    epochs: Option<usize>,
-    limit: Option<usize>,
+    overrides: TrainOverrides,
     backend: BackendChoice,
     out: Option<PathBuf>,
     resume: bool,
@@ -469,6 +487,11 @@ fn train(
         let Some(out) = out.clone() else {
             bail!("--resume needs --out RUN_DIR")
         };
+        if overrides.batch.is_some() {
+            bail!(
+                "--batch applies to a new run: a resumed run keeps the batch size in its config.toml"
+            );
+        }
         // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
         // the log up to the last checkpoint without it.
         if let Some(note) = RunDir::open(&out)?.read_log()?.torn {
@@ -487,10 +510,16 @@ fn train(
             );
         }
         let train = p.train.get_or_insert_with(Default::default);
-        if let Some(e) = epochs {
+        if let Some(e) = overrides.epochs {
             train.epochs = e;
         }
-        if let Some(l) = limit {
+        if let Some(b) = overrides.batch {
+            if b == 0 {
+                bail!("--batch must be at least 1 sequence");
+            }
+            train.batch_size = b;
+        }
+        if let Some(l) = overrides.limit {
             p.sequences.limit = Some(l);
         }
         let dir = out.unwrap_or_else(|| Path::new("runs").join(&p.name));
@@ -645,7 +674,7 @@ fn eval(
 fn bench(
     what: &str,
     data_dir: Option<PathBuf>,
-    models: &[String],
+    (models, batches): (&[String], &[usize]),
     backend: BackendChoice,
     repeats: usize,
     json: bool,
@@ -656,6 +685,7 @@ fn bench(
     } else {
         "release profile"
     };
+    let mut adapter = None;
     let figures = match what {
         "foundation" => {
             let Some(dir) = data_dir_from(data_dir.as_deref()) else {
@@ -676,17 +706,37 @@ fn bench(
             } else {
                 models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
             };
-            kinds
-                .into_iter()
-                .flat_map(|k| occlab::bench::train_step(k, &chosen.device, 32, 5, repeats))
-                .collect()
+            let batches = if batches.is_empty() {
+                &[32][..]
+            } else {
+                batches
+            };
+            if batches.contains(&0) {
+                bail!("--batch must be at least 1 sequence");
+            }
+            adapter = chosen.adapter.clone();
+            let mut figures = Vec::new();
+            for k in kinds {
+                for &b in batches {
+                    figures.extend(occlab::bench::train_step(k, &chosen.device, b, 5, repeats));
+                }
+            }
+            figures
         }
     };
     if json {
+        if what == "train" {
+            let out = serde_json::json!({ "adapter": adapter, "figures": figures });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(());
+        }
         println!("{}", serde_json::to_string_pretty(&figures)?);
         return Ok(());
     }
     println!("occlab bench {what} ({profile}, {threads} threads available)");
+    if let Some(a) = &adapter {
+        println!("  adapter: {}; driver {}", a.describe(), a.driver_text());
+    }
     for f in &figures {
         let rate = f
             .per_second

@@ -208,6 +208,91 @@ fn a_diverging_run_stops_with_a_clear_message() {
     );
 }
 
+/// Trains `p` on flex in `dir` and returns the result and the step records it sent.
+fn train_collecting_steps(
+    p: &Preset,
+    dir: &std::path::Path,
+) -> (Result<TrainOutcome, String>, Vec<occlab::train::StepRecord>) {
+    let prepared = dataset::prepare(p, None).unwrap();
+    let run = RunDir::create(dir, p).unwrap();
+    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+    let sink = EventSink {
+        tx: ev_tx,
+        notify: None,
+    };
+    let result = train(&prepared, &run, BackendChoice::Flex, false, &sink, &ctl_rx)
+        .map_err(|e| e.to_string());
+    drop(sink);
+    let steps = ev_rx
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    (result, steps)
+}
+
+#[test]
+fn reading_the_loss_back_every_few_steps_records_every_step_as_reading_each_does() {
+    // On a GPU the engine reads losses and predictions back every few steps (so the device's
+    // queue is not drained every step); the records must be those of reading every step.
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for every in [1, 3] {
+        let mut p = preset(ModelKind::Cnn, 20, 1);
+        let t = p.train.as_mut().unwrap();
+        t.batch_size = 4; // 5 steps: read in groups of 3 and 2
+        t.read_every = Some(every);
+        let (result, steps) = train_collecting_steps(&p, &dir.path().join(format!("every{every}")));
+        let TrainOutcome::Finished { test_accuracy } = result.unwrap() else {
+            panic!("not finished")
+        };
+        let figures: Vec<_> = steps
+            .iter()
+            .map(|s| (s.epoch, s.step, s.global_step, s.loss, s.accuracy))
+            .collect();
+        assert!(steps.iter().all(|s| s.images_per_second > 0.0));
+        runs.push((figures, test_accuracy));
+    }
+    assert_eq!(runs[0].0.len(), 5);
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[test]
+fn a_run_that_reads_its_loss_every_few_steps_stops_within_those_steps_when_it_diverges() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = preset(ModelKind::Cnn, 48, 1);
+    let t = p.train.as_mut().unwrap();
+    t.learning_rate = 1e12;
+    t.batch_size = 4; // 12 steps
+    t.read_every = Some(4);
+    let (result, steps) = train_collecting_steps(&p, &dir.path().join("nan"));
+    let err = result.unwrap_err();
+    // "the loss became NaN at epoch 1, step S: training stopped (after step X) …"
+    let number_after = |key: &str| -> usize {
+        let rest = &err[err.find(key).unwrap_or_else(|| panic!("{err}")) + key.len()..];
+        rest.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    };
+    let (bad, stopped) = (number_after("step "), number_after("after step "));
+    assert!(
+        bad <= stopped && stopped - bad < 4 && stopped < 11,
+        "stopped at {stopped}, {} steps after the loss went wrong at {bad}: {err}",
+        stopped - bad
+    );
+    // The steps before the bad one were recorded, with finite losses; none after.
+    assert_eq!(steps.len(), bad, "{err}");
+    assert!(steps.iter().all(|s| s.loss.is_finite()));
+    assert!(err.contains("learning rate"), "{err}");
+}
+
 #[test]
 fn backend_choice_never_panics_and_reports_why() {
     // Whatever this machine has (no GPU, a software Vulkan, a real GPU), `auto` gives a device that

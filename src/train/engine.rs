@@ -29,6 +29,7 @@ use crate::occlusion::OcclusionSpec;
 use crate::sequence::prepared::Prepared;
 use burn::module::Module;
 use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -291,6 +292,23 @@ pub fn train(
     });
 
     let steps_per_epoch = train_ids.len().div_ceil(cfg.batch_size.max(1));
+    let read_every = cfg
+        .read_every
+        .unwrap_or(if chosen.adapter.is_some() {
+            GPU_READ_EVERY
+        } else {
+            1
+        })
+        .max(1);
+    let reader = StepReader {
+        data: &train_data,
+        ids: &train_ids,
+        clips,
+        classes,
+        steps_per_epoch,
+        run,
+        sink,
+    };
     let mut last_test = 0.0;
     // The best epoch so far: (epoch, validation accuracy, test accuracy).
     let mut best: Option<(usize, f64, f64)> = None;
@@ -313,12 +331,14 @@ pub fn train(
         ad.seed(cfg.seed.wrapping_add(epoch as u64 * 1_000_003));
         let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch);
         let batches = prefetch(train_data.clone(), order, 2);
-        let mut train_metrics = Metrics::new(classes, levels, train_data.t);
-        let mut train_clips = crate::metrics::Tally::default();
-        let (mut loss_sum, mut images_done) = (0.0f64, 0usize);
+        let mut tally = EpochTally::new(classes, levels, train_data.t);
         let epoch_start = Instant::now();
+        let mut pending: Vec<PendingStep> = Vec::with_capacity(read_every);
+        let mut group_start = Instant::now();
         for (step, batch) in batches.iter().enumerate() {
             if check_control(control, sink) {
+                // The steps already run keep their records.
+                read_back(&mut pending, &mut tally, &reader, epoch, group_start)?;
                 sink.send(TrainEvent::Stopped {
                     after_epoch: epoch - 1,
                 });
@@ -326,67 +346,44 @@ pub fn train(
                     after_epoch: epoch - 1,
                 });
             }
-            let t0 = Instant::now();
+            if pending.is_empty() {
+                group_start = Instant::now();
+            }
             let (x, y) = to_tensors(&batch, &ad);
             let logits = model.forward(x);
             let loss = match clips {
                 Some(c) => clip_cross_entropy(logits.clone(), y, c.output),
                 None => sequence_cross_entropy(logits.clone(), y),
             };
-            let loss_value: f32 = loss.clone().into_scalar();
-            if !loss_value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    value: loss_value,
-                    epoch,
-                    step,
-                });
-            }
+            // What the records need stays on the device until it is read back (below).
+            let outputs = match clips {
+                Some(c) => {
+                    let sub = subsequence_logits(logits.clone().detach(), c.output); // [batch, classes]
+                    let [rows, k] = sub.dims();
+                    sub.reshape([rows, 1, k])
+                }
+                None => logits.clone().detach(),
+            };
+            pending.push(PendingStep {
+                step,
+                ids: batch.ids.clone(),
+                loss: loss.clone().detach(),
+                outputs,
+            });
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
             crate::crashpoint::point("train-step");
-            let t = train_data.t;
-            let mut correct = 0usize;
-            let preds = match clips {
-                Some(c) => {
-                    let sub = subsequence_logits(logits.detach(), c.output); // [batch, classes]
-                    let [rows, k] = sub.dims();
-                    let values = floats(sub.reshape([rows, 1, k]))?;
-                    let (preds, _) = subsequence_predictions(
-                        &values,
-                        classes,
-                        &train_data,
-                        &batch.ids,
-                        &train_ids,
-                        c.output,
-                    );
-                    preds
-                }
-                None => {
-                    let values = floats(logits.detach())?;
-                    batch_predictions(&values, classes, &train_data, &batch.ids, &train_ids)
-                }
-            };
-            let n_predictions = preds.len().max(1);
-            for p in preds {
-                correct += (p.truth == p.predicted) as usize;
-                train_clips.add(p.truth == p.predicted);
-                train_metrics.add(&p);
+            if pending.len() >= read_every {
+                read_back(&mut pending, &mut tally, &reader, epoch, group_start)?;
             }
-            let n_images = batch.ids.len() * t;
-            loss_sum += loss_value as f64 * n_images as f64;
-            images_done += n_images;
-            let record = StepRecord {
-                epoch,
-                step,
-                steps_per_epoch,
-                global_step: (epoch - 1) * steps_per_epoch + step,
-                loss: loss_value as f64,
-                accuracy: correct as f64 / n_predictions as f64,
-                images_per_second: n_images as f64 / t0.elapsed().as_secs_f64(),
-            };
-            run.append(&LogLine::Step(record))?;
-            sink.send(TrainEvent::Step(record));
         }
+        read_back(&mut pending, &mut tally, &reader, epoch, group_start)?;
+        let EpochTally {
+            metrics: mut train_metrics,
+            clips: train_clips,
+            loss_sum,
+            images: images_done,
+        } = tally;
         let train_seconds = epoch_start.elapsed().as_secs_f64();
         train_metrics.loss = Some(loss_sum / images_done.max(1) as f64);
 
@@ -493,6 +490,125 @@ pub fn train(
     Ok(TrainOutcome::Finished {
         test_accuracy: last_test,
     })
+}
+
+/// Steps between reads of the loss and predictions back to the host on a GPU (see
+/// [`TrainConfig::read_every`]).
+pub const GPU_READ_EVERY: usize = 8;
+
+/// A training step whose loss and outputs are still on the device.
+struct PendingStep {
+    step: usize,
+    /// The batch's sequences (indices into the training data).
+    ids: Vec<usize>,
+    /// `[1]`, detached.
+    loss: Tensor<1>,
+    /// Logits `[batch, T, classes]`, or per subsequence `[batch, 1, classes]` for clip data.
+    outputs: Tensor<3>,
+}
+
+/// The epoch's training figures so far.
+struct EpochTally {
+    metrics: Metrics,
+    clips: crate::metrics::Tally,
+    loss_sum: f64,
+    images: usize,
+}
+
+impl EpochTally {
+    fn new(classes: usize, levels: usize, t: usize) -> Self {
+        EpochTally {
+            metrics: Metrics::new(classes, levels, t),
+            clips: crate::metrics::Tally::default(),
+            loss_sum: 0.0,
+            images: 0,
+        }
+    }
+}
+
+/// What turns read-back steps into records.
+struct StepReader<'a> {
+    data: &'a SequenceData,
+    ids: &'a [usize],
+    clips: Option<&'a crate::sequence::clip_data::ClipSequences>,
+    classes: usize,
+    steps_per_epoch: usize,
+    run: &'a dyn RecordSink,
+    sink: &'a EventSink,
+}
+
+/// Reads the pending steps' losses and outputs back to the host (the first read waits for the
+/// device to finish them), adds them to the epoch's figures and writes and sends their
+/// [`StepRecord`]s, in order. Every record carries its own step's measured loss; its images/s is
+/// that of the group read together (from `group_start`, the first one's start, to the end of the
+/// read). A non-finite loss stops training with [`TrainError::NonFinite`], naming its step; the
+/// steps before it keep their records.
+fn read_back(
+    pending: &mut Vec<PendingStep>,
+    tally: &mut EpochTally,
+    reader: &StepReader,
+    epoch: usize,
+    group_start: Instant,
+) -> Result<(), TrainError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let steps: Vec<PendingStep> = std::mem::take(pending);
+    let last_step = steps.last().map_or(0, |p| p.step);
+    let mut read = Vec::with_capacity(steps.len());
+    for p in &steps {
+        let loss: f32 = p.loss.clone().into_scalar();
+        read.push((loss, floats(p.outputs.clone())?));
+    }
+    let t = reader.data.t;
+    let group_images: usize = steps.iter().map(|p| p.ids.len() * t).sum();
+    let images_per_second = group_images as f64 / group_start.elapsed().as_secs_f64().max(1e-9);
+    for (p, (loss_value, values)) in steps.iter().zip(read) {
+        if !loss_value.is_finite() {
+            return Err(TrainError::NonFinite {
+                value: loss_value,
+                epoch,
+                step: p.step,
+                stopped_at: last_step,
+            });
+        }
+        let preds = match reader.clips {
+            Some(c) => {
+                subsequence_predictions(
+                    &values,
+                    reader.classes,
+                    reader.data,
+                    &p.ids,
+                    reader.ids,
+                    c.output,
+                )
+                .0
+            }
+            None => batch_predictions(&values, reader.classes, reader.data, &p.ids, reader.ids),
+        };
+        let n_predictions = preds.len().max(1);
+        let mut correct = 0usize;
+        for pred in preds {
+            correct += (pred.truth == pred.predicted) as usize;
+            tally.clips.add(pred.truth == pred.predicted);
+            tally.metrics.add(&pred);
+        }
+        let n_images = p.ids.len() * t;
+        tally.loss_sum += loss_value as f64 * n_images as f64;
+        tally.images += n_images;
+        let record = StepRecord {
+            epoch,
+            step: p.step,
+            steps_per_epoch: reader.steps_per_epoch,
+            global_step: (epoch - 1) * reader.steps_per_epoch + p.step,
+            loss: loss_value as f64,
+            accuracy: correct as f64 / n_predictions as f64,
+            images_per_second,
+        };
+        reader.run.append(&LogLine::Step(record))?;
+        reader.sink.send(TrainEvent::Step(record));
+    }
+    Ok(())
 }
 
 /// Splits the training sequences into those that train and a validation split of

@@ -16,13 +16,16 @@ pub enum TrainError {
     #[error("no training sequences: the data and patterns give nothing to train on")]
     NoData,
     #[error(
-        "the loss became {value} at epoch {epoch}, step {step}: training stopped instead of going on with garbage \
-         (lower the learning rate?)"
+        "the loss became {value} at epoch {epoch}, step {step}: training stopped (after step {stopped_at}) instead of \
+         going on with garbage (lower the learning rate?)"
     )]
     NonFinite {
         value: f32,
         epoch: usize,
         step: usize,
+        /// The last step run: losses are read back every few steps on a GPU, so a run stops up
+        /// to `read_every − 1` steps after its loss went wrong.
+        stopped_at: usize,
     },
     /// The checkpoint's weights have other shapes than the model (trained for other data).
     #[error("checkpoint {}: its weights do not fit the model: {message}", path.display())]

@@ -45,6 +45,13 @@ pub struct TrainConfig {
     /// (`epochs` is then the most). Needs `validation_fraction` > 0; none = train all `epochs`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patience: Option<usize>,
+    /// Steps between reads of the loss and the predictions back to the host. On a GPU each read
+    /// waits until the device has finished everything queued, so reading every step stalls it;
+    /// none = every step on the CPU (where reading costs nothing), every
+    /// [`engine::GPU_READ_EVERY`] steps on a GPU. Every step's loss is still measured and
+    /// recorded; a non-finite one stops the run at the next read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_every: Option<usize>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -69,6 +76,7 @@ impl Default for TrainConfig {
             eval_batch_size: 64,
             validation_fraction: 0.0,
             patience: None,
+            read_every: None,
         }
     }
 }
