@@ -179,7 +179,7 @@ pub fn train_step(
     let mean = t0.elapsed().as_secs_f64() / steps.max(1) as f64;
     let pipelined = Figure {
         name: format!(
-            "  {kind} {} steps back to back, one sync (mean)",
+            "  {kind} {batch}×{t}: {} steps back to back, one sync (mean)",
             steps.max(1)
         ),
         median_ms: mean * 1e3,
