@@ -3,6 +3,7 @@
 //! practice sequence by tapping the on-screen keys and gets its feedback, reloads the page
 //! (resumes at the next sequence with the token kept by the browser), answers the rest by
 //! keyboard with a correction, and finishes. The session file holds exactly what was answered.
+//! The teacher page refuses a wrong token and shows the class with the right one.
 //!
 //! `.ci/run` installs Chromium when it is missing; without it this test fails saying so (it
 //! never passes without a browser). With `OCCLAB_SCREENSHOTS=<folder>` it also saves the
@@ -383,4 +384,25 @@ fn headless_chromium_joins_practises_resumes_and_finishes_a_class_quiz() {
     let joined = std::fs::read_to_string(dir.path().join("joined.log")).unwrap();
     assert_eq!(joined.lines().count(), 1, "the reload did not join again");
     assert!(joined.contains("\"Ada\""));
+
+    // The teacher page: without its token it says why; with it, who joined, the class's score
+    // on the two trials (10 images) and the QR code.
+    let base = server.join_url.split('#').next().unwrap().to_string();
+    d.goto(&format!("{base}teacher#{}", "0".repeat(64)));
+    d.wait_for("document.getElementById('status').textContent.includes('not the teacher token')");
+    d.goto(&server.teacher_url);
+    d.wait_for("document.querySelectorAll('#people tbody tr').length === 1");
+    let people = d.script("return document.getElementById('people').textContent;");
+    assert!(people.as_str().unwrap().contains("Ada"), "{people}");
+    assert!(people.as_str().unwrap().contains("3/3"), "{people}");
+    let scores = d.script("return document.getElementById('scores').textContent;");
+    assert!(scores.as_str().unwrap().contains("/10)"), "{scores}");
+    d.wait_for("document.getElementById('qr').naturalWidth > 100");
+    assert_eq!(
+        d.script("return document.getElementById('join-code').textContent;"),
+        server.state.join_code()
+    );
+    if let Some(shots) = std::env::var_os("OCCLAB_SCREENSHOTS") {
+        d.screenshot(&Path::new(&shots).join("class-teacher-phone.png"));
+    }
 }

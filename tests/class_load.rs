@@ -236,6 +236,25 @@ fn sixty_participants_answer_concurrently_and_a_sigkill_loses_nothing() {
         on_disk += record.responses.len();
     }
     assert_eq!(on_disk, total);
+    // `occlab quiz-report` reads the class folder as it reads any sessions.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+        .args(["quiz-report", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sessions"].as_array().unwrap().len(), PARTICIPANTS);
+    let overall = &report["rows"][0]["overall"];
+    assert_eq!(
+        overall["total"].as_u64().unwrap() as usize,
+        PARTICIPANTS * 2 * PER_CONDITION * 5,
+        "every analysed image of every participant"
+    );
 
     let times = shared.times.lock().unwrap();
     let mut report = format!(

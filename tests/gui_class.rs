@@ -74,6 +74,18 @@ fn a_class_session_runs_from_the_quiz_panel_with_live_results() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let code = url.split("#code=").nth(1).unwrap().to_string();
     assert!(shows(&h, &code), "the join code is on the projector");
+    let teacher = h
+        .state()
+        .quiz_panel
+        .class
+        .teacher_url()
+        .unwrap()
+        .to_string();
+    let teacher_token = teacher.split('#').nth(1).unwrap().to_string();
+    assert!(
+        !shows(&h, &teacher_token),
+        "the teacher token is never drawn on the projector"
+    );
     let addr = url
         .trim_start_matches("http://")
         .split('/')

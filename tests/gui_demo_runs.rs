@@ -1,7 +1,8 @@
 //! A fresh install can demo at once: in the Quiz panel's class session view, "Train the demo
 //! models" trains the demo CNN + CRNN pair on the embedded digits in the background (through the
 //! run launcher, progress shown), after which the class view has both ticked and the Present
-//! panel shows both. Shortened here to one epoch on a few sequences.
+//! panel shows both; a class session started then shows the class against both on the same
+//! images. Shortened here to one epoch on a few sequences.
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -10,6 +11,7 @@ use occlab::experiment::run::RunDir;
 use occlab::gui::{OcclabApp, PanelId};
 use std::time::{Duration, Instant};
 
+mod class_common;
 mod gui_common;
 
 fn step_until(
@@ -68,6 +70,65 @@ fn the_demo_pair_trains_in_the_background_and_both_views_use_it() {
     let mut expected = dirs.clone();
     expected.sort();
     assert_eq!(chosen, expected);
+
+    // A class session against the pair: the class and both models on the same images.
+    {
+        let panel = &mut h.state_mut().quiz_panel;
+        panel.form.preset_path = class_common::PRESET.into();
+        panel.form.patterned = 1;
+        panel.form.random = 1;
+        panel.form.practice = 0;
+        panel.class.folder = runs.path().join("class").display().to_string();
+        panel.class.port = class_common::free_port();
+    }
+    h.run();
+    h.get_by_label("Start class session").click();
+    step_until(&mut h, "the server to start", |h| {
+        h.state().quiz_panel.class.join_url().is_some()
+            || h.state().quiz_panel.class.error().is_some()
+    });
+    let url = h.state().quiz_panel.class.join_url().unwrap().to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let c = class_common::Client::new(addr);
+    let token = c.join(url.split("#code=").nth(1).unwrap(), "Ada");
+    for item in 0..2 {
+        let r = c.post_json(
+            "/api/submit",
+            Some(&token),
+            &class_common::submission(item, 5, 4),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    step_until(&mut h, "the class against the models", |h| {
+        h.state()
+            .quiz_panel
+            .class
+            .view()
+            .is_some_and(|v| v.finished() == 1)
+    });
+    let view = h.state().quiz_panel.class.view().unwrap().clone();
+    let who: Vec<String> = view.report.rows.iter().map(|r| r.who.label()).collect();
+    assert_eq!(
+        view.report.rows.len(),
+        3,
+        "the class and two models: {who:?}"
+    );
+    for row in &view.report.rows {
+        assert_eq!(
+            row.overall.unwrap().total,
+            10,
+            "{}: the same 10 images",
+            row.who.label()
+        );
+    }
+    h.get_by_label("Stop class session").click();
+    h.run();
 
     h.get_by_role_and_label(Role::Button, PanelId::Present.title())
         .click();

@@ -914,10 +914,25 @@ fn score_models(
         return Ok(Vec::new());
     }
     let items = pool.ordered(quiz.order, 0);
+    // The runs score the items a session has answered: here every item stands in as answered
+    // (a record only scored, never written).
+    let responses = items
+        .iter()
+        .enumerate()
+        .map(|(k, it)| Response {
+            item: k,
+            answers: vec![None; it.len()],
+            answer_ms: vec![None; it.len()],
+            sequence_ms: 0.0,
+            corrections: 0,
+            timed_out: true,
+            submitted_unix_ms: 0,
+        })
+        .collect();
     let record = SessionRecord {
         path: settings.dir.join("class.json"),
         header: Header::new(quiz, &stimuli.images, items),
-        responses: Vec::new(),
+        responses,
         torn_bytes: 0,
     };
     let runs: Vec<&Path> = settings.runs.iter().map(PathBuf::as_path).collect();

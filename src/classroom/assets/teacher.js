@@ -5,8 +5,8 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const token = location.hash.replace(/^#/, '');
-const auth = { Authorization: 'Bearer ' + token };
+// Read at every request: a teacher who pastes the right address over a wrong one is let in.
+const auth = () => ({ Authorization: 'Bearer ' + location.hash.replace(/^#/, '') });
 
 function say(text) {
   const el = $('status');
@@ -80,7 +80,7 @@ function render(status) {
 
 async function poll() {
   try {
-    const r = await fetch('/api/teacher/status', { headers: auth, cache: 'no-store' });
+    const r = await fetch('/api/teacher/status', { headers: auth(), cache: 'no-store' });
     if (!r.ok) {
       let reason = 'HTTP ' + r.status;
       try { reason = (await r.json()).error || reason; } catch (_) { /* not JSON */ }
@@ -97,13 +97,14 @@ async function poll() {
 
 async function qr() {
   try {
-    const r = await fetch('/api/teacher/qr.png', { headers: auth });
-    if (r.ok) $('qr').src = URL.createObjectURL(await r.blob());
-  } catch (_) { setTimeout(qr, 2000); }
+    const r = await fetch('/api/teacher/qr.png', { headers: auth() });
+    if (r.ok) { $('qr').src = URL.createObjectURL(await r.blob()); return; }
+  } catch (_) { /* retried below */ }
+  setTimeout(qr, 2000);
 }
 
 $('csv-button').addEventListener('click', async () => {
-  const r = await fetch('/api/teacher/answers.csv', { headers: auth, cache: 'no-store' });
+  const r = await fetch('/api/teacher/answers.csv', { headers: auth(), cache: 'no-store' });
   if (!r.ok) { say('the CSV could not be fetched: HTTP ' + r.status); return; }
   const a = document.createElement('a');
   a.href = URL.createObjectURL(await r.blob());
