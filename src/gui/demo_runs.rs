@@ -76,6 +76,16 @@ impl DemoTrainer {
         (self.generation > 0 && !self.is_busy()).then_some((self.generation, &self.done[..]))
     }
 
+    /// The pair's run folders when they have become ready since the readiness `applied` (which
+    /// this updates): a view calls it every frame and takes the pair up once.
+    pub fn newly_ready(&self, applied: &mut u64) -> Option<Vec<PathBuf>> {
+        let (generation, dirs) = self.ready()?;
+        (generation != *applied).then(|| {
+            *applied = generation;
+            dirs.to_vec()
+        })
+    }
+
     /// The last error.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()

@@ -6,7 +6,6 @@
 
 use super::task::{Task, take_done};
 use super::widgets;
-use crate::experiment::run::list_runs;
 use crate::quiz::analysis::{ModelAnswers, QuizReport, Who, analyze, format_p};
 use crate::quiz::items::Condition;
 use crate::quiz::session::{self, SessionRecord};
@@ -34,11 +33,8 @@ struct Analysis {
 /// The results side of the Quiz panel.
 #[derive(Default)]
 pub struct ResultsView {
-    /// (run folder, ticked).
-    runs: Vec<(PathBuf, bool)>,
-    listed_from: Option<String>,
-    /// The runs folder being listed.
-    listing: Option<(String, Task<Vec<PathBuf>>)>,
+    /// The runs to score, from the runs folder.
+    runs: widgets::RunPicker,
     job: Option<Task<Result<Analysis, String>>>,
     analysis: Option<Result<Analysis, String>>,
     /// Export CSV, written in the background.
@@ -71,30 +67,11 @@ impl ResultsView {
                     .labelled_by(l.id);
                 ui.end_row();
             });
-        let root = runs_root.trim().to_string();
-        let listing = view.listing.as_ref().is_some_and(|(r, _)| *r == root);
-        if view.listed_from.as_deref() != Some(root.as_str()) && !listing {
-            let dir = PathBuf::from(&root);
-            let task = Task::spawn(&ctx, "list-runs", move || {
-                list_runs(&dir).into_iter().map(|r| r.path).collect()
-            });
-            match task {
-                Ok(task) => view.listing = Some((root, task)),
-                Err(e) => view.analysis = Some(Err(e.to_string())),
-            }
+        if let Err(e) = view.runs.list(&ctx, runs_root.trim()) {
+            view.analysis = Some(Err(e.to_string()));
         }
         ui.label("Models to score on the same images:");
-        if view.runs.is_empty() {
-            ui.label(RichText::new("No runs in that folder.").weak());
-        }
-        ui.horizontal_wrapped(|ui| {
-            for (path, on) in &mut view.runs {
-                let name = path
-                    .file_name()
-                    .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-                ui.checkbox(on, name);
-            }
-        });
+        view.runs.ui(ui);
         ui.horizontal(|ui| {
             let busy = view.job.is_some();
             if ui
@@ -102,12 +79,7 @@ impl ResultsView {
                 .clicked()
             {
                 let dir = PathBuf::from(quiz_dir.trim());
-                let runs: Vec<PathBuf> = view
-                    .runs
-                    .iter()
-                    .filter(|(_, on)| *on)
-                    .map(|(p, _)| p.clone())
-                    .collect();
+                let runs = view.runs.chosen();
                 let data_dir = data_dir.map(Path::to_path_buf);
                 let task = Task::spawn(&ctx, "quiz-analysis", move || {
                     run_analysis(&dir, &runs, data_dir.as_deref())
@@ -150,17 +122,7 @@ impl ResultsView {
                     .and_then(|r| r),
             );
         }
-        if let Some((root, task)) = &self.listing
-            && let Some(result) = task.poll()
-        {
-            self.runs = result
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| (p, false))
-                .collect();
-            self.listed_from = Some(root.clone());
-            self.listing = None;
-        }
+        self.runs.poll();
     }
 
     /// The results of the last analysis.
@@ -179,7 +141,7 @@ impl ResultsView {
     /// Whether the runs folder is being listed or the CSV written (background work the panel
     /// waits for).
     pub fn is_listing(&self) -> bool {
-        self.listing.is_some() || self.export.is_running()
+        self.runs.is_listing() || self.export.is_running()
     }
 }
 

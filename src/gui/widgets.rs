@@ -256,6 +256,11 @@ impl FileExport {
         self.job.is_some()
     }
 
+    /// The last file written, or why not.
+    pub fn last(&self) -> Option<&Result<std::path::PathBuf, String>> {
+        self.last.as_ref()
+    }
+
     /// Takes a finished write and says how the last one went.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         if let Some(result) = super::task::take_done(&mut self.job) {
@@ -292,4 +297,101 @@ pub fn combo_row<T: Copy + PartialEq, S: Into<egui::WidgetText>>(
         .response
         .labelled_by(l.id);
     ui.end_row();
+}
+
+/// The runs of a runs folder as check boxes: the folder is listed on a background thread when
+/// it changes (or when asked again); runs can be ticked once listed.
+#[derive(Default)]
+pub struct RunPicker {
+    /// (run folder, ticked).
+    runs: Vec<(std::path::PathBuf, bool)>,
+    listed_from: Option<String>,
+    listing: Option<(String, super::task::Task<Vec<std::path::PathBuf>>)>,
+    /// Runs to tick once the folder is listed again.
+    tick: Vec<std::path::PathBuf>,
+}
+
+impl RunPicker {
+    /// Takes a finished listing.
+    pub fn poll(&mut self) {
+        if let Some((root, task)) = &self.listing
+            && let Some(result) = task.poll()
+        {
+            let tick = std::mem::take(&mut self.tick);
+            self.runs = result
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| {
+                    let on = tick.contains(&p);
+                    (p, on)
+                })
+                .collect();
+            self.listed_from = Some(root.clone());
+            self.listing = None;
+        }
+    }
+
+    /// Lists `root` in the background unless it is the folder listed or being listed.
+    pub fn list(&mut self, ctx: &egui::Context, root: &str) -> Result<(), super::task::TaskLost> {
+        let listing = self.listing.as_ref().is_some_and(|(r, _)| r == root);
+        if self.listed_from.as_deref() == Some(root) || listing {
+            return Ok(());
+        }
+        let dir = std::path::PathBuf::from(root);
+        let task = super::task::Task::spawn(ctx, "list-runs", move || {
+            crate::experiment::run::list_runs(&dir)
+                .into_iter()
+                .map(|r| r.path)
+                .collect()
+        })?;
+        self.listing = Some((root.to_string(), task));
+        Ok(())
+    }
+
+    /// Lists the folder again, then ticks `runs` in it.
+    pub fn relist_ticking(&mut self, runs: Vec<std::path::PathBuf>) {
+        self.tick = runs;
+        self.listed_from = None;
+    }
+
+    /// Whether the folder is being listed.
+    pub fn is_listing(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    /// The check boxes, one per run (named by its folder), or a note that there is none.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if self.runs.is_empty() {
+            ui.label(RichText::new("No runs in that folder.").weak());
+        }
+        ui.horizontal_wrapped(|ui| {
+            for (path, on) in &mut self.runs {
+                let name = path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+                ui.checkbox(on, name);
+            }
+        });
+    }
+
+    /// The runs ticked.
+    pub fn chosen(&self) -> Vec<std::path::PathBuf> {
+        self.runs
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Ticks the run whose folder name is `name`; false when there is none.
+    pub fn choose(&mut self, name: &str) -> bool {
+        let mut found = false;
+        for (p, on) in &mut self.runs {
+            if p.file_name().is_some_and(|n| n == name) {
+                *on = true;
+                found = true;
+            }
+        }
+        found
+    }
 }

@@ -23,11 +23,7 @@ impl PresentPanel {
         // A fresh install has no runs: the demo pair, trained in the background, shown when done.
         let root = workbench.runs_dir();
         workbench.demo.ui(ui, &root);
-        let ready = workbench.demo.ready().map(|(g, dirs)| (g, dirs.to_vec()));
-        if let Some((generation, dirs)) = ready
-            && generation != self.demo_applied
-        {
-            self.demo_applied = generation;
+        if let Some(dirs) = workbench.demo.newly_ready(&mut self.demo_applied) {
             self.chosen = Some(dirs);
             self.refresh(workbench, ui.ctx());
         }

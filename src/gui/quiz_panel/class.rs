@@ -16,7 +16,6 @@ use super::QuizForm;
 use crate::classroom::qr::QrGrid;
 use crate::classroom::results::Watcher;
 use crate::classroom::{self, ClassServer, ClassSettings, ClassView};
-use crate::experiment::run::list_runs;
 use crate::quiz::items::Condition;
 use crate::train::BackendChoice;
 use egui::{Color32, RichText, TextureHandle};
@@ -48,19 +47,15 @@ pub struct ClassPanel {
     /// Listen on every interface (the room's network) instead of this machine only.
     pub open_to_room: bool,
     pub port: u16,
-    /// (run folder, ticked): the runs shown against the class.
-    runs: Vec<(PathBuf, bool)>,
-    listed_from: Option<String>,
-    listing: Option<(String, Task<Vec<PathBuf>>)>,
+    /// The runs shown against the class.
+    runs: widgets::RunPicker,
     starting: Option<Task<Result<Started, String>>>,
     live: Option<Live>,
     error: Option<String>,
-    export: Option<Task<Result<PathBuf, String>>>,
-    exported: Option<Result<PathBuf, String>>,
+    /// Export CSV, written in the background.
+    export: widgets::FileExport,
     /// The demo pair's readiness last applied (see `workbench.demo`).
     demo_applied: u64,
-    /// Runs to tick once the runs folder is listed again (the demo pair, just trained).
-    tick_after_listing: Vec<PathBuf>,
 }
 
 impl Default for ClassPanel {
@@ -69,16 +64,12 @@ impl Default for ClassPanel {
             folder: DEFAULT_CLASS_DIR.into(),
             open_to_room: false,
             port: 8080,
-            runs: Vec::new(),
-            listed_from: None,
-            listing: None,
+            runs: widgets::RunPicker::default(),
             starting: None,
             live: None,
             error: None,
-            export: None,
-            exported: None,
+            export: widgets::FileExport::default(),
             demo_applied: 0,
-            tick_after_listing: Vec::new(),
         }
     }
 }
@@ -111,33 +102,22 @@ impl ClassPanel {
 
     /// The per-answer CSV written, or why not.
     pub fn exported(&self) -> Option<&Result<PathBuf, String>> {
-        self.exported.as_ref()
+        self.export.last()
     }
 
     /// Background work the view is waiting for.
     pub fn is_busy(&self) -> bool {
-        self.starting.is_some() || self.export.is_some() || self.listing.is_some()
+        self.starting.is_some() || self.export.is_running() || self.runs.is_listing()
     }
 
     /// The runs ticked to show against the class.
     pub fn chosen_runs(&self) -> Vec<PathBuf> {
-        self.runs
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(p, _)| p.clone())
-            .collect()
+        self.runs.chosen()
     }
 
     /// Ticks the run whose folder name is `name` (tests; the checkboxes do it by hand).
     pub fn choose_run(&mut self, name: &str) -> bool {
-        let mut found = false;
-        for (p, on) in &mut self.runs {
-            if p.file_name().is_some_and(|n| n == name) {
-                *on = true;
-                found = true;
-            }
-        }
-        found
+        self.runs.choose(name)
     }
 
     /// Starts the class session the form describes (on a background task).
@@ -158,12 +138,7 @@ impl ClassPanel {
             }
         };
         let dir = PathBuf::from(self.folder.trim());
-        let runs: Vec<PathBuf> = self
-            .runs
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(p, _)| p.clone())
-            .collect();
+        let runs = self.runs.chosen();
         let data_dir = data_dir.map(Path::to_path_buf);
         let task = Task::spawn(ctx, "class-session", move || {
             let quiz = form.config()?;
@@ -222,24 +197,7 @@ impl ClassPanel {
                 self.live = None;
             }
         }
-        if let Some(result) = take_done(&mut self.export) {
-            self.exported = Some(result.map_err(|e| e.to_string()).and_then(|r| r));
-        }
-        if let Some((root, task)) = &self.listing
-            && let Some(result) = task.poll()
-        {
-            let tick = std::mem::take(&mut self.tick_after_listing);
-            self.runs = result
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| {
-                    let on = tick.contains(&p);
-                    (p, on)
-                })
-                .collect();
-            self.listed_from = Some(root.clone());
-            self.listing = None;
-        }
+        self.runs.poll();
     }
 
     /// The view: the settings and Start while no class session runs; the projector view while
@@ -289,41 +247,19 @@ impl ClassPanel {
                 ui.end_row();
             });
         let root = runs_root.trim().to_string();
-        let listing = self.listing.as_ref().is_some_and(|(r, _)| *r == root);
-        if self.listed_from.as_deref() != Some(root.as_str()) && !listing {
-            let dir = PathBuf::from(&root);
-            match Task::spawn(&ctx, "list-runs", move || {
-                list_runs(&dir).into_iter().map(|r| r.path).collect()
-            }) {
-                Ok(task) => self.listing = Some((root.clone(), task)),
-                Err(e) => self.error = Some(e.to_string()),
-            }
+        if let Err(e) = self.runs.list(&ctx, &root) {
+            self.error = Some(e.to_string());
         }
         ui.label(format!(
             "Models to show against the class (runs in {root}):"
         ));
-        if self.runs.is_empty() {
-            ui.label(RichText::new("No runs in that folder.").weak());
-        }
-        ui.horizontal_wrapped(|ui| {
-            for (path, on) in &mut self.runs {
-                let name = path
-                    .file_name()
-                    .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-                ui.checkbox(on, name);
-            }
-        });
+        self.runs.ui(ui);
         // A fresh install has no runs: the demo pair, trained in the background, ticked when
         // done.
         let root = workbench.runs_dir();
         workbench.demo.ui(ui, &root);
-        let ready = workbench.demo.ready().map(|(g, dirs)| (g, dirs.to_vec()));
-        if let Some((generation, dirs)) = ready
-            && generation != self.demo_applied
-        {
-            self.demo_applied = generation;
-            self.tick_after_listing = dirs;
-            self.listed_from = None;
+        if let Some(dirs) = workbench.demo.newly_ready(&mut self.demo_applied) {
+            self.runs.relist_ticking(dirs);
         }
         ui.add_space(6.0);
         ui.horizontal(|ui| {
@@ -395,7 +331,7 @@ impl ClassPanel {
                         stop = true;
                     }
                     if ui
-                        .add_enabled(self.export.is_none(), egui::Button::new("Export CSV"))
+                        .add_enabled(!self.export.is_running(), egui::Button::new("Export CSV"))
                         .clicked()
                     {
                         export = true;
@@ -423,13 +359,7 @@ impl ClassPanel {
                 );
             });
         });
-        match &self.exported {
-            Some(Ok(p)) => {
-                ui.label(format!("Wrote {}", p.display()));
-            }
-            Some(Err(e)) => widgets::error_text(ui, format!("Export failed: {e}")),
-            None => {}
-        }
+        self.export.ui(ui);
         if let Some(view) = live.view.clone() {
             view_ui(ui, &view);
         } else {
@@ -438,14 +368,10 @@ impl ClassPanel {
         if export {
             let state = live.server.state.clone();
             let path = state.dir().join("class-answers.csv");
-            match Task::spawn(&ctx, "class-csv", move || {
-                std::fs::write(&path, classroom::results::csv(&state))
-                    .map(|()| path.clone())
+            self.export.start(&ctx, path, move |path| {
+                std::fs::write(path, classroom::results::csv(&state))
                     .map_err(|e| format!("{}: {e}", path.display()))
-            }) {
-                Ok(t) => self.export = Some(t),
-                Err(e) => self.exported = Some(Err(e.to_string())),
-            }
+            });
         }
         if stop {
             self.stop();
