@@ -3,7 +3,8 @@
 //! practice sequence by tapping the on-screen keys and gets its feedback, reloads the page
 //! (resumes at the next sequence with the token kept by the browser), answers the rest by
 //! keyboard with a correction, and finishes. The session file holds exactly what was answered.
-//! The teacher page refuses a wrong token and shows the class with the right one.
+//! The teacher page refuses a wrong token and shows the class with the right one. A second test
+//! lets the time limit run out: the page submits what was answered in time.
 //!
 //! `.ci/run` installs Chromium when it is missing; without it this test fails saying so (it
 //! never passes without a browser). With `OCCLAB_SCREENSHOTS=<folder>` it also saves the
@@ -270,11 +271,7 @@ const LEFT: &str = "\u{E012}";
 
 #[test]
 fn headless_chromium_joins_practises_resumes_and_finishes_a_class_quiz() {
-    let chromium = find(&["chromium", "chromium-browser", "google-chrome"]).expect(
-        "Chromium is not installed: `apt-get install chromium chromium-driver` (.ci/run does)",
-    );
-    let chromedriver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"])
-        .expect("chromedriver is not installed: `apt-get install chromium-driver` (.ci/run does)");
+    let (chromium, chromedriver) = browser();
     let dir = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
     // One practice sequence, one patterned, one random.
@@ -405,4 +402,51 @@ fn headless_chromium_joins_practises_resumes_and_finishes_a_class_quiz() {
     if let Some(shots) = std::env::var_os("OCCLAB_SCREENSHOTS") {
         d.screenshot(&Path::new(&shots).join("class-teacher-phone.png"));
     }
+}
+
+/// The browser and its driver, or a failure saying how to install them.
+fn browser() -> (PathBuf, PathBuf) {
+    let chromium = find(&["chromium", "chromium-browser", "google-chrome"]).expect(
+        "Chromium is not installed: `apt-get install chromium chromium-driver` (.ci/run does)",
+    );
+    let chromedriver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"])
+        .expect("chromedriver is not installed: `apt-get install chromium-driver` (.ci/run does)");
+    (chromium, chromedriver)
+}
+
+#[test]
+fn the_time_limit_submits_what_was_answered_in_time() {
+    let (chromium, chromedriver) = browser();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    // No practice, two sequences, 3 s each.
+    let server = start_in_process(dir.path(), quiz(0, 1, Some(3.0)));
+    let d = Driver::start(&chromium, &chromedriver, profile.path());
+    d.goto(&server.join_url);
+    d.wait_screen("join");
+    d.click("#join-button");
+    d.wait_screen("intro");
+    let text = d.script("return document.getElementById('instructions').textContent;");
+    assert!(
+        text.as_str().unwrap().contains("3 seconds per sequence"),
+        "{text}"
+    );
+    d.click("#start-button");
+    d.wait_screen("trial");
+    // Two answers, then the time runs out: the page submits on its own.
+    d.keys("12");
+    d.wait_for(
+        "document.body.dataset.screen === 'trial' && \
+         document.getElementById('trial-label').textContent === 'Sequence 2 of 2'",
+    );
+    // Nothing answered at all.
+    d.wait_screen("done");
+    let record = SessionRecord::read(&dir.path().join("P001-digits-embedded.jsonl")).unwrap();
+    assert_eq!(record.responses.len(), 2);
+    let first = &record.responses[0];
+    assert!(first.timed_out);
+    assert_eq!(first.sequence_ms, 3000.0);
+    assert_eq!(first.answers, vec![Some(1), Some(2), None, None, None]);
+    assert!(record.responses[1].timed_out);
+    assert_eq!(record.responses[1].answers, vec![None; 5]);
 }
