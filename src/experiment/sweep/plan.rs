@@ -151,6 +151,13 @@ pub fn plan(spec: &SweepSpec, out: &Path) -> Result<SweepPlan, SweepError> {
         // A run folder that cannot be read is planned as damaged, with the reason, and the
         // others go on (as `occlab reproduce` does).
         let (preset, dir, state, damage) = match Launch::plan(point.preset.clone(), target) {
+            // A folder this sweep made that never trained (no metrics yet) is new, not half done.
+            Ok(launch)
+                if launch.state == RunState::Resume
+                    && !launch.dir.join("metrics.jsonl").exists() =>
+            {
+                (launch.preset, launch.dir, RunState::New, None)
+            }
             Ok(launch) => (launch.preset, launch.dir, launch.state, None),
             Err(e) => {
                 let dir = dir_by_config(&root, &point.preset, &point.slug);

@@ -343,8 +343,15 @@ impl SweepTable {
         &self,
         choice: &PlotChoice,
     ) -> Result<(KeyPath, Option<KeyPath>, Metric), String> {
-        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
-        let metric = match pick(&choice.metric, &self.plot.metric) {
+        // The sweep's own defaults count only where they still name a swept key (a key fixed
+        // later with --set is no longer swept); a choice made now must.
+        let swept = |k: &String| {
+            KeyPath::parse(k).is_ok_and(|k| self.source_of(&k).is_some()) || k == "none"
+        };
+        let pick = |a: &Option<String>, b: &Option<String>| {
+            a.clone().or_else(|| b.clone().filter(|k| swept(k)))
+        };
+        let metric = match choice.metric.clone().or_else(|| self.plot.metric.clone()) {
             Some(m) => Metric::parse(&m)?,
             None => Metric::TestAccuracy,
         };
