@@ -117,8 +117,8 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
 /// for the device (the loss read back, then a sync); three more split it into its phases (medians
 /// of their own, so they need not add up exactly): forward pass with the loss, backward pass,
 /// optimizer step. The last runs `steps` steps back to back with one sync at the end, as training
-/// does on a GPU (it reads the loss back only every few steps): on a GPU the queue then never
-/// runs dry between steps; on the CPU it equals the first.
+/// does on a GPU (it reads the loss back only every few steps), so that the GPU's queue never
+/// runs dry between steps (the CPU trains with a read every step: `TrainConfig::read_every`).
 pub fn train_step(
     kind: ModelKind,
     device: &Device,
@@ -179,7 +179,7 @@ pub fn train_step(
     let mean = t0.elapsed().as_secs_f64() / steps.max(1) as f64;
     let pipelined = Figure {
         name: format!(
-            "  {kind} {} steps back to back, one sync (mean)",
+            "  {kind} {batch}×{t}: {} steps back to back, one sync (mean)",
             steps.max(1)
         ),
         median_ms: mean * 1e3,

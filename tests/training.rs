@@ -425,3 +425,59 @@ fn early_stopping_scores_the_best_epoch_and_resumes_exactly() {
     }
     assert_eq!(resumed.predictions().unwrap(), preds);
 }
+
+#[test]
+fn occlab_train_batch_overrides_the_presets_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+            .args([
+                "train",
+                "--preset",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/presets/train/demo-crnn-embedded.toml"
+                ),
+                "--backend",
+                "flex",
+                "--epochs",
+                "1",
+                "--limit-sequences",
+                "12",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("run");
+    let o = run(&["--batch", "4", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("batch_size = 4"), "{config}");
+    let steps: Vec<_> = RunDir::open(&out)
+        .unwrap()
+        .read_log()
+        .unwrap()
+        .lines
+        .into_iter()
+        .filter_map(|l| match l {
+            occlab::train::LogLine::Step(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.len(), 3, "12 sequences in batches of 4");
+    assert!(steps.iter().all(|s| s.steps_per_epoch == 3));
+
+    let o = run(&[
+        "--batch",
+        "0",
+        "--out",
+        dir.path().join("zero").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--batch must be at least 1"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

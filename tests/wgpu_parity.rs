@@ -5,10 +5,14 @@
 //!
 //! On a machine without a GPU, WGPU runs on Mesa's lavapipe (`mesa-vulkan-drivers`, which
 //! `.ci/run` installs). No usable adapter is a failure that says why, never a silent pass.
+//!
+//! Also: a run started from the Train panel on WGPU names the adapter it trains on and its speed.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
 use occlab::model::{Model, ModelConfig, ModelKind, sequence_cross_entropy};
 use occlab::train::adam::FusedAdam;
 use occlab::train::{BackendChoice, choose_device};
@@ -202,4 +206,58 @@ fn a_crnn_training_step_on_wgpu_equals_the_flex_one() {
 #[test]
 fn a_cnn_training_step_on_wgpu_equals_the_flex_one() {
     step_agrees(ModelKind::Cnn);
+}
+
+mod gui_common;
+
+#[test]
+fn the_train_panel_names_the_wgpu_adapter_and_shows_images_per_second() {
+    let adapter = wgpu_device_name();
+    let root = tempfile::tempdir().unwrap();
+    let mut harness = gui_common::harness();
+    harness
+        .get_by_role_and_label(Role::Button, occlab::gui::PanelId::Train.title())
+        .click();
+    harness.run();
+    {
+        let form = &mut harness.state_mut().train_panel.form;
+        form.config.batch_size = 4;
+        form.config.epochs = 1;
+        form.backend = BackendChoice::Wgpu;
+        form.select_only(&[ModelKind::Cnn]);
+        harness.state_mut().workbench.sequences.limit = Some(8);
+    }
+    harness.state_mut().workbench.runs_root = root.path().display().to_string();
+    harness.step();
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    let label = |h: &egui_kittest::Harness<'static, occlab::gui::OcclabApp>, prefix: &str| {
+        h.query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| v.starts_with(prefix)))
+            .and_then(|n| n.value())
+    };
+    // Shader compilation on lavapipe makes the first step slow.
+    gui_common::step_until(
+        &mut harness,
+        std::time::Duration::from_secs(300),
+        "a training step on WGPU",
+        |h| label(h, "steps: ").is_some_and(|v| v != "steps: 0"),
+    );
+    let shown = label(&harness, "wgpu (").expect("the Backend row names the WGPU adapter");
+    assert_eq!(shown, adapter);
+    assert!(shown.contains(" · "), "{shown}");
+    let speed = harness
+        .query_by(|n| {
+            n.role() == Role::Label && n.value().is_some_and(|v| v.ends_with(" images/s"))
+        })
+        .and_then(|n| n.value());
+    assert!(speed.is_some(), "no images/s shown");
+    harness.get_by_role_and_label(Role::Button, "Stop").click();
+    harness.step();
+}
+
+/// What the run's backend is called: "wgpu (<adapter> · <API> · <kind>)".
+fn wgpu_device_name() -> String {
+    match choose_device(BackendChoice::Wgpu) {
+        Ok(chosen) => chosen.name,
+        Err(e) => panic!("no usable WGPU adapter: {e}"),
+    }
 }

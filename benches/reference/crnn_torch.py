@@ -14,8 +14,14 @@ over all steps, backward, Adam (lr 1e-3). Two warm-up steps, then the median of 
 
 Parseable lines (one per model):
   RESULT model=CRNN params=13130634 median_ms=... min_ms=... images_per_s=... forward_ms=... ...
+  (`pipelined_images_per_s`: the same number of steps back to back, one sync at the end, as
+  `occlab bench train`'s last figure; `device`, `batch`.)
 
   python crnn_torch.py [--threads 2] [--repeats 7] [--models CRNN,CNN] [--ops] [--profile]
+                       [--device cpu|cuda] [--batch 32]
+
+--device cuda runs PyTorch CUDA eager (the GPU reference of docs/PERFORMANCE.md): every phase
+boundary waits for the GPU (torch.cuda.synchronize) so the phases are timed, not queued.
 """
 
 import argparse
@@ -31,6 +37,13 @@ from torch import nn
 
 BATCH, STEPS, CLASSES = 32, 5, 10
 IMAGES = BATCH * STEPS
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    """Waits for the GPU's queue (no-op on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 # Parameter counts of occlab's models (ModelConfig::new(kind, 1, 28, 28, 10), defaults),
 # computed from the code: conv1 1·32·9+32 = 320, conv2 32·64·9+64 = 18,496;
@@ -97,7 +110,7 @@ def batch():
     g = torch.Generator().manual_seed(1)
     x = torch.rand(BATCH, STEPS, 1, 28, 28, generator=g)
     y = (torch.arange(IMAGES) % CLASSES).reshape(BATCH, STEPS)
-    return x, y
+    return x.to(DEVICE), y.to(DEVICE)
 
 
 def train_step_timed(model, optim, x, y):
@@ -109,15 +122,17 @@ def train_step_timed(model, optim, x, y):
     t1 = time.perf_counter()
     optim.zero_grad(set_to_none=True)
     loss.backward()
+    sync()
     t2 = time.perf_counter()
     optim.step()
+    sync()
     t3 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, t3 - t0
 
 
 def bench_model(name, repeats, warmup=2):
     torch.manual_seed(1)
-    model = MODELS[name]()
+    model = MODELS[name]().to(DEVICE)
     n = params(model)
     if n != OCCLAB_PARAMS[name]:
         raise SystemExit(f"{name}: {n} parameters, occlab's has {OCCLAB_PARAMS[name]}")
@@ -129,10 +144,21 @@ def bench_model(name, repeats, warmup=2):
     samples = [train_step_timed(model, optim, x, y) for _ in range(repeats)]
     fwd, bwd, adam, total = (statistics.median(s[i] for s in samples) for i in range(4))
     tmin = min(s[3] for s in samples)
+    # The same number of steps back to back, one sync at the end (no loss read back).
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        loss = nn.functional.cross_entropy(model(x).reshape(-1, CLASSES), y.reshape(-1))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+    sync()
+    pipelined = IMAGES * repeats / (time.perf_counter() - t0)
     print(
         f"RESULT model={name} params={n} median_ms={total * 1e3:.1f} min_ms={tmin * 1e3:.1f} "
         f"images_per_s={IMAGES / total:.1f} forward_ms={fwd * 1e3:.1f} "
-        f"backward_ms={bwd * 1e3:.1f} adam_ms={adam * 1e3:.1f} repeats={repeats}",
+        f"backward_ms={bwd * 1e3:.1f} adam_ms={adam * 1e3:.1f} repeats={repeats} "
+        f"pipelined_images_per_s={pipelined:.1f} device={DEVICE.type} batch={BATCH}",
         flush=True,
     )
     return model, optim, x, y
@@ -234,12 +260,23 @@ def main():
     ap.add_argument("--models", default="CRNN,CNN", help="comma-separated; empty for none")
     ap.add_argument("--ops", action="store_true", help="per-op micro timings (as flex_spike ops)")
     ap.add_argument("--profile", action="store_true", help="torch.profiler table per model")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train")
+    ap.add_argument("--batch", type=int, default=32, help="sequences of 5 images per batch")
     args = ap.parse_args()
+    global BATCH, IMAGES, DEVICE
+    if args.batch < 1:
+        raise SystemExit("--batch must be at least 1")
+    BATCH, IMAGES = args.batch, args.batch * STEPS
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no CUDA device")
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     print(
         f"PyTorch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
         f"MKL-DNN {torch.backends.mkldnn.is_available()}, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}",
+        f"{torch.backends.cpu.get_cpu_capability()}, device {DEVICE}"
+        + (f" ({torch.cuda.get_device_name(DEVICE)})" if DEVICE.type == "cuda" else "")
+        + f", batch {BATCH}×{STEPS}",
         flush=True,
     )
     for name in filter(None, (m.strip().upper() for m in args.models.split(","))):

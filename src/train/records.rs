@@ -42,11 +42,13 @@ pub struct StepRecord {
     pub steps_per_epoch: usize,
     /// Step counted from the start of training (for plots).
     pub global_step: usize,
-    /// Mean cross-entropy of the batch.
+    /// Mean cross-entropy of the batch, measured for every step (on a GPU read back with the
+    /// other steps of its group, `TrainConfig::read_every`).
     pub loss: f64,
     /// Share of the batch's images classified right.
     pub accuracy: f64,
-    /// Images per second of this step.
+    /// Images per second of this step; with `read_every` > 1, that of the group of steps read
+    /// back together (their images over the time from the group's first step to the read).
     pub images_per_second: f64,
 }
 

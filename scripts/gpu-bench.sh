@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The GPU measurements of issue 14, in one call of the device tool (≤ 10 minutes on an H200):
+# occlab on WGPU (CRNN and CNN at 32×5 and 256×5, images/s and kernel launches per step),
+# PyTorch CUDA eager on the same model and batches (benches/reference/crnn_torch.py), and one
+# full-MNIST CRNN epoch. Everything lands in $OUT (8 files at most come back):
+#   summary.md      the table for docs/PERFORMANCE.md (images/s, ratio to PyTorch, % of FP32 peak)
+#   env.txt         GPU, driver, Vulkan loader, the adapter occlab chose
+#   bench.json      occlab bench train --json (both models, both batches)
+#   launches.txt    kernel launches per step (cubecl's execution log, see below)
+#   torch.txt       PyTorch's RESULT lines
+#   train.txt       the full-MNIST epoch's console output
+#   metrics.jsonl   that run's step and epoch records
+#   log.txt         this script's own log
+#
+# Prepared on the development machine (docs/PERFORMANCE.md, "GPU: the device script"):
+#   .gpu/occlab.xz      stripped, xz-compressed release binary
+#   .gpu/data/mnist/    the four MNIST files (from ../shared/data/mnist)
+#   .gl/*.deb           the Vulkan/EGL loader packages (device tool README)
+# and run as: run(command="scripts/gpu-bench.sh", carry=[".gpu", ".gl"], timeout_s=600).
+#
+# To check the script without a GPU (lavapipe, tiny sizes, no PyTorch needed):
+#   OUT=/tmp/gpu-out OCCLAB_BIN=$CARGO_TARGET_DIR/debug/occlab GPU_BENCH_BATCHES=2 \
+#   GPU_BENCH_REPEATS=1 GPU_BENCH_TRAIN_LIMIT=40 DATA_DIR=../shared/data scripts/gpu-bench.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+OUT="${OUT:-$root/gpu-out}"
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+
+batches="${GPU_BENCH_BATCHES:-32 256}"
+repeats="${GPU_BENCH_REPEATS:-10}"
+data_dir="${DATA_DIR:-$root/.gpu/data}"
+train_limit="${GPU_BENCH_TRAIN_LIMIT:-}"
+work=$(mktemp -d)
+say() { echo "== $(date -u +%H:%M:%S) $*"; }
+
+# --- the Vulkan loader (a bare device machine has none) ----------------------------------------
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+    if compgen -G ".gl/*.deb" >/dev/null; then
+        say "unpacking the Vulkan/EGL loaders from .gl/"
+        for f in .gl/*.deb; do dpkg -x "$f" /; done
+        ldconfig
+    else
+        echo "no Vulkan loader and no .gl/*.deb to unpack: see the device tool README" >&2
+    fi
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+    export VK_DRIVER_FILES="$nvidia_icd"
+    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+
+# --- the binary ----------------------------------------------------------------------------------
+if [ -n "${OCCLAB_BIN:-}" ]; then
+    bin="$OCCLAB_BIN"
+else
+    bin="$work/occlab"
+    say "unpacking .gpu/occlab.xz"
+    xz -dc .gpu/occlab.xz > "$bin" || { echo "no .gpu/occlab.xz (see the header)" >&2; exit 1; }
+    chmod +x "$bin"
+fi
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "host: $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    echo "vulkan loader: $(ldconfig -p | grep -m1 'libvulkan\.so\.1' || echo none)"
+    echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+    echo "occlab: $bin ($(stat -c %s "$bin") bytes)"
+    echo "batches: $batches; repeats: $repeats"
+} > "$OUT/env.txt"
+cat "$OUT/env.txt"
+
+batch_args=()
+for b in $batches; do batch_args+=(--batch "$b"); done
+
+# --- 1. occlab on WGPU: images/s ---------------------------------------------------------------
+say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
+timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
+    > "$OUT/bench.json" 2> "$work/bench.err"
+echo "exit $?"
+grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
+
+# --- 2. kernel launches per step ----------------------------------------------------------------
+# cubecl logs every kernel it runs when its profiling logger is at level "minimal" (read from
+# cubecl.toml in the working directory). `bench train --repeats R` runs 2 warm-up steps and R
+# measured steps, then R steps back to back: R=3 minus R=1 is 4 steps.
+say "kernel launches per step"
+mkdir -p "$work/launch"
+cat > "$work/launch/cubecl.toml" <<EOF
+[profiling.logger]
+level = "minimal"
+file = "$work/launch/launches.log"
+append = true
+EOF
+: > "$OUT/launches.txt"
+first_batch=${batches%% *}
+for model in crnn cnn; do
+    declare -A count=()
+    for r in 1 3; do
+        rm -f "$work/launch/launches.log"
+        (cd "$work/launch" && timeout 120 "$bin" bench train --backend wgpu --model "$model" \
+            --batch "$first_batch" --repeats "$r" > /dev/null 2>&1)
+        count[$r]=$(grep -c Executing "$work/launch/launches.log" 2>/dev/null || echo 0)
+    done
+    per_step=$(( (count[3] - count[1]) / 4 ))
+    echo "$model batch $first_batch: ${count[1]} launches with repeats 1, ${count[3]} with repeats 3: $per_step per step" \
+        | tee -a "$OUT/launches.txt"
+    unset count
+done
+if [ -f "$work/launch/launches.log" ]; then
+    echo "most launched kernels (CNN, repeats 3, whole run):" >> "$OUT/launches.txt"
+    sed 's/^.*Executing //' "$work/launch/launches.log" | cut -c1-80 | sort | uniq -c | sort -rn \
+        | head -25 >> "$OUT/launches.txt"
+fi
+
+# --- 3. PyTorch CUDA eager, same model, same batches ---------------------------------------------
+: > "$OUT/torch.txt"
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    for b in $batches; do
+        say "PyTorch CUDA eager, batch $b"
+        PYTHONUNBUFFERED=1 timeout 150 python3 benches/reference/crnn_torch.py --device cuda \
+            --batch "$b" --repeats "$repeats" | tee -a "$OUT/torch.txt"
+    done
+else
+    say "no PyTorch with CUDA here: the PyTorch reference is skipped" | tee -a "$OUT/torch.txt"
+fi
+
+# --- 4. a full-MNIST CRNN epoch -----------------------------------------------------------------
+limit_args=()
+[ -n "$train_limit" ] && limit_args=(--limit-sequences "$train_limit")
+say "occlab train: CRNN, full MNIST, 1 epoch, batch $first_batch, WGPU ${limit_args[*]}"
+/usr/bin/env time -v true >/dev/null 2>&1 && timer=(/usr/bin/env time -v) || timer=()
+timeout 200 "${timer[@]}" "$bin" train --preset presets/paper-a/a1-mnist-patterned-crnn.toml \
+    --data-dir "$data_dir" --backend wgpu --epochs 1 --batch "$first_batch" "${limit_args[@]}" \
+    --out "$work/run" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
+    | grep -v -E '^\s+(Average|Major|Minor|Voluntary|Involuntary|Swaps|File system|Socket|Signals|Page size|System time|User time)' \
+    > "$OUT/train.txt"
+cat "$OUT/train.txt"
+cp "$work/run/metrics.jsonl" "$OUT/metrics.jsonl" 2>/dev/null
+
+# --- summary ------------------------------------------------------------------------------------
+say "summary"
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+import json, os, re, sys
+out = sys.argv[1]
+# Forward + backward ≈ 3 × forward FLOP per 28×28 image (paper A's models, docs/PERFORMANCE.md):
+# CRNN 55.6 MFLOP forward (conv2 28.9, LSTM input projection 25.7), CNN 32.6 MFLOP.
+FLOP = {"CRNN": 166.7e6, "CNN": 97.7e6}
+PEAK = 67e12  # H100/H200 SXM FP32 without tensor cores, published
+try:
+    bench = json.load(open(os.path.join(out, "bench.json")))
+except Exception as e:
+    bench = {"adapter": None, "figures": []}
+    print(f"(no occlab figures: {e})")
+adapter = bench.get("adapter") or {}
+print(f"adapter: {adapter.get('name')} · {adapter.get('api')} · {adapter.get('kind')}; "
+      f"driver {adapter.get('driver')} {adapter.get('driver_info')}")
+occ = {}
+for f in bench["figures"]:
+    m = re.match(r"\s*(\w+) train step, (\d+)×5", f["name"])
+    if m:
+        occ.setdefault((m[1], int(m[2])), {})["step"] = f["per_second"]
+    m = re.match(r"\s*(\w+) (\d+)×5: \d+ steps back to back", f["name"])
+    if m:
+        occ.setdefault((m[1], int(m[2])), {})["pipelined"] = f["per_second"]
+torch = {}
+for line in open(os.path.join(out, "torch.txt")):
+    if line.startswith("RESULT "):
+        kv = dict(p.split("=", 1) for p in line.split()[1:])
+        torch[(kv["model"], int(kv["batch"]))] = kv
+print()
+print("| model | batch | occlab img/s (step, synced) | occlab img/s (back to back) | PyTorch CUDA img/s (step / back to back) | occlab / PyTorch (back to back) | % of FP32 peak (occlab) |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for (model, batch), o in sorted(occ.items()):
+    t = torch.get((model, batch))
+    tp = float(t["pipelined_images_per_s"]) if t else None
+    ts = float(t["images_per_s"]) if t else None
+    best = o.get("pipelined") or o.get("step") or 0
+    ratio = f"{best / tp:.2f}" if tp else "–"
+    tcol = f"{ts:.0f} / {tp:.0f}" if t else "–"
+    print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {tcol} | {ratio} | "
+          f"{100 * best * FLOP.get(model, 0) / PEAK:.2f} % |")
+print()
+print(open(os.path.join(out, "launches.txt")).read().split("most launched")[0].strip())
+epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []
+for e in (e for e in epochs if e.get("kind") == "epoch"):
+    tr, te = e["train"], e["test"]
+    overall = te.get("overall") or {}
+    acc = overall["correct"] / overall["total"] if overall.get("total") else None
+    print(f"\nfull-MNIST CRNN epoch {e['epoch']}: train {e['train_seconds']:.1f} s at {e['images_per_second']:.0f} img/s, "
+          f"evaluation {e['eval_seconds']:.1f} s" + (f", test accuracy {100 * acc:.2f} %" if acc is not None else ""))
+EOF
+rm -rf "$work"
+say "done"
