@@ -9,38 +9,22 @@ use egui_kittest::kittest::Queryable;
 use occlab::gui::quiz_panel::QuizTab;
 use occlab::gui::{OcclabApp, PanelId};
 use occlab::quiz::session::SessionRecord;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod class_common;
 mod gui_common;
+
+use gui_common::shows;
 
 use class_common::{Client, PRESET, submission};
 
 fn step_until(
     h: &mut Harness<'static, OcclabApp>,
     what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+    done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !done(h) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; error: {:?}",
-            h.state().quiz_panel.class.error()
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(h, Duration::from_secs(120), what, done);
     h.step();
-}
-
-fn shows(h: &Harness<'static, OcclabApp>, needle: &str) -> bool {
-    h.query_all_by(|n| {
-        n.label().is_some_and(|l| l.contains(needle))
-            || n.value().is_some_and(|v| v.contains(needle))
-    })
-    .next()
-    .is_some()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use occlab::experiment::run::RunDir;
 use occlab::gui::{OcclabApp, PanelId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod class_common;
 mod gui_common;
@@ -17,18 +17,9 @@ mod gui_common;
 fn step_until(
     h: &mut Harness<'static, OcclabApp>,
     what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+    done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !done(h) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; error: {:?}",
-            h.state().workbench.demo.error()
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(h, Duration::from_secs(600), what, done);
     h.step();
 }
 

@@ -11,21 +11,16 @@ use occlab::gui::{OcclabApp, PanelId};
 use occlab::model::ModelKind;
 use occlab::train::BackendChoice;
 use occlab::train::series::RunState;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod gui_common;
 
 fn step_until(
     h: &mut Harness<'static, OcclabApp>,
     what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+    done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !done(h) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(h, Duration::from_secs(180), what, done);
     h.run();
 }
 

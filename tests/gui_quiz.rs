@@ -12,10 +12,12 @@ use occlab::quiz::items::Condition;
 use occlab::quiz::session::SessionRecord;
 use occlab::quiz::{Group, QuizItem};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 mod gui_common;
+
+use gui_common::shows;
 
 const PRESET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -51,25 +53,10 @@ fn screen(h: &Harness<'static, OcclabApp>) -> QuizScreen {
 fn step_until(
     h: &mut Harness<'static, OcclabApp>,
     what: &str,
-    mut done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
+    done: impl FnMut(&Harness<'static, OcclabApp>) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !done(h) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(h, Duration::from_secs(120), what, done);
     h.run();
-}
-
-/// Whether some node's label or value contains `needle`.
-fn shows(h: &Harness<'static, OcclabApp>, needle: &str) -> bool {
-    h.query_all_by(|n| {
-        n.label().is_some_and(|l| l.contains(needle))
-            || n.value().is_some_and(|v| v.contains(needle))
-    })
-    .next()
-    .is_some()
 }
 
 fn digit(d: u16) -> Key {

@@ -12,6 +12,10 @@
 //! accuracy is the one `Finished` reports. With `patience` the job stops once that many epochs
 //! have passed without a better validation accuracy (`epochs` is then the most). A resumed job
 //! finds the best epoch so far among its records, so early stopping resumes exactly too.
+//!
+//! Over 600 lines: the training loop is one function (epochs, steps, validation, checkpoints,
+//! exact resuming) and the step read-back it depends on (results read back from the device every
+//! few steps); scoring a model and loading checkpoints live in [`super::eval`].
 
 use super::TrainConfig;
 use super::adam::FusedAdam;

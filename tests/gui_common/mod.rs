@@ -77,3 +77,13 @@ pub fn step_until(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whether some node's label or value contains `needle`.
+pub fn shows(h: &Harness<'static, OcclabApp>, needle: &str) -> bool {
+    h.query_all_by(|n| {
+        n.label().is_some_and(|l| l.contains(needle))
+            || n.value().is_some_and(|v| v.contains(needle))
+    })
+    .next()
+    .is_some()
+}
