@@ -18,6 +18,8 @@ use occlab::train::{BackendChoice, TrainEvent};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "occlab",
@@ -156,6 +158,10 @@ enum Command {
     /// patterns, per level and position; runs scored on the same images; McNemar tests; a table
     /// in the shape of paper A's Tables 4–5.
     QuizReport(QuizReportArgs),
+    /// Sweep a preset over values of any of its keys (grid or zipped), on this machine's cores
+    /// or GPUs (--workers) or a Slurm cluster (--slurm), and gather the runs into a table (CSV)
+    /// and a chart (PNG). Runs are reused when finished and resumed when interrupted.
+    Sweep(Box<cli::sweep::SweepArgs>),
     /// Serve the quiz to a whole class: every participant answers in their own browser (phone or
     /// laptop) on this network; each sequence is saved (fsync) as it is submitted, one session
     /// file per participant in --out; a teacher page shows the class against the chosen runs
@@ -306,6 +312,7 @@ fn run() -> Result<()> {
         Some(Command::QuizReport(args)) => quiz_report(args),
         Some(Command::QuizServe(args)) => Ok(occlab::classroom::cli::run(args)?),
         Some(Command::Presets { action }) => presets(action),
+        Some(Command::Sweep(args)) => cli::sweep::run(*args),
     }
 }
 

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Reads every `.rs` file under `src/`, collects the modules each one names (`use crate::…`,
-//! `use super::…`, inline `crate::…` paths; `occlab::…` in `main.rs`), and fails when a lower
+//! `use super::…`, inline `crate::…` paths; `occlab::…` in `main.rs` and `cli/`), and fails when a lower
 //! layer names a higher one, or when two modules name each other (a parent naming its own
 //! children, e.g. `pub use` in a `mod.rs`, is not a dependency).
 
@@ -24,7 +24,7 @@ fn layer(top: &str) -> Option<usize> {
         "train" => 4,
         "experiment" | "bench" => 5,
         "quiz" | "report" | "classroom" => 6,
-        "gui" | "main" => 7,
+        "gui" | "main" | "cli" => 7,
         _ => return None,
     })
 }
@@ -121,7 +121,7 @@ fn expand_tree(prefix: &[String], text: &str, out: &mut Vec<Vec<String>>) {
 
 /// The module paths a file names, absolute (without `crate`).
 fn named_paths(module: &[String], code: &str, modules: &BTreeSet<Vec<String>>) -> Vec<Vec<String>> {
-    let root = if module == ["main"] {
+    let root = if module == ["main"] || module.first().is_some_and(|m| m == "cli") {
         "occlab::"
     } else {
         "crate::"

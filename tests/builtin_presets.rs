@@ -75,7 +75,10 @@ fn every_file_under_presets_is_built_in_byte_for_byte() {
     }
     // Every built-in .toml loads by its `presets/…` name from a folder without such a file.
     for (name, _) in &built {
-        if name.ends_with(".toml") {
+        if name.starts_with("sweeps/") {
+            // A sweep file (checked in tests/presets.rs and below, from an empty folder).
+            continue;
+        } else if name.ends_with(".toml") {
             let p = PathBuf::from("presets").join(name);
             let from_disk = Preset::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(&p)).unwrap();
             assert_eq!(
@@ -190,4 +193,24 @@ fn occlab_quiz_with_its_default_preset_runs_from_an_empty_folder() {
         text(&o)
     );
     assert!(empty.path().join("quiz/E2-digits-embedded.jsonl").is_file());
+}
+
+#[test]
+fn a_built_in_sweep_plans_from_an_empty_folder() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = occlab_in(
+        empty.path(),
+        &[
+            "sweep",
+            "--preset",
+            "presets/sweeps/occlusion-severity.toml",
+            "--plan",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("12 runs (12 new"), "{out}");
+    assert!(out.contains("model.kind = \"CRNN\""), "{out}");
+    // --plan creates nothing.
+    assert!(!empty.path().join("sweeps").exists());
 }

@@ -11,6 +11,11 @@ fn presets(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
+            // Sweep files (a [sweep] table over a base preset) are checked by
+            // `every_shipped_sweep_expands` below.
+            if p.file_name().is_some_and(|n| n == "sweeps") {
+                continue;
+            }
             presets(&p, out);
         } else if p.extension().is_some_and(|e| e == "toml") {
             out.push(p);
@@ -140,5 +145,49 @@ fn dataset_summary_on_full_mnist_reaches_the_papers_count() {
         (r.train_sequences, r.test_sequences),
         (s.train_sequences, s.test_sequences),
         "same images"
+    );
+}
+
+#[test]
+fn every_shipped_sweep_expands() {
+    use occlab::experiment::sweep::SweepSpec;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/sweeps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "the severity and length sweeps");
+    for f in &files {
+        let spec = SweepSpec::load(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let runs = spec
+            .expand()
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(runs.len() >= 5, "{}: {} runs", f.display(), runs.len());
+        for r in &runs {
+            assert!(
+                r.preset.model.is_some(),
+                "{}: a training preset",
+                f.display()
+            );
+        }
+    }
+    let severity = SweepSpec::load(&dir.join("occlusion-severity.toml")).unwrap();
+    assert_eq!(
+        severity.expand().unwrap().len(),
+        12,
+        "3 widths × CNN/CRNN × 2 seeds"
+    );
+    let length = SweepSpec::load(&dir.join("a3-length-mnist.toml")).unwrap();
+    let ts: Vec<usize> = length
+        .expand()
+        .unwrap()
+        .iter()
+        .map(|r| r.preset.sequences.t)
+        .collect();
+    assert_eq!(
+        ts,
+        [5, 10, 15, 20, 25],
+        "paper A's Table 3 lengths for MNIST"
     );
 }

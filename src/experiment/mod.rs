@@ -9,6 +9,7 @@ pub mod queue;
 pub mod reproduce;
 pub mod run;
 pub mod showcase;
+pub mod sweep;
 pub mod tables;
 pub mod trained;
 pub mod training;

@@ -49,7 +49,36 @@ pub struct RunInfo {
     pub data_dir: Option<PathBuf>,
     /// Seconds since the Unix epoch.
     pub started_unix: u64,
+    /// Compute threads (the CPU backend's pool).
     pub threads: usize,
+    /// The machine it trained on (where it started; sweeps report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The Slurm job and array task it trained in (`123_4`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job: Option<String>,
+}
+
+/// This machine's name (`gethostname`), if it has one.
+pub fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer outlives the call and its length is passed.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The Slurm job this process runs in: `<array job>_<task>` for an array task, else the job id.
+pub fn slurm_job() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        (Some(j), Some(t)) => Some(format!("{j}_{t}")),
+        _ => var("SLURM_JOB_ID"),
+    }
 }
 
 /// An error reading or writing a run directory; names the file.

@@ -130,7 +130,9 @@ impl RecordSink for RunDir {
                 started_unix: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
-                threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                threads: rayon::current_num_threads(),
+                host: super::run::host_name(),
+                slurm_job: super::run::slurm_job(),
             })?;
         }
         Ok(())

@@ -6,7 +6,7 @@
 //!   the panel ids. Panels import `workbench`, never `app`.
 //! * [`task`]: the one type for one-shot background work (the UI thread never waits).
 //! * one file per panel: [`data_panel`] (with its [`source_form`]), [`occlusion_panel`],
-//!   [`patterns_panel`], [`results_panel`] (with its [`reproduce_section`]), [`train_panel`],
+//!   [`patterns_panel`], [`results_panel`] (with its [`reproduce_section`] and [`sweep_section`]), [`train_panel`],
 //!   [`quiz_panel`] (with its [`quiz_results`]), [`present_panel`].
 //! * [`widgets`]: image grids, level colours and legend.
 //!
@@ -23,6 +23,7 @@ pub mod quiz_results;
 pub mod reproduce_section;
 pub mod results_panel;
 pub mod source_form;
+pub mod sweep_section;
 pub mod task;
 pub mod train_panel;
 pub mod widgets;

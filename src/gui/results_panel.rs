@@ -6,6 +6,7 @@
 //! matrix, its misclassified images).
 
 use super::reproduce_section::ReproduceSection;
+use super::sweep_section::SweepSection;
 use super::task::Task;
 use super::widgets;
 use super::workbench::{PanelId, Workbench, panel_heading};
@@ -44,6 +45,8 @@ pub struct ResultsPanel {
     export: widgets::FileExport,
     /// "Reproduce the papers": runs the tables' experiments and writes the report.
     pub reproduce: ReproduceSection,
+    /// "Sweeps": a sweep's table and chart.
+    pub sweeps: SweepSection,
     /// The images of the listed predictions: (run, pair) they belong to, and the textures or why
     /// there are none.
     images: Option<(ImagesKey, DrawnImages)>,
@@ -87,6 +90,7 @@ impl ResultsPanel {
             || self.predictions_task.is_some()
             || self.images_job.is_some()
             || self.export.is_running()
+            || self.sweeps.is_reading()
     }
 
     /// Takes what the background reads have brought.
@@ -156,6 +160,9 @@ impl ResultsPanel {
                             self.refresh(ui.ctx(), workbench.runs_dir());
                         }
                     });
+                egui::CollapsingHeader::new("Sweeps")
+                    .id_salt("sweep_section")
+                    .show(ui, |ui| self.sweeps.ui(ui));
                 ui.add_space(6.0);
                 let width = ui.available_width();
                 if width >= TABLES_WIDTH + 24.0 + DETAILS_WIDTH {
