@@ -23,17 +23,29 @@ fn reproduce_from_the_results_panel() {
     harness
         .get_by_role_and_label(Role::Button, PanelId::Results.title())
         .click();
-    harness.run();
+    // The runs folder is listed in the background; once it has arrived the layout holds still
+    // (a click aims at where the widget was drawn last).
+    gui_common::settle(&mut harness);
     harness.get_by_label("Reproduce the papers").click();
-    harness.run();
+    gui_common::settle(&mut harness);
     // Only Table A1 (A2 and A3 are chosen by default), on the smoke budget.
-    harness.get_by_label("A2").click();
-    harness.get_by_label("A3").click();
-    harness.get_by_label("smoke").click();
-    harness.run();
+    for label in ["A2", "A3", "smoke"] {
+        harness.get_by_label(label).click();
+        gui_common::settle(&mut harness);
+    }
+    {
+        let section = &harness.state().results_panel.reproduce;
+        assert_eq!(section.chosen[..3], [true, false, false], "A1 only");
+        assert_eq!(section.budget, occlab::experiment::reproduce::Budget::Smoke);
+    }
     harness.get_by_label("Start reproduction").click();
     harness.run();
-    assert!(harness.state().results_panel.reproduce.is_running());
+    let section = &harness.state().results_panel.reproduce;
+    assert!(
+        section.is_running(),
+        "the reproduction ended at once: {:?}",
+        section.error()
+    );
 
     let deadline = Instant::now() + Duration::from_secs(300);
     while harness.state().results_panel.reproduce.is_running() {

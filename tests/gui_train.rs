@@ -57,11 +57,13 @@ fn a_cnn_run_starts_reports_steps_and_stops() {
     }
     // The workbench's one runs folder.
     harness.state_mut().workbench.runs_root = root.path().display().to_string();
-    harness.step();
+    // Background listings arrive first, so the layout holds still under the clicks.
+    gui_common::settle(&mut harness);
     // Untick the CRNN and tick the CNN through the UI.
     harness
         .get_by_role_and_label(Role::CheckBox, "CRNN")
         .click();
+    gui_common::settle(&mut harness);
     harness.get_by_role_and_label(Role::CheckBox, "CNN").click();
     harness.step();
     assert_eq!(

@@ -40,6 +40,8 @@ struct Quiz {
     child: Child,
     stdin: Option<ChildStdin>,
     out: Arc<Mutex<String>>,
+    /// Collects stdout; joined after the process exits so that no output is missed.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Quiz {
@@ -81,7 +83,7 @@ impl Quiz {
         let mut stdout = child.stdout.take().unwrap();
         let out = Arc::new(Mutex::new(String::new()));
         let sink = out.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = stdout.read(&mut buf) {
                 if n == 0 {
@@ -92,7 +94,21 @@ impl Quiz {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Quiz { child, stdin, out }
+        Quiz {
+            child,
+            stdin,
+            out,
+            reader: Some(reader),
+        }
+    }
+
+    /// Waits for the process to exit by itself and for its last output to be collected.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        status
     }
 
     fn output(&self) -> String {
@@ -227,7 +243,7 @@ fn a_session_killed_mid_way_resumes_at_the_next_sequence() {
     );
     quiz.send(&lines[5..]);
     drop(quiz.stdin.take());
-    let status = quiz.child.wait().unwrap();
+    let status = quiz.wait_exit();
     assert!(status.success(), "{status:?}");
     assert!(
         quiz.output()
@@ -306,7 +322,7 @@ fn killed_at_many_moments_nothing_is_lost_or_duplicated() {
         quiz.send(&lines);
     }
     drop(quiz.stdin.take());
-    assert!(quiz.child.wait().unwrap().success());
+    assert!(quiz.wait_exit().success());
     let done = SessionRecord::read(&path).unwrap();
     assert_eq!(done.responses.len(), TOTAL);
     assert_eq!(done.torn_bytes, 0);

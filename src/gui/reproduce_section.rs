@@ -64,6 +64,11 @@ impl ReproduceSection {
         self.job.is_some()
     }
 
+    /// Why the last reproduction failed, if it did.
+    pub fn error(&self) -> Option<&str> {
+        self.progress.error.as_deref()
+    }
+
     /// The report written by the last reproduction.
     pub fn report(&self) -> Option<&Path> {
         self.progress.report.as_deref()
@@ -101,6 +106,10 @@ impl ReproduceSection {
     /// Drains the job's events; returns true when the job ended this frame.
     pub fn poll(&mut self) -> bool {
         let Some(job) = &self.job else { return false };
+        // Whether the thread had returned is read before draining: everything it sent is then in
+        // the channel, so its last events (the last run's end, the report) are never dropped with
+        // the job.
+        let ended = job.handle.is_finished();
         let p = &mut self.progress;
         while let Ok(event) = job.events.try_recv() {
             match event {
@@ -139,7 +148,7 @@ impl ReproduceSection {
                 ReproduceEvent::Stopped => p.stopped = true,
             }
         }
-        if job.handle.is_finished() {
+        if ended {
             let job = self.job.take().expect("checked above");
             match job.handle.join() {
                 Ok(Ok(_)) => {}
