@@ -118,11 +118,14 @@ pub fn render(chart: &LineChart, width: u32, height: u32) -> Result<Vec<u8>, Str
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| e.to_string())?;
         let integer_x = chart.integer_x;
+        // Enough decimals for ticks a tenth of the range apart (0.13–0.36: two).
+        let decimals =
+            ((-(x1 - x0).abs().max(1e-9).log10()).ceil() as i32 + 1).clamp(1, 4) as usize;
         let x_fmt = move |x: &f64| {
             if integer_x {
                 format!("{}", x.round() as i64)
             } else {
-                format!("{x:.1}")
+                format!("{x:.decimals$}")
             }
         };
         let x_ticks = if integer_x {

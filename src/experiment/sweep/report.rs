@@ -12,6 +12,18 @@ use crate::experiment::tables;
 use std::path::{Path, PathBuf};
 use toml::Value;
 
+/// Whether the lines fall from left to right on the whole (their first points above their last).
+fn falling(series: &[Series]) -> bool {
+    let (mut first, mut last) = (0.0, 0.0);
+    for s in series {
+        if let (Some(a), Some(b)) = (s.points.first(), s.points.last()) {
+            first += a.1;
+            last += b.1;
+        }
+    }
+    first > last
+}
+
 /// A chart line's label and its (x, values of the runs at x).
 type LineGroup = (String, Vec<(f64, Vec<f64>)>);
 
@@ -469,7 +481,7 @@ impl SweepTable {
             .filter(|(i, _)| *i != xi && Some(*i) != li)
             .map(|(_, k)| k.short())
             .collect();
-        let series = groups
+        let series: Vec<Series> = groups
             .into_iter()
             .map(|(name, mut points)| {
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -502,7 +514,8 @@ impl SweepTable {
             x_range: None,
             y_range: None,
             integer_x,
-            legend_left: false,
+            // Lines that fall to the right leave the lower left corner free for the legend.
+            legend_left: falling(&series),
             series,
         })
     }
