@@ -65,7 +65,8 @@ fn digit(d: u16) -> Key {
 
 fn press(h: &mut Harness<'static, OcclabApp>, key: Key) {
     h.key_press(key);
-    h.run();
+    // An answered sequence is saved off the UI thread: wait until it is on disk.
+    gui_common::settle(h);
 }
 
 fn current(h: &Harness<'static, OcclabApp>) -> (usize, QuizItem) {

@@ -27,7 +27,7 @@ use crate::experiment::preset::Preset;
 use crate::quiz::analysis::QuizReport;
 use crate::quiz::config::{Group, QuizConfig, TrialOrder, participant_seed};
 use crate::quiz::items::{QuizItem, Stimuli};
-use crate::quiz::session::{self, Recovery, Session, SessionRecord, Started};
+use crate::quiz::session::{self, Recovery, Response, Session, SessionRecord, Started};
 use crate::quiz::trial::{
     ImageFeedback, Trial, feedback, instructions, key_class, key_legend, legend_needed,
     progress_label,
@@ -145,8 +145,21 @@ enum Screen {
     Preparing(Task<Result<Running, String>>),
     Instructions(Box<Running>),
     Trial(Box<Running>),
+    /// The answered sequence being appended and synced to the session file, off the UI thread;
+    /// the next screen comes only once it is on disk.
+    Saving(Task<Saved>),
     Feedback(Box<Running>, usize, Vec<ImageFeedback>),
-    Finished { path: PathBuf, sequences: usize },
+    Finished {
+        path: PathBuf,
+        sequences: usize,
+    },
+}
+
+/// A sequence's save, back from its thread with the session.
+struct Saved {
+    running: Box<Running>,
+    response: Response,
+    result: Result<(), String>,
 }
 
 /// Which screen is up (for tests and the status line).
@@ -156,6 +169,8 @@ pub enum QuizScreen {
     Preparing,
     Instructions,
     Trial,
+    /// The answered sequence is being written to disk.
+    Saving,
     Feedback,
     Finished,
 }
@@ -206,7 +221,12 @@ impl Default for QuizPanel {
 impl QuizPanel {
     /// Whether the session files or the results tab's runs folder are being listed.
     pub fn is_listing(&self) -> bool {
-        self.listing.is_some() || self.results.is_listing()
+        self.listing.is_some() || self.results.is_listing() || self.is_saving()
+    }
+
+    /// Whether an answered sequence is being written to disk.
+    pub fn is_saving(&self) -> bool {
+        matches!(self.screen, Screen::Saving(_))
     }
 
     /// Which screen is up.
@@ -216,6 +236,7 @@ impl QuizPanel {
             Screen::Preparing(_) => QuizScreen::Preparing,
             Screen::Instructions(_) => QuizScreen::Instructions,
             Screen::Trial(_) => QuizScreen::Trial,
+            Screen::Saving(_) => QuizScreen::Saving,
             Screen::Feedback(..) => QuizScreen::Feedback,
             Screen::Finished { .. } => QuizScreen::Finished,
         }
@@ -266,13 +287,13 @@ impl QuizPanel {
 
     /// Whether a background job (preparing a session, analysing) is running.
     pub fn is_busy(&self) -> bool {
-        matches!(self.screen, Screen::Preparing(_))
+        matches!(self.screen, Screen::Preparing(_) | Screen::Saving(_))
             || self.results.is_busy()
             || self.class.is_busy()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
-        self.poll();
+        self.poll(ui.ctx());
         let data_dir = workbench.data_dir.clone();
         // During a session the trial takes the keys, before any widget sees them.
         if self.tab == QuizTab::Session {
@@ -313,7 +334,21 @@ impl QuizPanel {
     }
 
     /// Takes finished background work.
-    fn poll(&mut self) {
+    fn poll(&mut self, ctx: &egui::Context) {
+        if let Screen::Saving(task) = &self.screen
+            && let Some(done) = task.poll()
+        {
+            self.screen = match done {
+                Ok(saved) => saved_screen(saved, ctx),
+                Err(lost) => {
+                    // The session file holds every sequence saved before; it resumes there.
+                    self.error = Some(format!(
+                        "Could not save this sequence ({lost}); resume the session to go on"
+                    ));
+                    Screen::Setup
+                }
+            };
+        }
         if let Screen::Preparing(task) = &self.screen {
             match task.poll() {
                 Some(Ok(Ok(running))) => self.screen = Screen::Instructions(Box::new(running)),
@@ -498,27 +533,28 @@ impl QuizPanel {
                 return;
             }
         };
-        let item = response.item;
-        if let Err(e) = r.session.append(response.clone()) {
-            r.error = Some(format!("Could not save this sequence: {e}"));
-            self.screen = Screen::Trial(r);
-            return;
-        }
-        r.error = None;
-        r.trial = None;
-        let practice = r
-            .session
-            .header()
-            .items
-            .get(item)
-            .is_some_and(|i| i.practice);
-        self.screen = if practice {
-            let fb = feedback(r.session.header(), &response);
-            Screen::Feedback(r, item, fb)
-        } else {
-            r.next(ctx)
+        // Appended and synced on a thread of its own (never on the UI thread); the next screen
+        // comes only once the sequence is on disk.
+        let job = move || {
+            let result = r
+                .session
+                .append(response.clone())
+                .map_err(|e| e.to_string());
+            Saved {
+                running: r,
+                response,
+                result,
+            }
         };
-        ctx.request_repaint();
+        self.screen = match Task::spawn(ctx, "quiz-save", job) {
+            Ok(task) => Screen::Saving(task),
+            Err(e) => {
+                self.error = Some(format!(
+                    "Could not save this sequence ({e}); resume the session to go on"
+                ));
+                Screen::Setup
+            }
+        };
     }
 
     fn session_ui(&mut self, ui: &mut egui::Ui, data_dir: Option<&Path>) {
@@ -539,6 +575,10 @@ impl QuizPanel {
             }
             Screen::Trial(r) => {
                 action = trial_ui(ui, r);
+            }
+            Screen::Saving(_) => {
+                // Milliseconds: a word, not a spinner that would keep the window repainting.
+                ui.label("Saving…");
             }
             Screen::Feedback(r, item, fb) => {
                 if feedback_ui(ui, r, *item, fb) {
@@ -609,4 +649,33 @@ enum Action {
     Submit,
     NewSession,
     ShowResults,
+}
+
+/// Where a finished save leads: feedback after practice, else the next sequence; a failed save
+/// keeps the sequence on screen with the error.
+fn saved_screen(saved: Saved, ctx: &egui::Context) -> Screen {
+    let Saved {
+        mut running,
+        response,
+        result,
+    } = saved;
+    if let Err(e) = result {
+        running.error = Some(format!("Could not save this sequence: {e}"));
+        return Screen::Trial(running);
+    }
+    running.error = None;
+    running.trial = None;
+    let item = response.item;
+    let practice = running
+        .session
+        .header()
+        .items
+        .get(item)
+        .is_some_and(|i| i.practice);
+    if practice {
+        let fb = feedback(running.session.header(), &response);
+        Screen::Feedback(running, item, fb)
+    } else {
+        running.next(ctx)
+    }
 }
