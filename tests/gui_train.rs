@@ -119,7 +119,7 @@ fn a_cnn_run_starts_reports_steps_and_stops() {
          (100 headless frames, egui_kittest without rendering; job still running: {training_meanwhile})"
     );
     // A figure to read, not a pass mark: wall-clock limits fail for no reason on a loaded
-    // machine. (Frame times are measured with OCCLAB_FRAME_STATS; see the README.)
+    // machine. (Frame times are measured with OCCLAB_FRAME_STATS; see docs/PERFORMANCE.md.)
 
     harness.get_by_role_and_label(Role::Button, "Stop").click();
     step_until(
