@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
+use common::output_text as text;
 
 /// Three epochs of two steps (16 training sequences, batches of 8): small enough to train
 /// eleven times in a test.
@@ -40,14 +41,6 @@ fn occlab(args: &[&str], crash_at: Option<&str>) -> Output {
         cmd.env(occlab::crashpoint::ENV, point);
     }
     cmd.output().expect("occlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn train(preset: &Path, out: &Path, crash_at: Option<&str>) -> Output {

@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{csv_rows, output_text};
+
 /// The daemons this test started, stopped by pid when it ends (passed or failed).
 struct Cluster {
     dir: PathBuf,
@@ -111,14 +114,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn output_text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Starts munged, slurmctld and slurmd; panics with the reason (and their logs) where Slurm
@@ -337,16 +332,6 @@ fn sweep(cluster: &Cluster, args: &[&str]) -> Output {
         std::thread::sleep(Duration::from_millis(100));
     }
     child.wait_with_output().unwrap()
-}
-
-fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| rec.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 #[test]

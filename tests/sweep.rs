@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{csv_rows, output_text as text};
+
 /// Tiny runs: one or two epochs of 40 sequences per split on the embedded digits.
 fn sweep_args(out: &Path, epochs: usize) -> Vec<String> {
     [
@@ -42,14 +45,6 @@ fn run(args: &[String]) -> Output {
     occlab().args(args).output().expect("occlab runs")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn run_dirs(out: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
         .unwrap()
@@ -63,17 +58,6 @@ fn finished(dir: &Path) -> bool {
     occlab::experiment::run::RunDir::open(dir)
         .and_then(|r| r.is_finished())
         .unwrap_or(false)
-}
-
-/// The CSV rows as (header, rows) of strings.
-fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| rec.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 #[test]
