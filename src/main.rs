@@ -103,13 +103,13 @@ enum Command {
     /// Rerun the runs behind published tables (reusing finished ones with the same config) and
     /// write a report (index.md, index.html, plots) with ours beside the published numbers.
     Reproduce {
-        /// A1 … A5, B1 … B4, a comma-separated list, or all.
+        /// A1 … A5 (paper A), B1 … B4 (paper B), W1 (real words), a comma-separated list, or all.
         #[arg(long, default_value = "all")]
         table: String,
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// quick: data subsets and ≤ 2 epochs (minutes on a CPU); full: the presets as they are;
-        /// smoke: tiny, for tests.
+        /// quick: data subsets and ≤ 2 epochs (minutes on a CPU); full: whole data sets trained to
+        /// convergence (validation split, early stopping, best epoch kept); smoke: tiny, for tests.
         #[arg(long, value_enum, default_value_t = occlab::experiment::reproduce::Budget::Quick)]
         budget: occlab::experiment::reproduce::Budget,
         /// Override every run's epochs (the report says so).
@@ -773,27 +773,8 @@ struct QuizArgs {
     /// Folder of the session files.
     #[arg(long, default_value = "quiz")]
     out: PathBuf,
-    /// Sequences with regular patterns.
-    #[arg(long, default_value_t = 10)]
-    patterned: usize,
-    /// Sequences in random order.
-    #[arg(long, default_value_t = 10)]
-    random: usize,
-    /// Practice sequences (with feedback, not analysed).
-    #[arg(long, default_value_t = 2)]
-    practice: usize,
-    /// Seconds per sequence.
-    #[arg(long)]
-    time_limit: Option<f64>,
-    /// Take the first sequences of the seeded shuffle instead of balancing occlusion levels.
-    #[arg(long)]
-    no_balance: bool,
-    /// Two blocks (the order seed's parity picks the first) instead of interleaved conditions.
-    #[arg(long)]
-    blocked: bool,
-    /// Which sequences (keep it the same for every participant).
-    #[arg(long, default_value_t = 1)]
-    item_seed: u64,
+    #[command(flatten)]
+    design: occlab::quiz::config::QuizDesignArgs,
     /// The order of the sequences (default: derived from the participant ID).
     #[arg(long)]
     order_seed: Option<u64>,
@@ -840,15 +821,7 @@ fn quiz(a: QuizArgs) -> Result<()> {
             let participant = a.participant.as_deref().unwrap_or_default();
             let preset = Preset::load(&a.preset)?;
             let mut c = QuizConfig::new(participant, occlab::quiz::Group::parse(&a.group), preset);
-            c.patterned = a.patterned;
-            c.random = a.random;
-            c.practice = a.practice;
-            c.time_limit_seconds = a.time_limit;
-            c.balance_levels = !a.no_balance;
-            if a.blocked {
-                c.order = occlab::quiz::TrialOrder::Blocked;
-            }
-            c.item_seed = a.item_seed;
+            a.design.apply(&mut c);
             if let Some(s) = a.order_seed {
                 c.order_seed = s;
             }

@@ -3,7 +3,7 @@
 use super::{ClassError, ClassSettings, DEFAULT_BIND, qr, start};
 use crate::data::source::data_dir_from;
 use crate::experiment::preset::Preset;
-use crate::quiz::config::{Group, QuizConfig, TrialOrder};
+use crate::quiz::config::{Group, QuizConfig, QuizDesignArgs};
 use crate::train::BackendChoice;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -31,27 +31,8 @@ pub struct QuizServeArgs {
     pub group: String,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Sequences with regular patterns.
-    #[arg(long, default_value_t = 10)]
-    pub patterned: usize,
-    /// Sequences in random order.
-    #[arg(long, default_value_t = 10)]
-    pub random: usize,
-    /// Practice sequences (with feedback, not analysed).
-    #[arg(long, default_value_t = 2)]
-    pub practice: usize,
-    /// Seconds per sequence.
-    #[arg(long)]
-    pub time_limit: Option<f64>,
-    /// Take the first sequences of the seeded shuffle instead of balancing occlusion levels.
-    #[arg(long)]
-    pub no_balance: bool,
-    /// Two blocks (each participant's order seed picks the first) instead of interleaved.
-    #[arg(long)]
-    pub blocked: bool,
-    /// Which sequences (the same for every participant; each gets their own order).
-    #[arg(long, default_value_t = 1)]
-    pub item_seed: u64,
+    #[command(flatten)]
+    pub design: QuizDesignArgs,
     /// A trained run to score on the quiz's images and show against the class (repeatable).
     #[arg(long)]
     pub run: Vec<PathBuf>,
@@ -64,15 +45,7 @@ impl QuizServeArgs {
     pub fn settings(&self) -> Result<ClassSettings, ClassError> {
         let preset = Preset::load(&self.preset)?;
         let mut quiz = QuizConfig::new("class", Group::parse(&self.group), preset);
-        quiz.patterned = self.patterned;
-        quiz.random = self.random;
-        quiz.practice = self.practice;
-        quiz.time_limit_seconds = self.time_limit;
-        quiz.balance_levels = !self.no_balance;
-        if self.blocked {
-            quiz.order = TrialOrder::Blocked;
-        }
-        quiz.item_seed = self.item_seed;
+        self.design.apply(&mut quiz);
         Ok(ClassSettings {
             quiz,
             dir: self.out.clone(),

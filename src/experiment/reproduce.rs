@@ -213,7 +213,8 @@ pub enum Budget {
     Smoke,
     /// Data subsets and at most two epochs: every table on a 2-core CPU in minutes.
     Quick,
-    /// The presets as they are: whole data sets, their epochs.
+    /// Whole data sets, trained to convergence: a validation split, early stopping with
+    /// patience, the best epoch's weights kept (see `FULL_PATIENCE`, `FULL_MAX_EPOCHS`).
     Full,
 }
 

@@ -322,6 +322,9 @@ fn report_ui(ui: &mut egui::Ui, a: &Analysis) {
         });
 }
 
+/// Top of the accuracy chart's y range (%): the legend sits above the 100 % line.
+const LEGEND_ROOM: f64 = 135.0;
+
 /// Bars per group / model and condition, with Wilson intervals as whiskers.
 pub(super) fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
     let rows = &report.rows;
@@ -353,9 +356,10 @@ pub(super) fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
                     .fill(color)
                     .name(format!("{} {}", labels[i], cond.label())),
             );
+            // One name for every whisker: one legend entry, not one per bar.
             whiskers.push(
                 Line::new(
-                    format!("{} {} 95 %", labels[i], cond.label()),
+                    "95 % Wilson interval",
                     PlotPoints::from(vec![[x, s.low * 100.0], [x, s.high * 100.0]]),
                 )
                 .color(Color32::from_gray(40))
@@ -368,7 +372,15 @@ pub(super) fn accuracy_chart(ui: &mut egui::Ui, report: &QuizReport) {
     widgets::static_plot("quiz_accuracy", 240.0)
         .legend(Legend::default())
         .include_y(0.0)
-        .include_y(100.0)
+        // Head room above 100 % for the legend, so that it never covers a bar.
+        .include_y(LEGEND_ROOM)
+        .y_axis_formatter(|mark, _| {
+            if mark.value > 100.0 + 1e-6 {
+                String::new()
+            } else {
+                format!("{:.0}", mark.value)
+            }
+        })
         .include_x(-0.6)
         .include_x(n as f64 - 0.4)
         .x_axis_formatter(move |mark, _| {

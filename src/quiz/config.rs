@@ -109,6 +109,49 @@ pub struct QuizConfig {
     pub order_seed: u64,
 }
 
+/// The design options of a quiz as command-line flags, shared by `occlab quiz` and
+/// `occlab quiz-serve` (flattened into each command's arguments).
+#[derive(Clone, Debug, clap::Args)]
+pub struct QuizDesignArgs {
+    /// Sequences with regular patterns.
+    #[arg(long, default_value_t = 10)]
+    pub patterned: usize,
+    /// Sequences in random order.
+    #[arg(long, default_value_t = 10)]
+    pub random: usize,
+    /// Practice sequences (with feedback, not analysed).
+    #[arg(long, default_value_t = 2)]
+    pub practice: usize,
+    /// Seconds per sequence.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Take the first sequences of the seeded shuffle instead of balancing occlusion levels.
+    #[arg(long)]
+    pub no_balance: bool,
+    /// Two blocks (the participant's order seed picks which comes first) instead of
+    /// interleaved conditions.
+    #[arg(long)]
+    pub blocked: bool,
+    /// Which sequences (keep it the same for every participant; each gets their own order).
+    #[arg(long, default_value_t = 1)]
+    pub item_seed: u64,
+}
+
+impl QuizDesignArgs {
+    /// Sets these options on `config`.
+    pub fn apply(&self, config: &mut QuizConfig) {
+        config.patterned = self.patterned;
+        config.random = self.random;
+        config.practice = self.practice;
+        config.time_limit_seconds = self.time_limit;
+        config.balance_levels = !self.no_balance;
+        if self.blocked {
+            config.order = TrialOrder::Blocked;
+        }
+        config.item_seed = self.item_seed;
+    }
+}
+
 impl QuizConfig {
     /// A config with paper-like defaults: 10 patterned and 10 random sequences, levels balanced,
     /// interleaved, no time limit, 2 practice sequences, item seed 1 and the participant's own

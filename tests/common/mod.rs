@@ -85,9 +85,18 @@ pub fn train_to_end(
     preset: &occlab::experiment::preset::Preset,
     dir: &Path,
 ) -> occlab::experiment::run::RunDir {
+    train_to_end_with(preset, dir, None)
+}
+
+/// [`train_to_end`] for a preset whose data are read from the folder `data_dir`.
+pub fn train_to_end_with(
+    preset: &occlab::experiment::preset::Preset,
+    dir: &Path,
+    data_dir: Option<&Path>,
+) -> occlab::experiment::run::RunDir {
     use occlab::train::engine::EventSink;
     use occlab::train::{BackendChoice, TrainOutcome};
-    let prepared = occlab::experiment::dataset::prepare(preset, None).unwrap();
+    let prepared = occlab::experiment::dataset::prepare(preset, data_dir).unwrap();
     let run = occlab::experiment::run::RunDir::create(dir, preset).unwrap();
     let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
     let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();

@@ -264,6 +264,16 @@ impl QuizPanel {
         }
     }
 
+    /// The class names of the running session (what its keys answer), as its file records them.
+    pub fn class_names(&self) -> Option<&[String]> {
+        match &self.screen {
+            Screen::Instructions(r) | Screen::Trial(r) | Screen::Feedback(r, ..) => {
+                Some(&r.session.header().class_names)
+            }
+            _ => None,
+        }
+    }
+
     /// The answers given so far to the sequence on screen.
     pub fn current_answers(&self) -> Option<Vec<Option<u16>>> {
         match &self.screen {
