@@ -1,6 +1,10 @@
 //! Builds every file under `presets/` into the binary (see `src/experiment/builtin.rs`): the
 //! list is generated here, so a preset file added to the folder is built in without naming it
 //! anywhere. No dependency: a walk of one folder and `include_bytes!` lines.
+//!
+//! It also passes the features Burn is built with (read from `Cargo.toml`'s `burn = { … }` line)
+//! to the code as `OCCLAB_BURN_FEATURES`, so that `occlab bench` and the run metadata say which
+//! GPU features (`fusion`, `autotune`, `vulkan`) this binary has.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +23,36 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `features = [ … ]` of the `burn = { … }` dependency line, comma-separated.
+fn burn_features(manifest: &str) -> String {
+    let Some(line) = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("burn = {"))
+    else {
+        return String::new();
+    };
+    let Some(list) = line
+        .split_once("features = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+    else {
+        return String::new();
+    };
+    list.split(',')
+        .map(|f| f.trim().trim_matches('"'))
+        .filter(|f| !f.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    println!(
+        "cargo:rustc-env=OCCLAB_BURN_FEATURES={}",
+        burn_features(&manifest)
+    );
     let presets = root.join("presets");
     // A folder here makes cargo rerun this script when anything under it changes.
     println!("cargo:rerun-if-changed=presets");

@@ -13,7 +13,9 @@
 #   log.txt         this script's own log
 #
 # Prepared on the development machine (docs/PERFORMANCE.md, "GPU: the device script"):
-#   .gpu/occlab.xz      stripped, xz-compressed release binary
+#   .gpu/occlab.xz      stripped, xz-compressed release binary (WGSL kernels, fusion, autotune)
+#   .gpu/occlab-spirv.xz optional: the same built with `--features spirv` (SPIR-V kernels on
+#                       Vulkan); when present, step 1b measures it too (into env.txt)
 #   .gpu/data/mnist/    the four MNIST files (from ../shared/data/mnist)
 #   .gl/*.deb           the Vulkan/EGL loader packages (device tool README)
 # and run as: run(command="scripts/gpu-bench.sh", carry=[".gpu", ".gl"], timeout_s=600).
@@ -81,6 +83,19 @@ timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$rep
     > "$OUT/bench.json" 2> "$work/bench.err"
 echo "exit $?"
 grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
+
+# --- 1b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
+if [ -f .gpu/occlab-spirv.xz ]; then
+    xz -dc .gpu/occlab-spirv.xz > "$work/occlab-spirv" && chmod +x "$work/occlab-spirv"
+    say "SPIR-V build: occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
+    {
+        echo
+        echo "SPIR-V build (--features spirv), occlab bench train --backend wgpu:"
+        timeout 150 "$work/occlab-spirv" bench train --backend wgpu "${batch_args[@]}" \
+            --repeats "$repeats" 2>&1 | grep -v XDG_RUNTIME_DIR
+        echo "exit ${PIPESTATUS[0]}"
+    } | tee -a "$OUT/env.txt"
+fi
 
 # --- 2. kernel launches per step ----------------------------------------------------------------
 # cubecl logs every kernel it runs when its profiling logger is at level "minimal" (read from

@@ -726,7 +726,11 @@ fn bench(
     };
     if json {
         if what == "train" {
-            let out = serde_json::json!({ "adapter": adapter, "figures": figures });
+            let out = serde_json::json!({
+                "adapter": adapter,
+                "gpu_features": occlab::train::backend::gpu_features(),
+                "figures": figures,
+            });
             println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(());
         }
@@ -736,6 +740,10 @@ fn bench(
     println!("occlab bench {what} ({profile}, {threads} threads available)");
     if let Some(a) = &adapter {
         println!("  adapter: {}; driver {}", a.describe(), a.driver_text());
+        println!(
+            "  Burn GPU features: {}",
+            occlab::train::backend::gpu_features().join(", ")
+        );
     }
     for f in &figures {
         let rate = f

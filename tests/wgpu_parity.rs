@@ -218,7 +218,7 @@ fn the_train_panel_names_the_wgpu_adapter_and_shows_images_per_second() {
     harness
         .get_by_role_and_label(Role::Button, occlab::gui::PanelId::Train.title())
         .click();
-    harness.run();
+    gui_common::settle(&mut harness);
     {
         let form = &mut harness.state_mut().train_panel.form;
         form.config.batch_size = 4;
@@ -228,7 +228,8 @@ fn the_train_panel_names_the_wgpu_adapter_and_shows_images_per_second() {
         harness.state_mut().workbench.sequences.limit = Some(8);
     }
     harness.state_mut().workbench.runs_root = root.path().display().to_string();
-    harness.step();
+    // The new runs folder is listed in the background: click once the panel has settled.
+    gui_common::settle(&mut harness);
     harness.get_by_role_and_label(Role::Button, "Start").click();
     let label = |h: &egui_kittest::Harness<'static, occlab::gui::OcclabApp>, prefix: &str| {
         h.query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| v.starts_with(prefix)))
@@ -250,6 +251,18 @@ fn the_train_panel_names_the_wgpu_adapter_and_shows_images_per_second() {
         })
         .and_then(|n| n.value());
     assert!(speed.is_some(), "no images/s shown");
+    // The run records the adapter and the GPU features its kernels came from.
+    let run = std::fs::read_dir(root.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.join("run.json").is_file())
+        .expect("the run's folder with its run.json");
+    let info: occlab::experiment::run::RunInfo =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info.backend, adapter);
+    assert_eq!(info.gpu_features, occlab::train::backend::gpu_features());
+    assert!(info.gpu_features.iter().any(|f| f == "wgpu"));
     harness.get_by_role_and_label(Role::Button, "Stop").click();
     harness.step();
 }

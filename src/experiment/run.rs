@@ -57,6 +57,10 @@ pub struct RunInfo {
     /// The Slurm job and array task it trained in (`123_4`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job: Option<String>,
+    /// On a GPU: the Burn GPU features of the binary that trained it (`fusion`, `autotune`,
+    /// `vulkan`), which decide its kernels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_features: Vec<String>,
 }
 
 /// This machine's name (`gethostname`), if it has one.

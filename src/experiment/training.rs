@@ -133,6 +133,13 @@ impl RecordSink for RunDir {
                 threads: rayon::current_num_threads(),
                 host: super::run::host_name(),
                 slurm_job: super::run::slurm_job(),
+                gpu_features: match begin.backend.adapter {
+                    Some(_) => crate::train::backend::gpu_features()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
+                    None => Vec::new(),
+                },
             })?;
         }
         Ok(())

@@ -3,6 +3,30 @@
 
 use burn::tensor::Device;
 
+/// The Burn features this binary is built with (from `Cargo.toml`, see `build.rs`).
+pub const BURN_FEATURES: &str = env!("OCCLAB_BURN_FEATURES");
+
+/// The GPU features among [`BURN_FEATURES`], as `occlab bench` reports them: kernel `fusion`,
+/// `autotune` (kernels tuned for the device, results cached by cubecl), `vulkan` (SPIR-V
+/// kernels on a Vulkan adapter instead of WGSL).
+pub fn gpu_features() -> Vec<&'static str> {
+    let mut features: Vec<&'static str> = BURN_FEATURES
+        .split(',')
+        .filter(|f| matches!(*f, "wgpu" | "vulkan" | "fusion" | "autotune"))
+        .collect();
+    // occlab's own features turn on Burn's (see Cargo.toml).
+    for (on, burn) in [
+        (cfg!(feature = "spirv"), "vulkan"),
+        (cfg!(feature = "gpu-fusion"), "fusion"),
+        (cfg!(feature = "gpu-fusion"), "autotune"),
+    ] {
+        if on && !features.contains(&burn) {
+            features.push(burn);
+        }
+    }
+    features
+}
+
 /// What the user asked for.
 #[derive(
     Clone,
@@ -304,6 +328,26 @@ fn first_line(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The binary says which GPU features it has: WGPU always; SPIR-V kernels with
+    /// `--features spirv`, kernel fusion and autotuning with `--features gpu-fusion` (issue 14).
+    #[test]
+    fn the_gpu_features_are_those_cargo_toml_turns_on() {
+        let manifest = include_str!("../../Cargo.toml");
+        let line = manifest
+            .lines()
+            .find(|l| l.starts_with("burn = {"))
+            .expect("the burn dependency line");
+        assert!(line.contains("\"wgpu\""), "{line}");
+        let mut want = vec!["wgpu"];
+        if cfg!(feature = "spirv") {
+            want.push("vulkan");
+        }
+        if cfg!(feature = "gpu-fusion") {
+            want.extend(["fusion", "autotune"]);
+        }
+        assert_eq!(gpu_features(), want);
+    }
 
     fn adapter(name: &str, kind: AdapterKind) -> AdapterInfo {
         AdapterInfo {
