@@ -86,14 +86,10 @@ fn the_present_panel_shows_letter_guesses_on_real_words() {
     h.state_mut().workbench.runs_root = runs.path().display().to_string();
     open_panel(&mut h, PanelId::Present);
     // Both runs fit the loaded letters and are chosen; the showcase is built off the UI thread.
-    let chosen: Vec<String> = h
-        .state()
-        .present_panel
-        .chosen()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(chosen, ["words-cnn", "words-crnn"]);
+    assert_eq!(
+        gui_common::chosen_run_names(&h),
+        ["words-cnn", "words-crnn"]
+    );
     gui_common::step_until(&mut h, Duration::from_secs(180), "the showcase", |h| {
         let panel = &h.state().present_panel;
         assert!(panel.error().is_none(), "{:?}", panel.error());
@@ -184,15 +180,7 @@ fn a_quiz_on_real_words_is_answered_with_the_letter_keys() {
             h.key_press(letter(a, &names));
             gui_common::settle(&mut h);
         }
-        let shown: Vec<u16> = h
-            .state()
-            .quiz_panel
-            .current_answers()
-            .unwrap()
-            .into_iter()
-            .map(Option::unwrap)
-            .collect();
-        assert_eq!(shown, answers);
+        assert_eq!(gui_common::answers_given(&h), answers);
         h.key_press(Key::Enter);
         gui_common::settle(&mut h);
         given.push(answers);

@@ -81,14 +81,10 @@ fn the_present_panel_shows_both_models_and_obeys_the_keys() {
     }
     // The best CNN and the best CRNN are chosen by default and load on their own, off the UI
     // thread.
-    let chosen: Vec<String> = harness
-        .state()
-        .present_panel
-        .chosen()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(chosen, ["tiny-cnn", "tiny-crnn"]);
+    assert_eq!(
+        gui_common::chosen_run_names(&harness),
+        ["tiny-cnn", "tiny-crnn"]
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut frames = 0;
     while harness.state().present_panel.showcase().is_none() {

@@ -87,3 +87,24 @@ pub fn shows(h: &Harness<'static, OcclabApp>, needle: &str) -> bool {
     .next()
     .is_some()
 }
+
+/// The folder names of the runs the Present panel has chosen to show.
+pub fn chosen_run_names(h: &Harness<'static, OcclabApp>) -> Vec<String> {
+    h.state()
+        .present_panel
+        .chosen()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The answers given to the Quiz panel's sequence on screen; panics while one is still missing.
+pub fn answers_given(h: &Harness<'static, OcclabApp>) -> Vec<u16> {
+    h.state()
+        .quiz_panel
+        .current_answers()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}
