@@ -9,9 +9,11 @@
 //! buffers are not shared.
 //!
 //! It computes exactly what Burn's `Adam` computes, in the same order of floating-point
-//! operations, so its results are bit-identical (tested) and it keeps Burn's optimizer state
-//! (`AdamState`): checkpoints written with `AdamConfig::init()` resume with it and the other way
-//! round. Tensors that are not `f32` on flex (WGPU, or another dtype) go to Burn's `Adam`.
+//! operations, so its results are bit-identical (tested), except that subnormal values (below
+//! 1.2e-38) count as zero: x86 cores are 25–35× slower on them, and a long run makes many
+//! (`occlab_kernels::adam_step` says why; docs/PERFORMANCE.md has the measurement). It keeps
+//! Burn's optimizer state (`AdamState`): checkpoints written with `AdamConfig::init()` resume
+//! with it and the other way round. Tensors that are not `f32` on flex (WGPU, or another dtype) go to Burn's `Adam`.
 
 use burn::backend::{DispatchDevice, Flex, flex::FlexTensor};
 use burn::optim::decay::WeightDecayConfig;
