@@ -69,10 +69,13 @@ fn main() {
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
+        // Relative to the manifest folder at compile time, not an absolute path written here:
+        // a target folder shared by two checkouts (CI's cache, a second clone) may reuse this
+        // script's output from the other one, whose absolute paths can be gone.
         code.push_str(&format!(
-            "    ({:?}, include_bytes!({:?}) as &[u8]),\n",
+            "    ({:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?})) as &[u8]),\n",
             rel.join("/"),
-            f.display().to_string()
+            format!("/presets/{}", rel.join("/"))
         ));
     }
     code.push_str("];\n");

@@ -27,6 +27,8 @@ struct Row<'a> {
     run: &'a PlannedRun,
     outcome: &'a RunOutcome,
     summary: Option<RunSummary>,
+    /// The run finished (reused, or trained to its end now): only then does it fill a table.
+    finished: bool,
     epochs: Vec<EpochRecord>,
     info: Option<RunInfo>,
     /// Clip data: the last epoch's per-video figures.
@@ -36,6 +38,11 @@ struct Row<'a> {
 impl Row<'_> {
     fn link(&self) -> String {
         format!("runs/{}/", self.run.name())
+    }
+    /// The run's summary where its result is final; an unfinished run's best-so-far is shown
+    /// in the runs table only, marked as such, never in a results table.
+    fn result(&self) -> Option<&RunSummary> {
+        self.summary.as_ref().filter(|_| self.finished)
     }
     fn wall_seconds(&self) -> f64 {
         self.epochs
@@ -69,6 +76,7 @@ pub fn write_report(
                 run,
                 outcome,
                 summary: exists.then(|| tables::summarize(&dir).ok()).flatten(),
+                finished: matches!(outcome, RunOutcome::Reused | RunOutcome::Finished { .. }),
                 epochs: if exists {
                     tables::read_epochs(&dir).unwrap_or_default()
                 } else {
@@ -108,16 +116,20 @@ pub fn write_report(
              finished runs are reused, the interrupted one continues from its last checkpoint.\n"
         );
     }
-    let not_run = results
+    let not_run: Vec<&Row> = rows
         .iter()
-        .filter(|(_, o)| *o == RunOutcome::NotRun)
-        .count();
-    if not_run > 0 {
+        .filter(|r| *r.outcome == RunOutcome::NotRun)
+        .collect();
+    if !not_run.is_empty() {
+        let started = not_run.iter().filter(|r| !r.epochs.is_empty()).count();
         let _ = writeln!(
             md,
-            "> **{not_run} of {} runs were not run** (report written from finished runs only); \
-             their cells show —. They are listed with their status under each table.\n",
-            results.len()
+            "> **{} of {} runs are not finished** ({started} partly trained, {} not started; \
+             report only): the tables use finished runs only, so their cells show —. Each run is \
+             listed with its status under its table.\n",
+            not_run.len(),
+            results.len(),
+            not_run.len() - started
         );
     }
     let _ = writeln!(md, "{}\n", opts.budget.describe());
@@ -160,8 +172,10 @@ pub fn write_report(
                     TableId::A2 => TableKind::Random,
                     _ => TableKind::ByLength,
                 };
-                let summaries: Vec<RunSummary> =
-                    in_table.iter().filter_map(|r| r.summary.clone()).collect();
+                let summaries: Vec<RunSummary> = in_table
+                    .iter()
+                    .filter_map(|r| r.result().cloned())
+                    .collect();
                 let t = tables::table(&summaries, kind);
                 write_results_table(&mut md, &t);
                 stand_ins_paper_a(&mut md, &in_table);
@@ -325,7 +339,7 @@ fn words_table(md: &mut String, rows: &[&Row]) {
             rows.iter()
                 .filter(|r| &r.model() == model && r.run.preset.sequences.ordering == ordering)
                 .find_map(|r| {
-                    let s = r.summary.as_ref()?;
+                    let s = r.result()?;
                     let a = s.test_accuracy_percent()?;
                     Some(format!("[{a:.2}]({})", r.link()))
                 })
@@ -384,7 +398,7 @@ fn people_table(md: &mut String, table: TableId, rows: &[&Row], opts: &Reproduce
         for d in &columns {
             let ours = if who == "CRNN" {
                 rows.iter()
-                    .filter_map(|r| r.summary.as_ref())
+                    .filter_map(|r| r.result())
                     .find(|s| s.dataset == Some(*d))
                     .and_then(|s| {
                         s.test_accuracy_percent()
@@ -431,7 +445,7 @@ fn paper_b_table(md: &mut String, rows: &[&Row]) {
     for r in rows {
         // Paper B's measure: the error per video, after averaging the class probabilities of
         // its subsequences; non-clip data has no videos, so its error is per image.
-        let video = r.clips.as_ref().and_then(|c| {
+        let video = r.clips.as_ref().filter(|_| r.finished).and_then(|c| {
             c.test
                 .videos
                 .accuracy()
@@ -443,8 +457,7 @@ fn paper_b_table(md: &mut String, rows: &[&Row]) {
             .and_then(|c| c.test.subsequences.accuracy())
             .map_or_else(|| "—".to_string(), |a| format!("{:.3}", 1.0 - a));
         let frames = r
-            .summary
-            .as_ref()
+            .result()
             .and_then(|s| s.test_accuracy_percent())
             .map(|a| 1.0 - a / 100.0);
         let ours = video.unwrap_or_else(|| {
@@ -517,10 +530,10 @@ fn people_accuracy(dir: &Path, patterned: bool) -> Vec<PeopleCell> {
 fn settings(md: &mut String, rows: &[&Row]) {
     let _ = writeln!(md, "### Settings\n");
     let mut seen = BTreeSet::new();
-    for r in rows {
+    let key_of = |r: &Row| {
         let p = &r.run.preset;
         let o = &p.occlusion;
-        let key = format!(
+        format!(
             "{}|{:?}|{:?}|{:?}|{}|{:?}",
             p.data.describe(),
             o.shape,
@@ -528,25 +541,40 @@ fn settings(md: &mut String, rows: &[&Row]) {
             o.level_widths,
             p.sequences.t,
             p.sequences.ordering
-        );
-        if !seen.insert(key) {
+        )
+    };
+    for r in rows {
+        let key = key_of(r);
+        if !seen.insert(key.clone()) {
             continue;
         }
-        let (train, test) = r
-            .epochs
-            .last()
-            .map(|e| {
-                let t = p.sequences.t.max(1) as u64;
-                (
-                    (e.train.overall.total / t).to_string(),
-                    (e.test.overall.total / t).to_string(),
-                )
-            })
-            .unwrap_or_else(|| ("?".into(), "?".into()));
+        let p = &r.run.preset;
+        let o = &p.occlusion;
+        // The counts come from the last epoch of any run with these settings that has trained.
+        let counts = rows
+            .iter()
+            .filter(|other| key_of(other) == key)
+            .find_map(|other| other.epochs.last())
+            .map_or_else(
+                || "no run of these settings has trained yet".to_string(),
+                |e| {
+                    let t = p.sequences.t.max(1) as u64;
+                    let validation = e
+                        .validation
+                        .as_ref()
+                        .map(|v| format!(" (+ {} validation)", v.overall.total / t))
+                        .unwrap_or_default();
+                    format!(
+                        "{} train{validation} / {} test sequences",
+                        e.train.overall.total / t,
+                        e.test.overall.total / t
+                    )
+                },
+            );
         let _ = writeln!(
             md,
             "- {}: occluders {:?}/{:?}, level widths {:?} (mix {:?}), T = {}, {}, patterns `{}`, \
-             sequence seed {}, {} train / {} test sequences{}.",
+             sequence seed {}, {}{}.",
             p.data.describe(),
             o.shape,
             o.fill,
@@ -562,8 +590,7 @@ fn settings(md: &mut String, rows: &[&Row]) {
                 .replace('\n', "; ")
                 .trim_end_matches("; "),
             p.sequences.seed,
-            train,
-            test,
+            counts,
             p.sequences
                 .limit
                 .map(|l| format!(" (capped at {l} per split)"))
@@ -690,7 +717,16 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
             .summary
             .as_ref()
             .and_then(|s| s.test_accuracy_percent())
-            .map_or_else(|| "—".into(), |a| format!("{a:.2} %"));
+            .map_or_else(
+                || "—".into(),
+                |a| {
+                    if r.finished {
+                        format!("{a:.2} %")
+                    } else {
+                        format!("{a:.2} % so far")
+                    }
+                },
+            );
         // Converged runs (a validation split) are scored at their best epoch; others at their last.
         let best = r
             .summary
@@ -702,18 +738,27 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
             RunOutcome::Finished { .. } => "trained now".to_string(),
             RunOutcome::Failed(e) => format!("**failed**: {}", e.replace('|', "/")),
             RunOutcome::Stopped => "stopped (resume by rerunning)".to_string(),
-            RunOutcome::NotRun => "**not run** (report only)".to_string(),
+            RunOutcome::NotRun if r.epochs.is_empty() => "**not run** (report only)".to_string(),
+            RunOutcome::NotRun => format!(
+                "**unfinished** ({} epoch{} so far; report only, not in the tables)",
+                r.epochs.len(),
+                if r.epochs.len() == 1 { "" } else { "s" }
+            ),
+        };
+        let wall = if r.epochs.is_empty() {
+            "—".to_string()
+        } else {
+            format!("{:.0} s", r.wall_seconds())
         };
         let _ = writeln!(
             md,
-            "| [{}]({}) | {} | {} | {} | {} | {best} | {acc} | {:.0} s | {} | {status} |",
+            "| [{}]({}) | {} | {} | {} | {} | {best} | {acc} | {wall} | {} | {status} |",
             r.run.name(),
             r.link(),
             r.model(),
             p.data.describe(),
             p.sequences.t,
             r.epochs.len(),
-            r.wall_seconds(),
             r.info.as_ref().map_or("—", |i| i.backend.as_str()),
         );
     }

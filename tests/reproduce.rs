@@ -227,4 +227,55 @@ fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
         2,
         "no run twice"
     );
+
+    // A run still training elsewhere (its log has epochs but no end): `--report-only` keeps its
+    // best-so-far out of the results table and lists it as unfinished, with its epochs.
+    let crnn = &second.runs[1].0.dir;
+    let log = crnn.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let unfinished: String = text
+        .lines()
+        .filter(|l| !l.contains("\"kind\":\"finished\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(unfinished, text, "the finished line was removed");
+    std::fs::write(&log, unfinished).unwrap();
+    let mut report_only = opts.clone();
+    report_only.report_only = true;
+    let third = reproduce(&report_only, write_report, &|_| {}, &rx).unwrap();
+    assert_eq!(third.runs[0].1, RunOutcome::Reused);
+    assert_eq!(third.runs[1].1, RunOutcome::NotRun);
+    let md = std::fs::read_to_string(&third.report).unwrap();
+    let tables = parse_tables(&md);
+    let a1 = table(&tables, "A1");
+    let ours = a1.header.iter().position(|h| h == "MNIST (ours)").unwrap();
+    let cell = |model: &str| {
+        a1.rows
+            .iter()
+            .find(|r| r[0] == model)
+            .map(|r| r[ours].clone())
+            .unwrap()
+    };
+    percent(&cell("CNN"));
+    assert_eq!(cell("CRNN"), "—", "an unfinished run fills no cell");
+    assert!(
+        md.contains("**1 of 2 runs are not finished** (1 partly trained, 0 not started"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| [{}]", second.runs[1].0.name())))
+        .unwrap();
+    assert!(row.contains("% so far"), "{row}");
+    let epochs = text.matches("\"kind\":\"epoch\"").count();
+    assert!(epochs >= 1);
+    let so_far = format!(
+        "**unfinished** ({epochs} epoch{} so far",
+        if epochs == 1 { "" } else { "s" }
+    );
+    assert!(row.contains(&so_far), "{row}");
+    assert!(
+        !md.contains("? train"),
+        "sequence counts come from a trained run"
+    );
 }
