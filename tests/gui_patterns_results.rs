@@ -171,6 +171,12 @@ fn tiny_runs_root(dir: &std::path::Path) -> std::path::PathBuf {
         images_per_second: 100.0,
     })))
     .unwrap();
+    run.append(&LogLine::Finished {
+        epochs: 1,
+        test_accuracy: 10.0 / 12.0,
+        wall_seconds: 1.1,
+    })
+    .unwrap();
     run.write_predictions(&preds).unwrap();
     root
 }

@@ -11,6 +11,11 @@
 //! A run's epochs are read from `metrics.jsonl`; a folder without one may hold them as
 //! `epochs.jsonl` (the same JSON lines: the summaries committed under `docs/runs/`).
 //!
+//! A run whose `metrics.jsonl` does not end with its `finished` line (still training, or
+//! stopped) still fills a cell, marked as not final ([`Ours::finished`]); a finished run of the
+//! same cell is preferred to it. An archived `epochs.jsonl` counts as finished: it is kept only
+//! as a run's record.
+//!
 //! Over 600 lines, a quarter of them tests: the results tables (runs matched to cells, CSV
 //! export), one concept.
 
@@ -209,6 +214,8 @@ pub struct RunSummary {
     pub result: Option<EpochRecord>,
     /// The best epoch by validation accuracy, when the run validates.
     pub best_epoch: Option<usize>,
+    /// The run ended (its log's last line is `finished`): its result is final.
+    pub finished: bool,
 }
 
 impl RunSummary {
@@ -287,8 +294,25 @@ pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
 /// Reads one run's preset and its result epoch (best by validation, else last).
 pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
     let preset: Preset = run.preset()?;
-    let epochs = read_epochs(run)?;
+    let log = run.log()?;
+    let finished = matches!(log.last(), Some(LogLine::Finished { .. }));
+    let epochs: Vec<EpochRecord> = log
+        .into_iter()
+        .filter_map(|l| match l {
+            LogLine::Epoch(e) => Some(*e),
+            _ => None,
+        })
+        .collect();
+    // No epochs in `metrics.jsonl`: an archived `epochs.jsonl` (a kept record), if any.
+    let (epochs, finished) = if epochs.is_empty() {
+        let archived = read_epochs(run)?;
+        let kept = !archived.is_empty();
+        (archived, finished || kept)
+    } else {
+        (epochs, finished)
+    };
     Ok(RunSummary {
+        finished,
         name: run.name(),
         path: run.path.clone(),
         model: preset.model.as_ref().map(|m| m.kind),
@@ -351,9 +375,11 @@ pub fn scan(root: &Path) -> Scan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ours {
     pub run: String,
-    /// Test accuracy of the last epoch, %.
+    /// Test accuracy of the run's result epoch, %.
     pub accuracy: f64,
     pub epochs: usize,
+    /// The run finished; `false`: still training or stopped, the number is not final.
+    pub finished: bool,
 }
 
 /// One cell: ours (if a run matches) and the published number.
@@ -376,11 +402,12 @@ pub struct ResultsTable {
     pub cells: Vec<Vec<Cell>>,
 }
 
-/// The run that fills a cell: among the matches, the one with the most epochs, then the last name.
+/// The run that fills a cell: among the matches, a finished one before one that is not, then the
+/// one with the most epochs, then the last name.
 fn best<'a>(mut matches: impl Iterator<Item = &'a RunSummary>) -> Option<Ours> {
     let first = matches.next()?;
     let chosen = matches.fold(first, |a, b| {
-        if (b.epochs, &b.name) >= (a.epochs, &a.name) {
+        if (b.finished, b.epochs, &b.name) >= (a.finished, a.epochs, &a.name) {
             b
         } else {
             a
@@ -390,6 +417,7 @@ fn best<'a>(mut matches: impl Iterator<Item = &'a RunSummary>) -> Option<Ours> {
         run: chosen.name.clone(),
         accuracy: chosen.test_accuracy_percent()?,
         epochs: chosen.epochs,
+        finished: chosen.finished,
     })
 }
 
@@ -485,18 +513,18 @@ pub fn to_csv(table: &ResultsTable) -> String {
         paper: Option<String>,
         run: Option<&'a str>,
         epochs: Option<usize>,
+        /// `yes`, or `no` for a run still training or stopped (its number is not final).
+        finished: Option<&'static str>,
     }
     let first = if table.kind == TableKind::ByLength {
         "data set"
     } else {
         "model"
     };
-    let header = std::iter::once(first.to_string()).chain(
-        table
-            .column_labels
-            .iter()
-            .flat_map(|c| ["ours", "paper", "run", "epochs"].map(|field| format!("{c} {field}"))),
-    );
+    let header =
+        std::iter::once(first.to_string()).chain(table.column_labels.iter().flat_map(|c| {
+            ["ours", "paper", "run", "epochs", "finished"].map(|field| format!("{c} {field}"))
+        }));
     let rows = table
         .row_labels
         .iter()
@@ -509,6 +537,10 @@ pub fn to_csv(table: &ResultsTable) -> String {
                     paper: cell.paper.map(|p| format!("{p:.2}")),
                     run: cell.ours.as_ref().map(|o| o.run.as_str()),
                     epochs: cell.ours.as_ref().map(|o| o.epochs),
+                    finished: cell
+                        .ours
+                        .as_ref()
+                        .map(|o| if o.finished { "yes" } else { "no" }),
                 })
                 .collect();
             (label, cells)
@@ -645,6 +677,7 @@ mod tests {
         }
     }
 
+    /// A run with one epoch per entry of `epochs` (its correct answers of 10), not finished.
     fn make_run(root: &Path, name: &str, p: &Preset, epochs: &[u16]) {
         let run = RunDir::create(&root.join(name), p).unwrap();
         for (i, &c) in epochs.iter().enumerate() {
@@ -653,15 +686,36 @@ mod tests {
         }
     }
 
+    /// [`make_run`], then the `finished` line a completed run ends with.
+    fn make_finished_run(root: &Path, name: &str, p: &Preset, epochs: &[u16]) {
+        make_run(root, name, p, epochs);
+        let run = RunDir {
+            path: root.join(name),
+        };
+        run.append(&LogLine::Finished {
+            epochs: epochs.len(),
+            test_accuracy: 0.5,
+            wall_seconds: 1.0,
+        })
+        .unwrap();
+    }
+
     #[test]
     fn runs_fill_the_matching_cells() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        make_run(
+        make_finished_run(
             root,
             "cnn-pat",
             &preset(ModelKind::Cnn, OrderingSpec::Patterned, 5),
             &[5, 7],
+        );
+        // Still training, with more epochs: the finished run above keeps the cell.
+        make_run(
+            root,
+            "cnn-pat-longer",
+            &preset(ModelKind::Cnn, OrderingSpec::Patterned, 5),
+            &[5, 6, 8],
         );
         make_run(
             root,
@@ -685,7 +739,9 @@ mod tests {
         );
         let s = scan(root);
         assert!(s.errors.is_empty(), "{:?}", s.errors);
-        assert_eq!(s.runs.len(), 4);
+        assert_eq!(s.runs.len(), 5);
+        assert!(s.run("cnn-pat").unwrap().finished);
+        assert!(!s.run("cnn-pat-longer").unwrap().finished);
 
         let t1 = table(&s.runs, TableKind::Patterned);
         assert_eq!(t1.row_labels[2], "CNN");
@@ -693,13 +749,16 @@ mod tests {
         let ours = cnn.ours.as_ref().unwrap();
         assert_eq!(ours.run, "cnn-pat");
         assert_eq!(ours.epochs, 2);
+        assert!(ours.finished);
         assert!((ours.accuracy - 70.0).abs() < 1e-9);
         assert_eq!(cnn.paper, Some(89.44));
         assert!(t1.cells[0][0].ours.is_none());
         assert!(t1.cells[5][0].ours.is_none(), "random run not in Table 1");
 
         let t2 = table(&s.runs, TableKind::Random);
-        assert_eq!(t2.cells[5][0].ours.as_ref().unwrap().run, "crnn-rand");
+        let unfinished = t2.cells[5][0].ours.as_ref().unwrap();
+        assert_eq!(unfinished.run, "crnn-rand");
+        assert!(!unfinished.finished, "shown, but marked as not final");
         assert_eq!(t2.cells[5][0].paper, Some(87.89));
 
         let t3 = table(&s.runs, TableKind::ByLength);
@@ -710,9 +769,12 @@ mod tests {
         let csv = to_csv(&t1);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 7);
-        assert!(lines[0].starts_with("model,MNIST ours,MNIST paper,MNIST run,MNIST epochs"));
         assert!(
-            lines[3].starts_with("CNN,70.00,89.44,cnn-pat,2,,88.90,,"),
+            lines[0]
+                .starts_with("model,MNIST ours,MNIST paper,MNIST run,MNIST epochs,MNIST finished,")
+        );
+        assert!(
+            lines[3].starts_with("CNN,70.00,89.44,cnn-pat,2,yes,,88.90,,"),
             "{}",
             lines[3]
         );

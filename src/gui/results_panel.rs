@@ -246,7 +246,8 @@ impl ResultsPanel {
                 "Each cell: ours (test accuracy of the run's best epoch by validation, or of its \
                  last epoch when it held none out; the run and its epochs below) | paper. The \
                  letter columns are EMNIST stand-ins (generated and OCR letters) beside EMNIST's \
-                 numbers. Click our number for details.",
+                 numbers. \"unfinished\" under a number: its run is still training or was \
+                 stopped, so the number is not final. Click our number for details.",
             )
             .weak(),
         );
@@ -509,9 +510,15 @@ fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -
                                                     .strong(),
                                             )
                                             .on_hover_text(format!(
-                                                "{}: {} epochs{}",
+                                                "{}: {} epochs{}{}",
                                                 o.run,
                                                 o.epochs,
+                                                if o.finished {
+                                                    ""
+                                                } else {
+                                                    " so far (still training or stopped: \
+                                                     not final)"
+                                                },
                                                 cell.note
                                                     .as_ref()
                                                     .map(|n| format!(", {n}"))
@@ -523,9 +530,10 @@ fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -
                                         }
                                         ui.label(
                                             RichText::new(format!(
-                                                "{} · {} ep",
+                                                "{} · {} ep{}",
                                                 elide(&o.run, 18),
-                                                o.epochs
+                                                o.epochs,
+                                                if o.finished { "" } else { ", unfinished" }
                                             ))
                                             .small()
                                             .weak(),
@@ -569,8 +577,14 @@ fn run_facts_ui(ui: &mut egui::Ui, run: &RunSummary) {
         crate::experiment::preset::OrderingSpec::Random => "random order",
     };
     ui.label(format!(
-        "{model} · {data} · {ordering} · T = {} · {} epochs",
-        run.t, run.epochs
+        "{model} · {data} · {ordering} · T = {} · {} epochs{}",
+        run.t,
+        run.epochs,
+        if run.finished {
+            ""
+        } else {
+            " so far: unfinished (still training or stopped), the figures are not final"
+        }
     ));
     if let Some(acc) = run.test_accuracy_percent() {
         match run.best_epoch {
