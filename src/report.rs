@@ -27,8 +27,6 @@ struct Row<'a> {
     run: &'a PlannedRun,
     outcome: &'a RunOutcome,
     summary: Option<RunSummary>,
-    /// The run finished (reused, or trained to its end now): only then does it fill a table.
-    finished: bool,
     epochs: Vec<EpochRecord>,
     info: Option<RunInfo>,
     /// Clip data: the last epoch's per-video figures.
@@ -39,10 +37,14 @@ impl Row<'_> {
     fn link(&self) -> String {
         format!("runs/{}/", self.run.name())
     }
-    /// The run's summary where its result is final; an unfinished run's best-so-far is shown
-    /// in the runs table only, marked as such, never in a results table.
+    /// The run's summary where its result is final (its log ends with `finished`: reused, or
+    /// trained to its end now); an unfinished run's best-so-far is shown in the runs table
+    /// only, marked as such, never in a results table.
     fn result(&self) -> Option<&RunSummary> {
-        self.summary.as_ref().filter(|_| self.finished)
+        self.summary.as_ref().filter(|s| s.finished)
+    }
+    fn finished(&self) -> bool {
+        self.result().is_some()
     }
     fn wall_seconds(&self) -> f64 {
         self.epochs
@@ -76,7 +78,6 @@ pub fn write_report(
                 run,
                 outcome,
                 summary: exists.then(|| tables::summarize(&dir).ok()).flatten(),
-                finished: matches!(outcome, RunOutcome::Reused | RunOutcome::Finished { .. }),
                 epochs: if exists {
                     tables::read_epochs(&dir).unwrap_or_default()
                 } else {
@@ -445,7 +446,7 @@ fn paper_b_table(md: &mut String, rows: &[&Row]) {
     for r in rows {
         // Paper B's measure: the error per video, after averaging the class probabilities of
         // its subsequences; non-clip data has no videos, so its error is per image.
-        let video = r.clips.as_ref().filter(|_| r.finished).and_then(|c| {
+        let video = r.clips.as_ref().filter(|_| r.finished()).and_then(|c| {
             c.test
                 .videos
                 .accuracy()
@@ -720,7 +721,7 @@ fn runs_table(md: &mut String, rows: &[&Row]) {
             .map_or_else(
                 || "—".into(),
                 |a| {
-                    if r.finished {
+                    if r.finished() {
                         format!("{a:.2} %")
                     } else {
                         format!("{a:.2} % so far")
