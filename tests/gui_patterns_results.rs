@@ -220,6 +220,45 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
 }
 
+/// The tables are wider than their space beside the run details: their columns scroll sideways,
+/// and the model names stay put beside them, so a number never loses its row.
+#[test]
+fn model_names_stay_put_when_a_wide_table_scrolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_runs_root(dir.path());
+    let mut harness = harness();
+    harness.state_mut().workbench.runs_root = root.display().to_string();
+    open_panel(&mut harness, PanelId::Results);
+    let model = |h: &Harness<'static, OcclabApp>| {
+        h.query_all_by_label("CNN")
+            .next()
+            .expect("Table 1's CNN row")
+            .rect()
+    };
+    let number = |h: &Harness<'static, OcclabApp>| h.get_by_label("83.33").rect();
+    let (model_before, number_before) = (model(&harness), number(&harness));
+    assert!(model_before.right() <= number_before.left());
+    harness.hover_at(number_before.center());
+    harness.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(-3000.0, 0.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Default::default(),
+    });
+    // The scroll is animated over a few frames.
+    harness.run_steps(30);
+    let (model_after, number_after) = (model(&harness), number(&harness));
+    assert!(
+        number_after.left() < number_before.left() - 100.0,
+        "the table did not scroll: {number_before:?} → {number_after:?}"
+    );
+    assert_eq!(
+        model_after, model_before,
+        "the model name moved with the numbers"
+    );
+}
+
 #[test]
 fn the_planners_cap_and_balance_floor_change_the_plan() {
     let mut harness = harness();

@@ -477,83 +477,179 @@ impl ResultsPanel {
 }
 
 /// One table as a grid: per column ours | paper. Returns the run whose number was clicked.
+/// One results table: the row labels (models) stay put while the data columns scroll sideways
+/// beneath a narrow window, so a number never loses the model it belongs to. The two grids are
+/// kept row-aligned by giving every row the same explicit height in both.
 fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -> Option<String> {
     let mut clicked = None;
-    egui::ScrollArea::horizontal()
-        .id_salt(("results_table_scroll", table.kind.slug()))
-        .show(ui, |ui| {
-            egui::Grid::new(("results_table", table.kind.slug()))
-                .striped(true)
-                .spacing(Vec2::new(14.0, 6.0))
-                .min_col_width(60.0)
-                .show(ui, |ui| {
-                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-                    ui.label("");
-                    for c in &table.column_labels {
-                        ui.label(RichText::new(c).strong());
-                        ui.label(RichText::new("paper").weak());
-                    }
-                    ui.end_row();
-                    for (label, row) in table.row_labels.iter().zip(&table.cells) {
+    let spacing = Vec2::new(14.0, 6.0);
+    let heights = RowHeights::new(ui);
+    let row_height = |row: &[tables::Cell]| {
+        if row.iter().any(|c| c.ours.is_some()) {
+            heights.ours
+        } else {
+            heights.line
+        }
+    };
+    ui.horizontal_top(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        egui::Grid::new(("results_rows", table.kind.slug()))
+            .striped(true)
+            .spacing(spacing)
+            .min_col_width(0.0)
+            .show(ui, |ui| {
+                with_height(ui, heights.line, |_| {});
+                ui.end_row();
+                for (label, row) in table.row_labels.iter().zip(&table.cells) {
+                    with_height(ui, row_height(row), |ui| {
                         ui.label(RichText::new(label).strong());
-                        for cell in row {
-                            match &cell.ours {
-                                Some(o) => {
-                                    ui.vertical(|ui| {
-                                        ui.set_min_width(110.0);
-                                        let on = selected == Some(o.run.as_str());
-                                        if ui
-                                            .selectable_label(
-                                                on,
-                                                RichText::new(format!("{:.2}", o.accuracy))
-                                                    .size(17.0)
-                                                    .strong(),
-                                            )
-                                            .on_hover_text(format!(
-                                                "{}: {} epochs{}{}",
-                                                o.run,
-                                                o.epochs,
-                                                if o.finished {
-                                                    ""
-                                                } else {
-                                                    " so far (still training or stopped: \
-                                                     not final)"
-                                                },
-                                                cell.note
-                                                    .as_ref()
-                                                    .map(|n| format!(", {n}"))
-                                                    .unwrap_or_default()
-                                            ))
-                                            .clicked()
-                                        {
-                                            clicked = Some(o.run.clone());
-                                        }
-                                        ui.label(
-                                            RichText::new(format!(
-                                                "{} · {} ep{}",
-                                                elide(&o.run, 18),
-                                                o.epochs,
-                                                if o.finished { "" } else { ", unfinished" }
-                                            ))
-                                            .small()
-                                            .weak(),
-                                        );
-                                    });
-                                }
-                                None => {
-                                    ui.label(RichText::new("—").weak());
-                                }
-                            }
-                            match cell.paper {
-                                Some(p) => ui.label(RichText::new(format!("{p:.2}")).weak()),
-                                None => ui.label(""),
+                    });
+                    ui.end_row();
+                }
+            });
+        ui.add_space(spacing.x);
+        egui::ScrollArea::horizontal()
+            .id_salt(("results_table_scroll", table.kind.slug()))
+            .show(ui, |ui| {
+                egui::Grid::new(("results_table", table.kind.slug()))
+                    .striped(true)
+                    .spacing(spacing)
+                    .min_col_width(60.0)
+                    .show(ui, |ui| {
+                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                        for (j, c) in table.column_labels.iter().enumerate() {
+                            ui.label(RichText::new(c).strong());
+                            let paper = |ui: &mut egui::Ui| {
+                                ui.label(RichText::new("paper").weak());
                             };
+                            // The first column's "paper" fixes the row's height.
+                            if j == 0 {
+                                with_height(ui, heights.line, paper);
+                            } else {
+                                paper(ui);
+                            }
                         }
                         ui.end_row();
-                    }
-                });
-        });
+                        for row in &table.cells {
+                            for (j, cell) in row.iter().enumerate() {
+                                match &cell.ours {
+                                    Some(o) => {
+                                        if ours_cell(ui, o, cell, selected) {
+                                            clicked = Some(o.run.clone());
+                                        }
+                                    }
+                                    None => {
+                                        ui.label(RichText::new("—").weak());
+                                    }
+                                }
+                                let paper = |ui: &mut egui::Ui| {
+                                    if let Some(p) = cell.paper {
+                                        ui.label(RichText::new(format!("{p:.2}")).weak());
+                                    }
+                                };
+                                if j == 0 {
+                                    with_height(ui, row_height(row), paper);
+                                } else {
+                                    ui.horizontal(paper);
+                                }
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
+    });
     clicked
+}
+
+/// Heights of the two kinds of table row, at least what their contents need.
+struct RowHeights {
+    /// A row of plain labels.
+    line: f32,
+    /// A row with one of our numbers (a large selectable number over a small run line).
+    ours: f32,
+}
+
+impl RowHeights {
+    fn new(ui: &egui::Ui) -> Self {
+        let style = ui.style();
+        let body = ui.text_style_height(&egui::TextStyle::Body);
+        let small = ui.text_style_height(&egui::TextStyle::Small);
+        let large = ui
+            .ctx()
+            .fonts_mut(|f| f.row_height(&egui::FontId::proportional(OURS_SIZE)));
+        let button =
+            large.max(style.spacing.interact_size.y) + 2.0 * style.spacing.button_padding.y;
+        Self {
+            line: body.max(style.spacing.interact_size.y),
+            ours: (button + style.spacing.item_spacing.y + small).ceil() + 2.0,
+        }
+    }
+}
+
+/// A grid cell at least `height` tall: an invisible strut beside its contents (one cell per
+/// row in both grids of a table gets the row's height, so their rows line up).
+fn with_height(ui: &mut egui::Ui, height: f32, add: impl FnOnce(&mut egui::Ui)) {
+    let size = Vec2::new(ui.available_width(), height);
+    ui.allocate_ui_with_layout(
+        size,
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            ui.spacing_mut().item_spacing.x = 0.0;
+            ui.allocate_exact_size(Vec2::new(0.0, height), egui::Sense::hover());
+            add(ui);
+        },
+    );
+}
+
+/// Text size of our numbers in the tables.
+const OURS_SIZE: f32 = 17.0;
+
+/// Our number in a table cell: the accuracy (click to select its run) over the run's name and
+/// epochs. True when clicked.
+fn ours_cell(
+    ui: &mut egui::Ui,
+    o: &tables::Ours,
+    cell: &tables::Cell,
+    selected: Option<&str>,
+) -> bool {
+    ui.vertical(|ui| {
+        ui.set_min_width(110.0);
+        let on = selected == Some(o.run.as_str());
+        let clicked = ui
+            .selectable_label(
+                on,
+                RichText::new(format!("{:.2}", o.accuracy))
+                    .size(OURS_SIZE)
+                    .strong(),
+            )
+            .on_hover_text(format!(
+                "{}: {} epochs{}{}",
+                o.run,
+                o.epochs,
+                if o.finished {
+                    ""
+                } else {
+                    " so far (still training or stopped: not final)"
+                },
+                cell.note
+                    .as_ref()
+                    .map(|n| format!(", {n}"))
+                    .unwrap_or_default()
+            ))
+            .clicked();
+        ui.label(
+            RichText::new(format!(
+                "{} · {} ep{}",
+                elide(&o.run, 18),
+                o.epochs,
+                if o.finished { "" } else { ", unfinished" }
+            ))
+            .small()
+            .weak(),
+        );
+        clicked
+    })
+    .inner
 }
 
 /// `name` shortened to at most `max` characters with an ellipsis in the middle (run names from
