@@ -96,7 +96,7 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
         t: 5,
         seed: 1,
         level_weights: vec![1.0; 5],
-        plan: PlanOptions::default(),
+        ..BuildConfig::default()
     };
     let mut total = 0;
     out.push(measure(

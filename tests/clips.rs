@@ -310,6 +310,7 @@ fn motion_preset(per_class: usize, t: usize, per_video: Option<usize>) -> Preset
             cap: None,
             min_share: 0.0,
             limit: None,
+            test_patterns: Default::default(),
         },
         model: None,
         train: None,

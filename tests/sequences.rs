@@ -6,7 +6,7 @@ use std::path::Path;
 
 use occlab::data::{ImageSet, Split};
 use occlab::sequence::builder::{
-    BuildConfig, Ordering, SequenceSet, build_patterned, level_counts, random_control,
+    BuildConfig, Ordering, SequenceSet, TestPatterns, build_patterned, level_counts, random_control,
 };
 use occlab::sequence::patterns::{
     PatternError, PatternLibrary, ProgressionOptions, Wrap, digit_symbols,
@@ -540,6 +540,49 @@ fn full_mnist_counts_reach_the_paper() {
 }
 
 // ---------------------------------------------------------------- builder
+
+/// Unbalanced splits favour different patterns: training has no C, test many C's and two B's.
+/// Planned on its own, the test split is mostly "ACA" (never trained); with
+/// `TestPatterns::Trained` it uses only what training got, and fewer of its images for it.
+#[test]
+fn the_test_split_can_be_kept_to_the_patterns_trained_on() {
+    let names = vec!["A".to_string(), "B".to_string(), "C".to_string()];
+    let images = synthetic(names, &[40, 40, 0], &[20, 2, 20]);
+    let lib = PatternLibrary::parse("two", "ABA\nACA").unwrap();
+    let build = |test_patterns| {
+        let cfg = BuildConfig {
+            t: 3,
+            level_weights: vec![1.0],
+            test_patterns,
+            ..BuildConfig::default()
+        };
+        build_patterned(&images, &lib, &cfg).unwrap()
+    };
+    let (own, own_plans) = build(TestPatterns::All);
+    assert_eq!(own_plans.train.counts, [20, 0], "train: ABA only (no C)");
+    assert_eq!(
+        own_plans.test.counts,
+        [2, 8],
+        "test on its own: 8 ACA, never trained"
+    );
+    let (kept, kept_plans) = build(TestPatterns::Trained);
+    assert_eq!(
+        kept_plans.train.counts, own_plans.train.counts,
+        "training is planned the same"
+    );
+    assert_eq!(
+        kept_plans.test.counts,
+        [2, 0],
+        "test: ABA only, as many as its 2 B's allow"
+    );
+    for (set, n) in [(&own, 10), (&kept, 2)] {
+        assert_eq!(set.sequences_in(Split::Test).count(), n);
+    }
+    assert!(
+        kept.sequences_in(Split::Test).all(|q| q.pattern == Some(0)),
+        "every test sequence spells a trained pattern"
+    );
+}
 
 #[test]
 fn determinism() {

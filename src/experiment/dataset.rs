@@ -100,6 +100,7 @@ pub fn prepare_with_dir(
             min_share: s.min_share,
             ..PlanOptions::default()
         },
+        test_patterns: s.test_patterns,
     };
     let (patterned, plans) = builder::build_patterned(&images, &library, &cfg)?;
     Ok(finish(

@@ -7,6 +7,7 @@ use crate::model::resnet::StemKind;
 use crate::model::rrn::{SkipPosition, SkipType};
 use crate::model::{ModelConfig, ModelKind};
 use crate::occlusion::OcclusionSpec;
+use crate::sequence::builder::TestPatterns;
 use crate::sequence::patterns::{
     MAX_T, Pattern, PatternError, PatternLibrary, ProgressionOptions, Wrap,
 };
@@ -264,6 +265,11 @@ pub struct SequenceSpec {
     /// Keep at most this many sequences of each split (train, test): quick runs on a subset.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// `"trained"`: the test split is planned over the patterns the training split was given
+    /// (no test sequence of a pattern never trained); `"all"` (the default, left out of the
+    /// file): each split planned on its own.
+    #[serde(default, skip_serializing_if = "TestPatterns::is_all")]
+    pub test_patterns: TestPatterns,
 }
 
 /// A preset file that cannot be used.

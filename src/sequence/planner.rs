@@ -146,9 +146,35 @@ pub enum PlanError {
 /// Plans the number of sequences per pattern. `counts[p][k]` is how many images of class k one
 /// sequence of pattern p uses; `available[k]` how many images class k has.
 pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Result<Plan, PlanError> {
+    plan_among(counts, available, opts, None)
+}
+
+/// [`plan`] with only the patterns `allowed[p]` may use (the others get 0 and are left out of the
+/// balance floor): e.g. a test split planned over the patterns its training split was given.
+pub fn plan_among(
+    counts: &[Vec<u32>],
+    available: &[u32],
+    opts: &PlanOptions,
+    allowed: Option<&[bool]>,
+) -> Result<Plan, PlanError> {
     let started = Instant::now();
-    check(counts, available, opts)?;
-    let problem = Problem::new(counts, available, opts);
+    if let Some(a) = allowed
+        && a.len() != counts.len()
+    {
+        return Err(PlanError::Options(format!(
+            "{} patterns allowed or not, but there are {} patterns",
+            a.len(),
+            counts.len()
+        )));
+    }
+    let allowed = |p: usize| allowed.is_none_or(|a| a[p]);
+    check(counts, available, opts, &allowed)?;
+    let mut problem = Problem::new(counts, available, opts);
+    for (p, ub) in problem.ub.iter_mut().enumerate() {
+        if !allowed(p) {
+            *ub = 0;
+        }
+    }
     let zeros = vec![0u32; problem.np];
     let ub = problem.ub.clone();
 
@@ -190,7 +216,12 @@ pub fn plan(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Resul
     })
 }
 
-fn check(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Result<(), PlanError> {
+fn check(
+    counts: &[Vec<u32>],
+    available: &[u32],
+    opts: &PlanOptions,
+    allowed: &impl Fn(usize) -> bool,
+) -> Result<(), PlanError> {
     if !(0.0..=1.0).contains(&opts.min_share) {
         return Err(PlanError::Options(format!(
             "min_share {} is outside 0–1",
@@ -212,7 +243,7 @@ fn check(counts: &[Vec<u32>], available: &[u32], opts: &PlanOptions) -> Result<(
                 expected: available.len(),
             });
         }
-        if opts.cap.is_none() && row.iter().all(|&c| c == 0) {
+        if opts.cap.is_none() && allowed(p) && row.iter().all(|&c| c == 0) {
             return Err(PlanError::Unbounded { pattern: p + 1 });
         }
     }

@@ -74,6 +74,7 @@ pub fn embedded_digits_preset(
             cap: None,
             min_share: 0.0,
             limit: Some(limit),
+            test_patterns: Default::default(),
         },
         model: Some(ModelSpec::new(kind)),
         train: Some(train),

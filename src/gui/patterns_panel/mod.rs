@@ -14,7 +14,7 @@ use super::workbench::{
 use crate::data::ImageSet;
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::builder::{
-    BuildConfig, SPLITS, SequenceSet, SplitPlans, build_patterned, random_control,
+    BuildConfig, SPLITS, SequenceSet, SplitPlans, TestPatterns, build_patterned, random_control,
 };
 use crate::sequence::patterns::{PatternLibrary, Wrap};
 use crate::sequence::render::render_image;
@@ -186,6 +186,21 @@ impl PatternsPanel {
                 );
             widgets::accessible_name(ui, &floor, "Balance floor");
         });
+        let mut trained = draft.test_patterns == TestPatterns::Trained;
+        let test_only = ui
+            .checkbox(&mut trained, "Test only on patterns trained on")
+            .on_hover_text(
+                "Plan the test split over the patterns the training split got, so no test \
+                 sequence spells a pattern the model never saw (each split is otherwise planned \
+                 on its own images, and unbalanced classes can favour different patterns in each)",
+            );
+        if test_only.changed() {
+            draft.test_patterns = if trained {
+                TestPatterns::Trained
+            } else {
+                TestPatterns::All
+            };
+        }
         match choice {
             LibraryChoice::Digits | LibraryChoice::Labels => progression_ui(ui, draft),
             LibraryChoice::Custom => self.custom_ui(ui, draft),
@@ -321,6 +336,7 @@ impl PatternsPanel {
                 min_share: draft.min_share,
                 ..Default::default()
             },
+            test_patterns: draft.test_patterns,
         };
         let task = Task::spawn(ctx, "patterns", move || {
             build(id, generation, &images, library, &cfg)

@@ -8,6 +8,7 @@
 //! ([`LibraryKind::fitting`]).
 
 use crate::experiment::preset::{ClipOutput, LibrarySpec, OrderingSpec, SequenceSpec};
+use crate::sequence::builder::TestPatterns;
 use crate::sequence::patterns::{
     LibraryKind, PatternError, PatternLibrary, ProgressionOptions, Wrap,
 };
@@ -120,6 +121,8 @@ pub struct SequenceDraft {
     /// The planner's balance floor: every buildable pattern gets at least this share of the
     /// mean count per pattern (0: maximum total only).
     pub min_share: f64,
+    /// The planner: which patterns the test split may use.
+    pub test_patterns: TestPatterns,
     /// Keep at most this many sequences per split (quick runs).
     pub limit: Option<usize>,
     /// Clip data: subsequences per video (M); `None`: every non-overlapping one.
@@ -145,6 +148,7 @@ impl Default for SequenceDraft {
             custom: "0-1-2-3-4\n1-3-5-7-9\n9-8-7-6-5\n".into(),
             cap: 0,
             min_share: 0.0,
+            test_patterns: TestPatterns::All,
             limit: None,
             per_video: None,
             clip_output: ClipOutput::Last,
@@ -221,16 +225,17 @@ impl SequenceDraft {
     /// The sequence spec of a run on a data set with `class_names` (`clips`: a clip source,
     /// whose videos are cut into subsequences instead).
     pub fn spec(&self, class_names: &[String], clips: bool) -> SequenceSpec {
-        let (patterns, cap, min_share) = if clips {
+        let (patterns, cap, min_share, test_patterns) = if clips {
             let patterns = LibrarySpec::Clips {
                 per_video: self.per_video,
                 output: self.clip_output,
                 occlude: true,
             };
-            (patterns, None, 0.0)
+            (patterns, None, 0.0, TestPatterns::All)
         } else {
             let patterns = self.library_spec(self.choice(class_names));
-            (patterns, (self.cap > 0).then_some(self.cap), self.min_share)
+            let cap = (self.cap > 0).then_some(self.cap);
+            (patterns, cap, self.min_share, self.test_patterns)
         };
         SequenceSpec {
             t: self.t,
@@ -240,6 +245,7 @@ impl SequenceDraft {
             cap,
             min_share,
             limit: self.limit,
+            test_patterns,
         }
     }
 
@@ -296,6 +302,7 @@ impl SequenceDraft {
         self.ordering = spec.ordering;
         self.cap = spec.cap.unwrap_or(0);
         self.min_share = spec.min_share;
+        self.test_patterns = spec.test_patterns;
         self.limit = spec.limit;
         // T was chosen with the library: a data set loading next does not reset it.
         self.fitted = None;
@@ -316,6 +323,7 @@ impl SequenceDraft {
             || (progression && options_changed)
             || self.cap > 0
             || self.min_share > 0.0
+            || self.test_patterns != TestPatterns::All
     }
 
     /// The chosen library, checked against the data set's classes and T (real words come from
@@ -386,6 +394,7 @@ mod tests {
                 cap: Some(40),
                 min_share: 0.25,
                 limit: Some(100),
+                test_patterns: TestPatterns::Trained,
             };
             let mut draft = SequenceDraft::default();
             draft.apply(&spec);
