@@ -222,7 +222,7 @@ fn cities_and_concatenations_t6_to_30() {
         let cfg = BuildConfig {
             t,
             plan: PlanOptions {
-                time_limit_s: 0.5,
+                node_limit: 2_000,
                 ..PlanOptions::default()
             },
             ..BuildConfig::default()
@@ -540,6 +540,45 @@ fn full_mnist_counts_reach_the_paper() {
 }
 
 // ---------------------------------------------------------------- builder
+
+/// The OCR letters' class counts (folds 0–7 and 8–9 of `ocr-letters/`): unbalanced (j 144, n
+/// 4,010), so the city-name plan needs branch and bound.
+const OCR_TRAIN: [u32; 26] = [
+    3245, 1024, 1700, 1156, 3975, 748, 1989, 680, 3932, 144, 721, 2505, 1279, 4010, 3108, 1078,
+    272, 2136, 1086, 1717, 2026, 539, 433, 341, 955, 880,
+];
+const OCR_TEST: [u32; 26] = [
+    789, 260, 414, 286, 980, 173, 483, 181, 981, 45, 188, 635, 323, 1014, 789, 299, 69, 537, 308,
+    419, 536, 125, 87, 72, 266, 214,
+];
+
+/// The plan is the same however busy the machine is: the searches stop after a number of nodes,
+/// not after a time (with a time limit, four of these plans made at once came out in two
+/// different plans).
+#[test]
+fn plans_do_not_depend_on_the_machines_load() {
+    let lib = PatternLibrary::cities();
+    let counts = lib.class_counts(&letters()).unwrap();
+    let opts = PlanOptions::default();
+    let alone: Vec<_> = [&OCR_TRAIN, &OCR_TEST]
+        .map(|a| plan(&counts, a, &opts).unwrap().counts)
+        .to_vec();
+    let busy: Vec<Vec<Vec<u32>>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    [&OCR_TRAIN, &OCR_TEST]
+                        .map(|a| plan(&counts, a, &opts).unwrap().counts)
+                        .to_vec()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for plans in busy {
+        assert_eq!(plans, alone);
+    }
+}
 
 /// Unbalanced splits favour different patterns: training has no C, test many C's and two B's.
 /// Planned on its own, the test split is mostly "ACA" (never trained); with

@@ -129,6 +129,57 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
     common::assert_same_records(&straight, &interrupted, 3, "stopped after epoch 1");
 }
 
+/// A run records which sequences it started on; resumed on other sequences (say, a new occlab
+/// that plans the same preset differently) it stops with a clear message instead of training and
+/// testing on other data.
+#[test]
+fn a_run_resumes_only_on_the_sequences_it_started_with() {
+    use occlab::experiment::training::RunTrainError;
+    use occlab::train::error::TrainError;
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(ModelKind::Cnn, 16, 2);
+    let prepared = dataset::prepare(&p, None).unwrap();
+    let run = RunDir::create(&dir.path().join("run"), &p).unwrap();
+    let first = run_job(&prepared, &run, false, Some(1));
+    assert_eq!(first, TrainOutcome::Stopped { after_epoch: 1 });
+    let recorded = run.info().unwrap().sequences;
+    assert_eq!(recorded, Some(prepared.sequences.fingerprint()));
+
+    let mut other = p.clone();
+    other.sequences.seed += 1;
+    let other = dataset::prepare(&other, None).unwrap();
+    assert_ne!(
+        other.sequences.fingerprint(),
+        prepared.sequences.fingerprint()
+    );
+    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
+    let sink = EventSink {
+        tx: ev_tx,
+        notify: None,
+    };
+    let err = train(&other, &run, BackendChoice::Flex, true, &sink, &ctl_rx).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RunTrainError::Train(TrainError::SequencesChanged { .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("not the ones the run started with"),
+        "{err}"
+    );
+    // Nothing was written: the run resumes on its own sequences and finishes.
+    assert_eq!(run.checkpoint_epoch().unwrap(), Some(1));
+    assert!(matches!(
+        run_job(&prepared, &run, true, None),
+        TrainOutcome::Finished { .. }
+    ));
+}
+
 #[test]
 fn runs_record_config_metrics_checkpoint_and_predictions() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

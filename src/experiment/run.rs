@@ -61,6 +61,11 @@ pub struct RunInfo {
     /// `vulkan`), which decide its kernels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gpu_features: Vec<String>,
+    /// Fingerprint of the sequences it trained and was tested on
+    /// ([`SequenceSet::fingerprint`](crate::sequence::builder::SequenceSet::fingerprint)); a
+    /// resumed job must build the same (runs from before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequences: Option<String>,
 }
 
 /// This machine's name (`gethostname`), if it has one.

@@ -140,9 +140,16 @@ impl RecordSink for RunDir {
                         .collect(),
                     None => Vec::new(),
                 },
+                sequences: Some(begin.sequences.to_string()),
             })?;
         }
         Ok(())
+    }
+    fn started_with(&self) -> Result<Option<String>, SinkError> {
+        if !self.path.join("run.json").exists() {
+            return Ok(None);
+        }
+        Ok(self.info()?.sequences)
     }
     fn append(&self, line: &LogLine) -> Result<(), SinkError> {
         Ok(RunDir::append(self, line)?)

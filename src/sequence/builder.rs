@@ -51,6 +51,23 @@ pub struct Sequence {
     pub occlusion_seed: u64,
 }
 
+/// 64-bit FNV-1a (a stable fingerprint, not for security).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
 /// How a set's sequences are ordered (a preset's `[sequences] ordering`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,6 +309,28 @@ impl fmt::Display for SetSummary {
 }
 
 impl SequenceSet {
+    /// A short fingerprint of exactly these sequences (each one's split, images, labels, levels
+    /// and occluder seed, in order; 64-bit FNV-1a, hex). A run records it when it starts and
+    /// refuses to resume on sequences that differ.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Fnv1a::default();
+        h.write(&(self.t as u64).to_le_bytes());
+        h.write(&(self.sequences.len() as u64).to_le_bytes());
+        for q in &self.sequences {
+            h.write(&[q.split as u8]);
+            h.write(&(q.images.len() as u64).to_le_bytes());
+            for &i in &q.images {
+                h.write(&i.to_le_bytes());
+            }
+            for &l in &q.labels {
+                h.write(&l.to_le_bytes());
+            }
+            h.write(&q.levels);
+            h.write(&q.occlusion_seed.to_le_bytes());
+        }
+        format!("{:016x}", h.0)
+    }
+
     /// The sequences of one split, in order.
     pub fn sequences_in(&self, split: Split) -> impl Iterator<Item = &Sequence> + '_ {
         self.sequences.iter().filter(move |s| s.split == split)

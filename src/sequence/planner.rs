@@ -2,7 +2,7 @@
 //!
 //! Paper A chooses the number of sequences of each pattern by linear programming so that the
 //! number of sequences is maximal given the images per class. occlab solves it as an **integer
-//! program** (good_lp with the pure-Rust microlp solver):
+//! program** (the pure-Rust microlp solver):
 //!
 //! ```text
 //! maximise   Σ_p x_p
@@ -33,27 +33,31 @@
 //!    rounding gains nothing, fill greedily) gives a feasible plan; when it reaches ⌊LP⌋ it is
 //!    optimal and no branch and bound runs. Otherwise microlp's branch and bound runs,
 //!    warm-started with that plan and with the cut Σx ≤ ⌊LP⌋ (which removes no integer plan but
-//!    lets the search stop once it is reached), for at most [`PlanOptions::time_limit_s`].
+//!    lets the search stop once it is reached), for at most [`PlanOptions::node_limit`] nodes.
 //!    [`Plan::optimal`] says whether the total is proven maximal; [`Plan::upper_bound`] is ⌊LP⌋.
 //! 2. **Smallest count** m. Its LP bound; a binary search over m, each step diving with every
 //!    buildable count ≥ m and checking that the total is still reached; branch and bound (cut at
-//!    the bound, [`PlanOptions::even_time_limit_s`]) only if the search ends below the bound.
+//!    the bound, [`PlanOptions::even_node_limit`] nodes) only if the search ends below the bound.
 //! 3. **Largest count** M, likewise (a binary search over the cap M).
 //!
 //! With a balance floor the diving heuristics are replaced by rounding plus greedy filling, and
 //! stages 2 and 3 are left to branch and bound. Every plan returned is checked against the
-//! constraints in exact integer arithmetic. Stages 2 and 3 are best-effort within their time
+//! constraints in exact integer arithmetic. Stages 2 and 3 are best-effort within their node
 //! limit (the band may be a count wider than the best possible); stage 1 is exact whenever
-//! `optimal` is true. Everything is deterministic (no randomness; microlp and good_lp iterate in
-//! a fixed order).
+//! `optimal` is true. Everything is deterministic: no randomness, microlp iterates in a fixed
+//! order, and every search stops after a number of nodes, never after a time. (A time limit made
+//! the plan depend on the machine's load: planned four times at once, the OCR letters' city names
+//! came out in two different plans.)
 //!
 //! Over 600 lines: one integer program (its bound, branch and bound, the balance floor) and its
 //! tests.
 
 use std::time::{Duration, Instant};
 
-use good_lp::solvers::{Solution, SolutionStatus, SolverModel, WithInitialSolution, WithTimeLimit};
-use good_lp::{Expression, ProblemVariables, ResolutionError, Variable, microlp, variable};
+use microlp::{
+    ComparisonOp, Error as LpError, OptimizationDirection, Problem as Lp,
+    SolutionStatus as LpStatus, SolveOptions, SolveOutcome, Variable as Var,
+};
 
 /// Options of the planner (see the module docs).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -66,21 +70,28 @@ pub struct PlanOptions {
     pub min_share: f64,
     /// Among the plans with the largest total, pick the one with the narrowest band of counts.
     pub even: bool,
-    /// Time limit of the branch and bound for the total (stage 1), in seconds.
-    pub time_limit_s: f64,
-    /// Time limit of the branch and bound of each evening-out stage, in seconds.
-    pub even_time_limit_s: f64,
+    /// Most branch-and-bound nodes for the total (stage 1). A node count, not a time, so that
+    /// the plan does not depend on the machine or its load.
+    pub node_limit: u64,
+    /// Most branch-and-bound nodes of each evening-out stage.
+    pub even_node_limit: u64,
 }
 
+/// Default node limit of stage 1 (the total).
+pub const NODE_LIMIT: u64 = 20_000;
+/// Default node limit of each evening-out stage.
+pub const EVEN_NODE_LIMIT: u64 = 2_000;
+
 impl Default for PlanOptions {
-    /// No cap, no floor, evening out on; 5 s for the total, 0.5 s per evening-out stage.
+    /// No cap, no floor, evening out on; [`NODE_LIMIT`] nodes for the total, [`EVEN_NODE_LIMIT`]
+    /// per evening-out stage.
     fn default() -> Self {
         PlanOptions {
             cap: None,
             min_share: 0.0,
             even: true,
-            time_limit_s: 5.0,
-            even_time_limit_s: 0.5,
+            node_limit: NODE_LIMIT,
+            even_node_limit: EVEN_NODE_LIMIT,
         }
     }
 }
@@ -228,12 +239,10 @@ fn check(
             opts.min_share
         )));
     }
-    for limit in [opts.time_limit_s, opts.even_time_limit_s] {
-        if !(limit > 0.0 && limit.is_finite()) {
-            return Err(PlanError::Options(format!(
-                "time limit {limit} s is not a positive number"
-            )));
-        }
+    if opts.node_limit == 0 || opts.even_node_limit == 0 {
+        return Err(PlanError::Options(
+            "a node limit of the branch and bound is 0".into(),
+        ));
     }
     for (p, row) in counts.iter().enumerate() {
         if row.len() != available.len() {
@@ -289,8 +298,8 @@ struct Problem<'a> {
     counts: &'a [Vec<u32>],
     available: &'a [u32],
     min_share: f64,
-    time_limit_s: f64,
-    even_time_limit_s: f64,
+    node_limit: u64,
+    even_node_limit: u64,
     np: usize,
     /// Upper bound per pattern: the cap and what each class allows on its own.
     ub: Vec<u32>,
@@ -317,8 +326,8 @@ impl<'a> Problem<'a> {
             counts,
             available,
             min_share: opts.min_share,
-            time_limit_s: opts.time_limit_s,
-            even_time_limit_s: opts.even_time_limit_s,
+            node_limit: opts.node_limit,
+            even_node_limit: opts.even_node_limit,
             np: counts.len(),
             ub,
         }
@@ -662,7 +671,9 @@ impl<'a> Problem<'a> {
 
     /// Builds and solves one stage with `lo ≤ x ≤ hi`; `integer` false gives the LP relaxation.
     /// `start` warm-starts the search; `cut` bounds the objective (≤ when maximising, ≥ when
-    /// minimising). `None` when the stage is infeasible.
+    /// minimising). `None` when the stage is infeasible. The branch and bound stops after a
+    /// number of nodes, never after a time, so the plan is the same on any machine under any
+    /// load.
     fn solve(
         &self,
         stage: Stage,
@@ -675,102 +686,119 @@ impl<'a> Problem<'a> {
         if (0..self.np).any(|p| lo[p] > hi[p]) {
             return Ok(None);
         }
-        let mut vars = ProblemVariables::new();
-        let xs: Vec<Variable> = (0..self.np)
+        let direction = match stage {
+            Stage::LowerMax { .. } => OptimizationDirection::Minimize,
+            _ => OptimizationDirection::Maximize,
+        };
+        let mut lp = Lp::new(direction);
+        let on_total = if matches!(stage, Stage::Total) {
+            1.0
+        } else {
+            0.0
+        };
+        let xs: Vec<Var> = (0..self.np)
             .map(|p| {
-                let def = variable().min(lo[p] as f64).max(hi[p] as f64);
-                vars.add(if integer { def.integer() } else { def })
+                if integer {
+                    lp.add_integer_var(on_total, (to_i32(lo[p]), to_i32(hi[p])))
+                } else {
+                    lp.add_var(on_total, (lo[p] as f64, hi[p] as f64))
+                }
             })
             .collect();
-        let total: Expression = xs.iter().sum();
-        // The auxiliary variable of stages 2 and 3 (smallest / largest count).
+        // The auxiliary variable of stages 2 and 3 (smallest / largest count): the objective.
         let aux = match stage {
             Stage::Total => None,
-            _ => Some(vars.add(variable().min(0).max(i32::MAX as f64))),
+            _ => Some(lp.add_var(1.0, (0.0, i32::MAX as f64))),
         };
         let active: Vec<usize> = (0..self.np).filter(|&p| self.ub[p] > 0).collect();
-        let unsolved = match (stage, aux) {
-            (Stage::RaiseMin { .. }, Some(a)) => vars.maximise(a),
-            (Stage::LowerMax { .. }, Some(a)) => vars.minimise(a),
-            _ => vars.maximise(total.clone()),
-        };
-        let mut model = unsolved.using(microlp);
-        if integer {
-            let limit = match stage {
-                Stage::Total => self.time_limit_s,
-                _ => self.even_time_limit_s,
-            };
-            model = model.with_time_limit(limit);
-        }
-        if let Some(x) = start.filter(|_| integer) {
-            let mut init: Vec<(Variable, f64)> =
-                xs.iter().zip(x).map(|(&v, &n)| (v, n as f64)).collect();
-            if let Some(a) = aux {
-                let val = match stage {
-                    Stage::RaiseMin { .. } => min_over(x, &active),
-                    _ => max_over(x, &active),
-                };
-                init.push((a, val as f64));
-            }
-            model = model.with_initial_solution(init);
-        }
+        let total = || xs.iter().map(|&v| (v, 1.0)).collect::<Vec<_>>();
         for (k, &avail) in self.available.iter().enumerate() {
-            let used: Expression = xs
+            let used: Vec<(Var, f64)> = xs
                 .iter()
                 .zip(self.counts)
                 .filter(|(_, row)| row[k] > 0)
-                .map(|(&v, row)| row[k] as f64 * v)
-                .sum();
-            model = model.with(used.leq(avail as f64));
+                .map(|(&v, row)| (v, row[k] as f64))
+                .collect();
+            if !used.is_empty() {
+                lp.add_constraint(used, ComparisonOp::Le, avail as f64);
+            }
         }
         if self.min_share > 0.0 {
+            // P·x_p − min_share·Σx ≥ 0
             for &p in &active {
-                let lhs = self.np as f64 * xs[p];
-                model = model.with(lhs.geq(self.min_share * total.clone()));
+                let mut terms: Vec<(Var, f64)> = xs.iter().map(|&v| (v, -self.min_share)).collect();
+                terms[p].1 += self.np as f64;
+                lp.add_constraint(terms, ComparisonOp::Ge, 0.0);
             }
         }
         match (stage, aux) {
             (Stage::RaiseMin { total: n }, Some(a)) => {
-                model = model.with(total.clone().eq(n as f64));
+                lp.add_constraint(total(), ComparisonOp::Eq, n as f64);
                 for &p in &active {
-                    model = model.with((xs[p] - a).geq(0.0));
+                    lp.add_constraint([(xs[p], 1.0), (a, -1.0)], ComparisonOp::Ge, 0.0);
                 }
                 if let Some(c) = cut {
-                    model = model.with(Expression::from(a).leq(c));
+                    lp.add_constraint([(a, 1.0)], ComparisonOp::Le, c);
                 }
             }
             (Stage::LowerMax { total: n, floor }, Some(a)) => {
-                model = model.with(total.clone().eq(n as f64));
+                lp.add_constraint(total(), ComparisonOp::Eq, n as f64);
                 for &p in &active {
-                    model = model.with(Expression::from(xs[p]).geq(floor as f64));
-                    model = model.with((a - xs[p]).geq(0.0));
+                    lp.add_constraint([(xs[p], 1.0)], ComparisonOp::Ge, floor as f64);
+                    lp.add_constraint([(a, 1.0), (xs[p], -1.0)], ComparisonOp::Ge, 0.0);
                 }
                 if let Some(c) = cut {
-                    model = model.with(Expression::from(a).geq(c));
+                    lp.add_constraint([(a, 1.0)], ComparisonOp::Ge, c);
                 }
             }
             _ => {
                 if let Some(c) = cut {
-                    model = model.with(total.clone().leq(c));
+                    lp.add_constraint(total(), ComparisonOp::Le, c);
                 }
             }
         }
-        let solution = match model.solve() {
-            Ok(s) => s,
-            Err(ResolutionError::Infeasible) => return Ok(None),
+        let mut options = SolveOptions::default();
+        if integer {
+            options.node_limit = Some(match stage {
+                Stage::Total => self.node_limit,
+                _ => self.even_node_limit,
+            });
+            if let Some(x) = start {
+                let mut init: Vec<(Var, f64)> =
+                    xs.iter().zip(x).map(|(&v, &n)| (v, n as f64)).collect();
+                if let Some(a) = aux {
+                    let val = match stage {
+                        Stage::RaiseMin { .. } => min_over(x, &active),
+                        _ => max_over(x, &active),
+                    };
+                    init.push((a, val as f64));
+                }
+                options.warm_start = Some(init);
+            }
+        }
+        let solution = match lp.solve_with(options) {
+            Ok(SolveOutcome::Solution(s)) => s,
+            // The node limit came before any plan: none from this stage.
+            Ok(SolveOutcome::Interrupted(_)) => return Ok(None),
+            Err(LpError::Infeasible) => return Ok(None),
             Err(e) => return Err(PlanError::Solver(e.to_string())),
         };
-        let values: Vec<f64> = xs.iter().map(|&v| solution.value(v)).collect();
+        let values: Vec<f64> = xs.iter().map(|&v| solution.var_value(v)).collect();
         let objective = match aux {
-            Some(a) => solution.value(a),
+            Some(a) => solution.var_value(a),
             None => values.iter().sum(),
         };
         Ok(Some(StageResult {
             values,
             objective,
-            optimal: matches!(solution.status(), SolutionStatus::Optimal),
+            optimal: matches!(solution.status(), LpStatus::Optimal),
         }))
     }
+}
+
+/// A count as a bound of an integer variable (counts never come near `i32::MAX`).
+fn to_i32(n: u32) -> i32 {
+    n.min(i32::MAX as u32) as i32
 }
 
 #[cfg(test)]

@@ -276,12 +276,24 @@ pub fn train(
             })?;
         first_epoch = done + 1;
     }
+    let sequences = prepared.sequences.fingerprint();
+    if first_epoch > 1
+        && let Some(recorded) = run.started_with()?
+        && recorded != sequences
+    {
+        return Err(TrainError::SequencesChanged {
+            run: run.name(),
+            recorded,
+            now: sequences,
+        });
+    }
     run.begin(&Begin {
         model: model_cfg,
         resume,
         first_epoch,
         backend: &chosen,
         data_dir: prepared.data_dir.as_deref(),
+        sequences: &sequences,
     })?;
     sink.send(TrainEvent::Started {
         run: run.name(),

@@ -40,4 +40,14 @@ pub enum TrainError {
     },
     #[error("reading tensor data: {0}")]
     Tensor(String),
+    #[error(
+        "{run}: the sequences this preset builds now (fingerprint {now}) are not the ones the run \
+         started with ({recorded}, in its run.json): resuming would train and test on other data. \
+         Start a new run, or resume with the occlab version and data folder it started with"
+    )]
+    SequencesChanged {
+        run: String,
+        recorded: String,
+        now: String,
+    },
 }

@@ -92,6 +92,9 @@ pub struct Begin<'a> {
     pub backend: &'a ChosenBackend,
     /// The data folder the prepared sequences were loaded from, if any.
     pub data_dir: Option<&'a Path>,
+    /// The fingerprint of the sequences trained and tested on
+    /// ([`SequenceSet::fingerprint`](crate::sequence::builder::SequenceSet::fingerprint)).
+    pub sequences: &'a str,
 }
 
 /// Where a training job keeps what it produces. The engine calls, per epoch, in this order: the
@@ -124,6 +127,9 @@ pub trait RecordSink {
     /// Finishes a checkpoint commit that a crash interrupted, or drops an uncommitted one
     /// (called before resuming).
     fn recover_checkpoint(&self) -> Result<(), SinkError>;
+    /// The fingerprint of the sequences the run started with, if it recorded one (a resumed job
+    /// must train on the same).
+    fn started_with(&self) -> Result<Option<String>, SinkError>;
     /// The job starts (fresh, or resumed).
     fn begin(&self, begin: &Begin<'_>) -> Result<(), SinkError>;
     /// Keeps one record.
