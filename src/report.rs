@@ -11,12 +11,13 @@
 //! Over 600 lines: one document (the reproduction report) and its parser for the tests.
 
 use crate::experiment::plots::{self, LineChart, Series};
-use crate::experiment::preset::OrderingSpec;
+use crate::experiment::preset::{OrderingSpec, SequenceSpec};
 use crate::experiment::published::{self, PAPER_PEOPLE};
 use crate::experiment::reproduce::{Budget, PlannedRun, ReproduceOptions, RunOutcome, TableId};
 use crate::experiment::run::{RunDir, RunInfo};
 use crate::experiment::tables::{self, Dataset, ResultsTable, RunSummary, TableKind};
 use crate::model::ModelKind;
+use crate::sequence::builder::TestPatterns;
 use crate::train::EpochRecord;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -528,6 +529,21 @@ fn people_accuracy(dir: &Path, patterned: bool) -> Vec<PeopleCell> {
         .collect()
 }
 
+/// The planner options that differ from the defaults, as a clause ending in ", " (or nothing).
+fn planner_options(s: &SequenceSpec) -> String {
+    let mut parts = Vec::new();
+    if let Some(cap) = s.cap {
+        parts.push(format!("at most {cap} sequences per pattern"));
+    }
+    if s.min_share > 0.0 {
+        parts.push(format!("balance floor {}", s.min_share));
+    }
+    if s.test_patterns == TestPatterns::Trained {
+        parts.push("test split planned over the patterns the training split got".to_string());
+    }
+    parts.into_iter().map(|p| p + ", ").collect()
+}
+
 fn settings(md: &mut String, rows: &[&Row]) {
     let _ = writeln!(md, "### Settings\n");
     let mut seen = BTreeSet::new();
@@ -535,13 +551,14 @@ fn settings(md: &mut String, rows: &[&Row]) {
         let p = &r.run.preset;
         let o = &p.occlusion;
         format!(
-            "{}|{:?}|{:?}|{:?}|{}|{:?}",
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{}",
             p.data.describe(),
             o.shape,
             o.fill,
             o.level_widths,
             p.sequences.t,
-            p.sequences.ordering
+            p.sequences.ordering,
+            planner_options(&p.sequences)
         )
     };
     for r in rows {
@@ -575,7 +592,7 @@ fn settings(md: &mut String, rows: &[&Row]) {
         let _ = writeln!(
             md,
             "- {}: occluders {:?}/{:?}, level widths {:?} (mix {:?}), T = {}, {}, patterns `{}`, \
-             sequence seed {}, {}{}.",
+             sequence seed {}, {}{}{}.",
             p.data.describe(),
             o.shape,
             o.fill,
@@ -591,6 +608,7 @@ fn settings(md: &mut String, rows: &[&Row]) {
                 .replace('\n', "; ")
                 .trim_end_matches("; "),
             p.sequences.seed,
+            planner_options(&p.sequences),
             counts,
             p.sequences
                 .limit
@@ -846,6 +864,27 @@ pub fn cell_value(cell: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_name_the_planner_options_a_preset_changes() {
+        let p = crate::experiment::preset::Preset::load(std::path::Path::new(
+            "presets/paper-a/a1-ocr-letters-patterned-crnn.toml",
+        ))
+        .unwrap();
+        assert_eq!(
+            planner_options(&p.sequences),
+            "test split planned over the patterns the training split got, "
+        );
+        let mut s = p.sequences.clone();
+        s.test_patterns = TestPatterns::All;
+        assert_eq!(planner_options(&s), "");
+        s.cap = Some(40);
+        s.min_share = 0.25;
+        assert_eq!(
+            planner_options(&s),
+            "at most 40 sequences per pattern, balance floor 0.25, "
+        );
+    }
 
     #[test]
     fn tables_parse_back() {
