@@ -476,10 +476,10 @@ impl ResultsPanel {
     }
 }
 
-/// One table as a grid: per column ours | paper. Returns the run whose number was clicked.
-/// One results table: the row labels (models) stay put while the data columns scroll sideways
-/// beneath a narrow window, so a number never loses the model it belongs to. The two grids are
-/// kept row-aligned by giving every row the same explicit height in both.
+/// One results table, per column ours | paper; returns the run whose number was clicked. The row
+/// labels (models) stay put while the data columns scroll sideways beneath a narrow window, so a
+/// number never loses the model it belongs to. The two grids are kept row-aligned by giving every
+/// row the same explicit height in both.
 fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -> Option<String> {
     let mut clicked = None;
     let spacing = Vec2::new(14.0, 6.0);
