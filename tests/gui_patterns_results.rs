@@ -301,6 +301,30 @@ fn the_planners_cap_and_balance_floor_change_the_plan() {
     // What the Train panel trains on and a preset saves: the same floor.
     let shared = harness.state().session_preset().unwrap().sequences;
     assert_eq!(shared.min_share, 0.5);
+    // "Test only on patterns trained on": the test plan uses only patterns training got, and
+    // the preset says so.
+    harness
+        .get_by_role_and_label(Role::CheckBox, "Test only on patterns trained on")
+        .click();
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Build sequences")
+        .click();
+    wait_for_build(&mut harness);
+    let b = harness.state().patterns_panel.built().expect("a build");
+    assert!(
+        b.plans
+            .test
+            .counts
+            .iter()
+            .zip(&b.plans.train.counts)
+            .all(|(&test, &train)| test == 0 || train > 0)
+    );
+    let shared = harness.state().session_preset().unwrap().sequences;
+    assert_eq!(
+        shared.test_patterns,
+        occlab::sequence::builder::TestPatterns::Trained
+    );
 }
 
 /// The OCR letters through the real app: the words preset loads the letters (the Data panel says
