@@ -178,6 +178,23 @@ fn a_run_resumes_only_on_the_sequences_it_started_with() {
         run_job(&prepared, &run, true, None),
         TrainOutcome::Finished { .. }
     ));
+
+    // A run from before fingerprints (none in its run.json) resumes, and records the sequences
+    // it resumed on, so that the next resume is checked.
+    let old = RunDir::create(&dir.path().join("old"), &p).unwrap();
+    let first = run_job(&prepared, &old, false, Some(1));
+    assert_eq!(first, TrainOutcome::Stopped { after_epoch: 1 });
+    let mut info = old.info().unwrap();
+    info.sequences = None;
+    old.write_info(&info).unwrap();
+    assert!(matches!(
+        run_job(&prepared, &old, true, None),
+        TrainOutcome::Finished { .. }
+    ));
+    assert_eq!(
+        old.info().unwrap().sequences,
+        Some(prepared.sequences.fingerprint())
+    );
 }
 
 #[test]

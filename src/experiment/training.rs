@@ -142,6 +142,17 @@ impl RecordSink for RunDir {
                 },
                 sequences: Some(begin.sequences.to_string()),
             })?;
+        } else if let Some(mut info) = self
+            .path
+            .join("run.json")
+            .exists()
+            .then(|| self.info())
+            .transpose()?
+            && info.sequences.is_none()
+        {
+            // A run from before fingerprints: the sequences it resumes on from now on are checked.
+            info.sequences = Some(begin.sequences.to_string());
+            self.write_info(&info)?;
         }
         Ok(())
     }
