@@ -82,6 +82,16 @@ fn run_job(
     resume: bool,
     stop_after_epoch: Option<usize>,
 ) -> TrainOutcome {
+    try_job(prepared, run, resume, stop_after_epoch).unwrap()
+}
+
+/// [`run_job`] with the job's error returned rather than unwrapped.
+fn try_job(
+    prepared: &Prepared,
+    run: &RunDir,
+    resume: bool,
+    stop_after_epoch: Option<usize>,
+) -> Result<TrainOutcome, occlab::experiment::training::RunTrainError> {
     let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
     // Ask for a stop as soon as the chosen epoch's checkpoint is reported, like a user pressing
@@ -99,7 +109,7 @@ fn run_job(
         tx: ev_tx,
         notify: None,
     };
-    let outcome = train(prepared, run, BackendChoice::Flex, resume, &sink, &ctl_rx).unwrap();
+    let outcome = train(prepared, run, BackendChoice::Flex, resume, &sink, &ctl_rx);
     drop(sink);
     watcher.join().unwrap();
     outcome
@@ -153,13 +163,7 @@ fn a_run_resumes_only_on_the_sequences_it_started_with() {
         other.sequences.fingerprint(),
         prepared.sequences.fingerprint()
     );
-    let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
-    let sink = EventSink {
-        tx: ev_tx,
-        notify: None,
-    };
-    let err = train(&other, &run, BackendChoice::Flex, true, &sink, &ctl_rx).unwrap_err();
+    let err = try_job(&other, &run, true, None).unwrap_err();
     assert!(
         matches!(
             &err,

@@ -59,11 +59,11 @@ pub enum LaunchError {
     Damaged { path: PathBuf },
 }
 
-/// 64-bit FNV-1a: a stable short name for a config (not for security).
+/// 64-bit FNV-1a of `bytes`: a stable short name for a config (not for security).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let mut h = crate::sequence::builder::Fnv1a::default();
+    h.write(bytes);
+    h.0
 }
 
 /// The folder of `preset`'s run under `root`, named by its exact config:

@@ -239,6 +239,14 @@ impl RunDir {
         std::fs::write(&p, serde_json::to_string_pretty(info).expect("serialises")).map_err(io(&p))
     }
 
+    /// [`info`](Self::info), or `None` when the run has no `run.json` yet.
+    pub fn info_if_any(&self) -> Result<Option<RunInfo>, RunError> {
+        if !self.path.join("run.json").exists() {
+            return Ok(None);
+        }
+        self.info().map(Some)
+    }
+
     pub fn info(&self) -> Result<RunInfo, RunError> {
         let p = self.path.join("run.json");
         let text = crate::data::read_bounded_text(&p, MAX_SMALL_BYTES).map_err(io(&p))?;

@@ -142,12 +142,7 @@ impl RecordSink for RunDir {
                 },
                 sequences: Some(begin.sequences.to_string()),
             })?;
-        } else if let Some(mut info) = self
-            .path
-            .join("run.json")
-            .exists()
-            .then(|| self.info())
-            .transpose()?
+        } else if let Some(mut info) = self.info_if_any()?
             && info.sequences.is_none()
         {
             // A run from before fingerprints: the sequences it resumes on from now on are checked.
@@ -157,10 +152,7 @@ impl RecordSink for RunDir {
         Ok(())
     }
     fn started_with(&self) -> Result<Option<String>, SinkError> {
-        if !self.path.join("run.json").exists() {
-            return Ok(None);
-        }
-        Ok(self.info()?.sequences)
+        Ok(self.info_if_any()?.and_then(|info| info.sequences))
     }
     fn append(&self, line: &LogLine) -> Result<(), SinkError> {
         Ok(RunDir::append(self, line)?)

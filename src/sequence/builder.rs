@@ -51,8 +51,9 @@ pub struct Sequence {
     pub occlusion_seed: u64,
 }
 
-/// 64-bit FNV-1a (a stable fingerprint, not for security).
-struct Fnv1a(u64);
+/// 64-bit FNV-1a (a stable fingerprint, not for security): sequence fingerprints here, run
+/// folder names from a config's text in `experiment::queue`.
+pub struct Fnv1a(pub u64);
 
 impl Default for Fnv1a {
     fn default() -> Self {
@@ -61,7 +62,8 @@ impl Default for Fnv1a {
 }
 
 impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
+    /// Feeds `bytes` to the hash.
+    pub fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
         }
