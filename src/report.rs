@@ -74,22 +74,21 @@ pub fn write_report(
             let dir = RunDir {
                 path: run.dir.clone(),
             };
+            // One read of the log per run (summary, epochs and clip records alike).
             let exists = dir.config_path().exists();
+            let records = exists.then(|| tables::read_run(&dir).ok()).flatten();
+            let info = exists.then(|| dir.info().ok()).flatten();
+            let (summary, epochs, clips) = match records {
+                Some(r) => (Some(r.summary), r.epochs, r.clips.into_iter().last()),
+                None => (None, Vec::new(), None),
+            };
             Row {
                 run,
                 outcome,
-                summary: exists.then(|| tables::summarize(&dir).ok()).flatten(),
-                epochs: if exists {
-                    tables::read_epochs(&dir).unwrap_or_default()
-                } else {
-                    Vec::new()
-                },
-                info: exists.then(|| dir.info().ok()).flatten(),
-                clips: if exists {
-                    dir.clip_epochs().ok().and_then(|c| c.into_iter().last())
-                } else {
-                    None
-                },
+                summary,
+                epochs,
+                info,
+                clips,
             }
         })
         .collect();

@@ -26,6 +26,7 @@ use crate::data::source::DataSource;
 use crate::metrics::{ImagePrediction, Metrics};
 use crate::model::ModelKind;
 use crate::train::EpochRecord;
+use crate::train::clip_eval::ClipEpochRecord;
 use std::path::{Path, PathBuf};
 
 /// A column of paper A's tables: the paper's three data sets, and the two stand-ins for EMNIST
@@ -260,12 +261,8 @@ pub fn class_names_for(source: &DataSource, n: usize) -> Vec<String> {
     }
 }
 
-/// The epoch records of a run: `metrics.jsonl`, or else `epochs.jsonl` (see the module docs).
-pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
-    let epochs = run.epochs()?;
-    if !epochs.is_empty() {
-        return Ok(epochs);
-    }
+/// The epochs of a kept record, `epochs.jsonl` (none when the file is absent).
+fn read_archived_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
     let p = run.path.join("epochs.jsonl");
     let text = match crate::data::read_bounded_text(&p, super::run::MAX_METRICS_BYTES) {
         Ok(text) => text,
@@ -291,27 +288,37 @@ pub fn read_epochs(run: &RunDir) -> Result<Vec<EpochRecord>, RunError> {
     Ok(out)
 }
 
-/// Reads one run's preset and its result epoch (best by validation, else last).
-pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
+/// What a report shows of one run, from one read of its `metrics.jsonl`.
+#[derive(Clone, Debug)]
+pub struct RunRecords {
+    pub summary: RunSummary,
+    /// Every epoch record: `metrics.jsonl`'s, or else `epochs.jsonl`'s (see the module docs).
+    pub epochs: Vec<EpochRecord>,
+    /// The clip records (clip data only), in order.
+    pub clips: Vec<ClipEpochRecord>,
+}
+
+/// Reads one run's preset and its log once: its summary ([`summarize`]'s), epochs and clip
+/// records.
+pub fn read_run(run: &RunDir) -> Result<RunRecords, RunError> {
     let preset: Preset = run.preset()?;
     let log = run.log()?;
-    let finished = matches!(log.last(), Some(LogLine::Finished { .. }));
-    let epochs: Vec<EpochRecord> = log
-        .into_iter()
-        .filter_map(|l| match l {
-            LogLine::Epoch(e) => Some(*e),
-            _ => None,
-        })
-        .collect();
+    let mut finished = matches!(log.last(), Some(LogLine::Finished { .. }));
+    let mut epochs = Vec::new();
+    let mut clips = Vec::new();
+    for line in log {
+        match line {
+            LogLine::Epoch(e) => epochs.push(*e),
+            LogLine::Clips(c) => clips.push(*c),
+            _ => {}
+        }
+    }
     // No epochs in `metrics.jsonl`: an archived `epochs.jsonl` (a kept record), if any.
-    let (epochs, finished) = if epochs.is_empty() {
-        let archived = read_epochs(run)?;
-        let kept = !archived.is_empty();
-        (archived, finished || kept)
-    } else {
-        (epochs, finished)
-    };
-    Ok(RunSummary {
+    if epochs.is_empty() {
+        epochs = read_archived_epochs(run)?;
+        finished |= !epochs.is_empty();
+    }
+    let summary = RunSummary {
         finished,
         name: run.name(),
         path: run.path.clone(),
@@ -323,7 +330,17 @@ pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
         epochs: epochs.len(),
         best_epoch: best_by_validation(&epochs).map(|e| e.epoch),
         result: best_by_validation(&epochs).or(epochs.last()).cloned(),
+    };
+    Ok(RunRecords {
+        summary,
+        epochs,
+        clips,
     })
+}
+
+/// Reads one run's preset and its result epoch (best by validation, else last).
+pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
+    read_run(run).map(|r| r.summary)
 }
 
 /// The epoch with the best validation accuracy (the first, on ties), when any epoch has one.
