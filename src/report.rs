@@ -688,9 +688,57 @@ fn plots_for(md: &mut String, out: &Path, table: TableId, rows: &[&Row]) -> Resu
         let file = format!("{base}-curves.png");
         plots::write_png(&curves, &out.join(&file), 900, 520).map_err(|e| e.to_string())?;
         let _ = writeln!(md, "![{}]({file})\n", curves.title);
+        // Where runs held out validation sequences: training (dropout on) against validation
+        // accuracy, the picture of how far a run overfits before early stopping ends it.
+        let validated: Vec<&&Row> = group
+            .iter()
+            .filter(|r| r.epochs.iter().any(|e| e.validation.is_some()))
+            .collect();
+        if !validated.is_empty() {
+            let fit = LineChart {
+                title: format!(
+                    "Table {}: training and validation accuracy per epoch — {data}",
+                    table.name()
+                ),
+                x_label: "epoch".into(),
+                y_label: "accuracy (%)".into(),
+                x_range: None,
+                y_range: None,
+                integer_x: true,
+                legend_left: false,
+                series: validated
+                    .iter()
+                    .flat_map(|r| {
+                        let train = Series {
+                            name: format!("{} train", label(r)),
+                            points: r
+                                .epochs
+                                .iter()
+                                .map(|e| (e.epoch as f64, e.train.accuracy() * 100.0))
+                                .collect(),
+                        };
+                        let validation = Series {
+                            name: format!("{} validation", label(r)),
+                            points: r
+                                .epochs
+                                .iter()
+                                .filter_map(|e| {
+                                    let v = e.validation.as_ref()?;
+                                    Some((e.epoch as f64, v.accuracy() * 100.0))
+                                })
+                                .collect(),
+                        };
+                        [train, validation]
+                    })
+                    .collect(),
+            };
+            let file = format!("{base}-fit.png");
+            plots::write_png(&fit, &out.join(&file), 900, 520).map_err(|e| e.to_string())?;
+            let _ = writeln!(md, "![{}]({file})\n", fit.title);
+        }
         let levels = LineChart {
             title: format!(
-                "Table {}: test accuracy per occlusion level (last epoch) — {data}",
+                "Table {}: test accuracy per occlusion level (each run's result epoch) — {data}",
                 table.name()
             ),
             x_label: "occlusion level".into(),
@@ -702,10 +750,11 @@ fn plots_for(md: &mut String, out: &Path, table: TableId, rows: &[&Row]) -> Resu
             series: group
                 .iter()
                 .filter_map(|r| {
-                    let last = r.epochs.last()?;
+                    // The epoch the tables report: best by validation, else the last.
+                    let result = tables::result_epoch(&r.epochs)?;
                     Some(Series {
                         name: label(r),
-                        points: last
+                        points: result
                             .test
                             .per_level
                             .iter()

@@ -198,6 +198,10 @@ fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
     let md = std::fs::read_to_string(&first.report).unwrap();
     assert!(md.contains("Stopped before all runs finished"), "{md}");
     assert!(
+        !md.contains("training and validation accuracy"),
+        "no validation chart for runs that do not validate"
+    );
+    assert!(
         events
             .lock()
             .unwrap()
@@ -278,4 +282,44 @@ fn a_stopped_reproduction_resumes_and_reuses_what_finished() {
         !md.contains("? train"),
         "sequence counts come from a trained run"
     );
+}
+
+/// Runs that hold out validation sequences get a chart of training against validation accuracy
+/// per epoch (how far each overfits before early stopping ends it), and the per-level chart is
+/// of the epoch the tables report.
+#[test]
+fn runs_that_validate_get_a_training_against_validation_chart() {
+    use occlab::experiment::preset::Preset;
+    let _serial = SERIAL.lock().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let presets = tmp.path().join("presets");
+    common::embedded_a1_presets(&presets, Some(2));
+    for entry in std::fs::read_dir(presets.join("paper-a")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut p = Preset::load(&path).unwrap();
+        p.train.as_mut().unwrap().validation_fraction = 0.25;
+        p.save(&path).unwrap();
+    }
+    let mut opts =
+        ReproduceOptions::new(vec![TableId::A1], Budget::Smoke, tmp.path().join("report"));
+    opts.presets = presets;
+    opts.backend = BackendChoice::Flex;
+    opts.quiz_dir = Some(tmp.path().join("quiz"));
+    opts.epochs = Some(2);
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let done = reproduce(&opts, write_report, &|_| {}, &rx).unwrap();
+    assert!(!done.stopped);
+    let md = std::fs::read_to_string(&done.report).unwrap();
+    let image = |title: &str| {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("![") && l.contains(title))
+            .unwrap_or_else(|| panic!("no chart {title:?} in {md}"));
+        let file = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
+        let png = done.report.parent().unwrap().join(file);
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+        assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", png.display());
+    };
+    image("training and validation accuracy per epoch");
+    image("test accuracy per occlusion level (each run's result epoch)");
 }

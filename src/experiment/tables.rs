@@ -329,7 +329,7 @@ pub fn read_run(run: &RunDir) -> Result<RunRecords, RunError> {
         t: preset.sequences.t,
         epochs: epochs.len(),
         best_epoch: best_by_validation(&epochs).map(|e| e.epoch),
-        result: best_by_validation(&epochs).or(epochs.last()).cloned(),
+        result: result_epoch(&epochs).cloned(),
     };
     Ok(RunRecords {
         summary,
@@ -341,6 +341,12 @@ pub fn read_run(run: &RunDir) -> Result<RunRecords, RunError> {
 /// Reads one run's preset and its result epoch (best by validation, else last).
 pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
     read_run(run).map(|r| r.summary)
+}
+
+/// The epoch a run reports ([`RunSummary::result`]): the best by validation accuracy when the
+/// run validates, else the last.
+pub fn result_epoch(epochs: &[EpochRecord]) -> Option<&EpochRecord> {
+    best_by_validation(epochs).or(epochs.last())
 }
 
 /// The epoch with the best validation accuracy (the first, on ties), when any epoch has one.
