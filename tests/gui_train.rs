@@ -270,3 +270,76 @@ fn finished_runs_on_disk_are_overlaid() {
     harness.run();
     assert_eq!(harness.state().train_panel.series().count(), 1);
 }
+
+/// Converged training from the panel: a validation split and early stopping, set through the
+/// form, reach the run's preset; the run line names the best epoch by validation (the run's
+/// result) beside the latest test accuracy.
+#[test]
+fn a_validated_run_set_up_in_the_form_reports_its_best_epoch() {
+    let root = tempfile::tempdir().unwrap();
+    let mut harness = train_harness();
+    {
+        let form = &mut harness.state_mut().train_panel.form;
+        form.config.batch_size = 4;
+        form.config.epochs = 3;
+        form.backend = BackendChoice::Flex;
+        form.select_only(&[ModelKind::Cnn]);
+        harness.state_mut().workbench.sequences.limit = Some(48);
+    }
+    harness.state_mut().workbench.runs_root = root.path().display().to_string();
+    gui_common::settle(&mut harness);
+    // Early stopping needs a validation split: it is off until one is held out.
+    assert!(harness.state().train_panel.form.config.patience.is_none());
+    harness
+        .get_by_role_and_label(Role::CheckBox, "Validation split")
+        .click();
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::CheckBox, "Early stopping")
+        .click();
+    harness.run();
+    let config = harness.state().train_panel.form.config.clone();
+    assert_eq!(config.validation_fraction, 0.1);
+    assert_eq!(config.patience, Some(5));
+
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(120),
+        "the run to finish",
+        |h| label_starting(h, "state: ").is_some_and(|s| s.starts_with("state: finished")),
+    );
+    let runs: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("config.toml").is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let train = RunDir::open(&runs[0])
+        .unwrap()
+        .preset()
+        .unwrap()
+        .train
+        .unwrap();
+    assert_eq!(train.validation_fraction, 0.1);
+    assert_eq!(train.patience, Some(5));
+    harness.run();
+    let best = harness
+        .state()
+        .train_panel
+        .series()
+        .last()
+        .unwrap()
+        .best_epoch()
+        .cloned();
+    let best = best.expect("a validated run has a best epoch");
+    assert!(
+        gui_common::shows(&harness, &format!("best epoch {}: validation", best.epoch)),
+        "the run line names the best epoch: {:?}",
+        harness
+            .query_all_by(|n| n.value().is_some_and(|v| v.contains("test")))
+            .filter_map(|n| n.value())
+            .collect::<Vec<_>>()
+    );
+}

@@ -27,6 +27,8 @@ use crate::metrics::{ImagePrediction, Metrics};
 use crate::model::ModelKind;
 use crate::train::EpochRecord;
 use crate::train::clip_eval::ClipEpochRecord;
+/// The epoch with the best validation accuracy (the engine's records' rule, used here for results).
+pub use crate::train::records::best_by_validation;
 use std::path::{Path, PathBuf};
 
 /// A column of paper A's tables: the paper's three data sets, and the two stand-ins for EMNIST
@@ -347,21 +349,6 @@ pub fn summarize(run: &RunDir) -> Result<RunSummary, RunError> {
 /// run validates, else the last.
 pub fn result_epoch(epochs: &[EpochRecord]) -> Option<&EpochRecord> {
     best_by_validation(epochs).or(epochs.last())
-}
-
-/// The epoch with the best validation accuracy (the first, on ties), when any epoch has one.
-pub fn best_by_validation(epochs: &[EpochRecord]) -> Option<&EpochRecord> {
-    epochs
-        .iter()
-        .filter_map(|e| Some((e, e.validation.as_ref()?.accuracy())))
-        .fold(
-            None,
-            |best: Option<(&EpochRecord, f64)>, (e, a)| match best {
-                Some((_, b)) if b >= a => best,
-                _ => Some((e, a)),
-            },
-        )
-        .map(|(e, _)| e)
 }
 
 /// Every run under `root`, summarised; runs that cannot be read are reported as messages

@@ -32,6 +32,21 @@ pub struct EpochRecord {
     pub images_per_second: f64,
 }
 
+/// The epoch with the best validation accuracy (the first, on ties), when any epoch has one.
+pub fn best_by_validation(epochs: &[EpochRecord]) -> Option<&EpochRecord> {
+    epochs
+        .iter()
+        .filter_map(|e| Some((e, e.validation.as_ref()?.accuracy())))
+        .fold(
+            None,
+            |best: Option<(&EpochRecord, f64)>, (e, a)| match best {
+                Some((_, b)) if b >= a => best,
+                _ => Some((e, a)),
+            },
+        )
+        .map(|(e, _)| e)
+}
+
 /// One training step's figures.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRecord {

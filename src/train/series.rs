@@ -224,6 +224,21 @@ impl RunSeries {
             .collect()
     }
 
+    /// (epoch, validation accuracy) per epoch that scored a validation split (runs with
+    /// `validation_fraction` > 0; empty otherwise).
+    pub fn validation_accuracy(&self) -> Vec<[f64; 2]> {
+        self.epochs
+            .iter()
+            .filter_map(|e| Some([e.epoch as f64, e.validation.as_ref()?.accuracy()]))
+            .collect()
+    }
+
+    /// The best epoch so far by validation accuracy (the one early stopping keeps and the run
+    /// reports), when the run validates.
+    pub fn best_epoch(&self) -> Option<&EpochRecord> {
+        super::records::best_by_validation(&self.epochs)
+    }
+
     /// (epoch, test accuracy) per epoch.
     pub fn test_accuracy(&self) -> Vec<[f64; 2]> {
         self.epochs

@@ -166,6 +166,7 @@ impl TrainPanel {
                 let l = ui.label("Seed");
                 ui.add(egui::DragValue::new(&mut c.seed)).labelled_by(l.id);
                 ui.end_row();
+                validation_rows(ui, c);
                 widgets::optional_count_row(
                     ui,
                     &mut workbench.sequences.limit,
@@ -301,6 +302,19 @@ impl TrainPanel {
                 ui.label("Time left");
                 ui.label(s.eta_seconds().map_or("…".into(), format_duration));
                 ui.end_row();
+                if let Some(best) = s.best_epoch()
+                    && let Some(v) = &best.validation
+                {
+                    // Early stopping keeps this epoch's weights; its test figure is the result.
+                    ui.label("Best epoch");
+                    ui.label(format!(
+                        "best epoch {}: validation {:.1} %, test {:.1} %",
+                        best.epoch,
+                        v.accuracy() * 100.0,
+                        best.test.accuracy() * 100.0
+                    ));
+                    ui.end_row();
+                }
                 if let Some(c) = s.clips.last() {
                     // Clip data: paper B's measure, per video after averaging its subsequences.
                     ui.label("Test videos");
@@ -332,9 +346,20 @@ impl TrainPanel {
     pub(super) fn shown_runs_ui(&self, ui: &mut egui::Ui) {
         for r in self.runs.iter().filter(|r| r.visible) {
             let s = &r.series;
-            let accuracy = s.test_accuracy().last().map_or("no epoch yet".into(), |p| {
+            let mut accuracy = s.test_accuracy().last().map_or("no epoch yet".into(), |p| {
                 format!("test {:.1} %", p[1] * 100.0)
             });
+            // With a validation split the run's result is its best epoch, not its latest.
+            if let Some(best) = s.best_epoch()
+                && let Some(v) = &best.validation
+            {
+                accuracy.push_str(&format!(
+                    "; best epoch {}: validation {:.1} %, test {:.1} %",
+                    best.epoch,
+                    v.accuracy() * 100.0,
+                    best.test.accuracy() * 100.0
+                ));
+            }
             widgets::swatch(
                 ui,
                 r.color,
@@ -405,4 +430,53 @@ impl TrainPanel {
                 }
             });
     }
+}
+
+/// Grid rows for converged training: a share of the training sequences held out for validation
+/// (it chooses the best epoch, whose weights and test figures the run keeps) and, with it, early
+/// stopping after a number of epochs without a better validation accuracy. Ends both rows.
+fn validation_rows(ui: &mut egui::Ui, c: &mut crate::train::TrainConfig) {
+    let mut on = c.validates();
+    ui.checkbox(&mut on, "Validation split").on_hover_text(
+        "Hold out this share of the training sequences (seeded) and score it after every \
+         epoch: the best epoch by validation is the run's result",
+    );
+    // Switched on just now: 10 %, the `full` budget's share.
+    let mut percent = if c.validates() {
+        (c.validation_fraction * 100.0).round().clamp(1.0, 50.0) as usize
+    } else {
+        10
+    };
+    let r = ui.add_enabled(
+        on,
+        egui::DragValue::new(&mut percent)
+            .range(1..=50)
+            .suffix(" %"),
+    );
+    widgets::accessible_name(ui, &r, "Validation share");
+    ui.end_row();
+    // Only a whole-percent change rewrites the share (a preset's 0.125 stays as it is).
+    let fraction = percent as f64 / 100.0;
+    if !on {
+        c.validation_fraction = 0.0;
+    } else if !c.validates() || (c.validation_fraction * 100.0).round() as usize != percent {
+        c.validation_fraction = fraction;
+    }
+
+    let mut stop = on && c.patience.is_some();
+    let r = ui.add_enabled(on, egui::Checkbox::new(&mut stop, "Early stopping"));
+    r.on_hover_text(
+        "Stop once the validation accuracy has not improved for this many epochs \
+         (Epochs is then the most)",
+    );
+    let mut patience = c.patience.unwrap_or(5);
+    let r = ui.add_enabled(
+        stop,
+        egui::DragValue::new(&mut patience)
+            .range(1..=100)
+            .suffix(" epochs"),
+    );
+    widgets::accessible_name(ui, &r, "Patience");
+    ui.end_row();
+    c.patience = stop.then_some(patience);
 }

@@ -79,7 +79,18 @@ impl TrainPanel {
                 });
 
             let ui = &mut cols[1];
-            let (title, note) = ("Accuracy per epoch", "solid: test; dashed: training");
+            // Runs that hold out validation sequences also draw it: early stopping follows it.
+            let validates = shown
+                .iter()
+                .any(|r| !r.series.validation_accuracy().is_empty());
+            let (title, note) = if validates {
+                (
+                    "Accuracy per epoch",
+                    "solid: test; dashed: training; dotted: validation (chooses the best epoch)",
+                )
+            } else {
+                ("Accuracy per epoch", "solid: test; dashed: training")
+            };
             accuracy_plot(
                 ui,
                 title,
@@ -101,6 +112,15 @@ impl TrainPanel {
                             .style(LineStyle::dashed_dense())
                             .width(1.5),
                     );
+                    let validation = r.series.validation_accuracy();
+                    if !validation.is_empty() {
+                        plot_ui.line(
+                            Line::new(&r.series.name, validation)
+                                .color(r.color)
+                                .style(LineStyle::dotted_dense())
+                                .width(1.5),
+                        );
+                    }
                 }
             });
         });
