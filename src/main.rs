@@ -71,6 +71,15 @@ enum Command {
         /// faster on large batches (e.g. 256).
         #[arg(long)]
         batch: Option<usize>,
+        /// Hold out this share of the training sequences for validation (e.g. 0.1; 0 = none):
+        /// scored after every epoch, the best epoch by it is the run's result
+        /// (`[train] validation_fraction`).
+        #[arg(long)]
+        validation: Option<f64>,
+        /// Early stopping: stop once the validation accuracy has not improved for this many
+        /// epochs (`--epochs` is then the most; `[train] patience`). Needs a validation split.
+        #[arg(long)]
+        patience: Option<usize>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
         /// Run directory (default runs/<preset name>).
@@ -251,6 +260,8 @@ fn run() -> Result<()> {
             epochs,
             limit_sequences,
             batch,
+            validation,
+            patience,
             backend,
             out,
             resume,
@@ -261,6 +272,8 @@ fn run() -> Result<()> {
                 epochs,
                 limit: limit_sequences,
                 batch,
+                validation,
+                patience,
             },
             backend,
             out,
@@ -472,6 +485,8 @@ struct TrainOverrides {
     epochs: Option<usize>,
     limit: Option<usize>,
     batch: Option<usize>,
+    validation: Option<f64>,
+    patience: Option<usize>,
 }
 
 fn train(
@@ -487,9 +502,13 @@ fn train(
         let Some(out) = out.clone() else {
             bail!("--resume needs --out RUN_DIR")
         };
-        if overrides.batch.is_some() {
+        if overrides.batch.is_some()
+            || overrides.validation.is_some()
+            || overrides.patience.is_some()
+        {
             bail!(
-                "--batch applies to a new run: a resumed run keeps the batch size in its config.toml"
+                "--batch, --validation and --patience apply to a new run: a resumed run keeps \
+                 them as its config.toml says"
             );
         }
         // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
@@ -518,6 +537,26 @@ fn train(
                 bail!("--batch must be at least 1 sequence");
             }
             train.batch_size = b;
+        }
+        if let Some(v) = overrides.validation {
+            if !(0.0..1.0).contains(&v) {
+                bail!(
+                    "--validation is a share of the training sequences: at least 0, below 1 (got {v})"
+                );
+            }
+            train.validation_fraction = v;
+        }
+        if let Some(n) = overrides.patience {
+            if n == 0 {
+                bail!("--patience must be at least 1 epoch");
+            }
+            train.patience = Some(n);
+        }
+        if train.patience.is_some() && !train.validates() {
+            bail!(
+                "early stopping (--patience or [train] patience) needs a validation split: \
+                 add --validation 0.1, say"
+            );
         }
         if let Some(l) = overrides.limit {
             p.sequences.limit = Some(l);

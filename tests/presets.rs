@@ -191,3 +191,31 @@ fn every_shipped_sweep_expands() {
         "paper A's Table 3 lengths for MNIST"
     );
 }
+
+/// Converged-training settings a run cannot honour are refused when the preset is read, naming
+/// the file and the key, instead of being ignored (early stopping without a validation split
+/// would silently train every epoch).
+#[test]
+fn impossible_validation_settings_are_refused_with_the_file_named() {
+    let path = Path::new("presets/train/demo-crnn-embedded.toml");
+    let base = Preset::load(path).unwrap();
+    let with = |fraction: f64, patience: Option<usize>| {
+        let mut p = base.clone();
+        let t = p.train.as_mut().unwrap();
+        t.validation_fraction = fraction;
+        t.patience = patience;
+        Preset::parse(&p.to_toml(), path)
+    };
+    for (fraction, patience, says) in [
+        (0.0, Some(3), "needs a validation split"),
+        (0.1, Some(0), "train.patience = 0"),
+        (1.0, None, "train.validation_fraction = 1"),
+        (-0.1, None, "train.validation_fraction = -0.1"),
+    ] {
+        let e = with(fraction, patience).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+        assert!(e.contains("demo-crnn-embedded.toml"), "{e}");
+    }
+    let ok = with(0.1, Some(3)).unwrap().train.unwrap();
+    assert_eq!((ok.validation_fraction, ok.patience), (0.1, Some(3)));
+}

@@ -553,3 +553,64 @@ fn occlab_train_batch_overrides_the_presets_batch_size() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn occlab_train_validation_and_patience_override_the_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+            .args([
+                "train",
+                "--preset",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/presets/train/demo-crnn-embedded.toml"
+                ),
+                "--backend",
+                "flex",
+                "--epochs",
+                "2",
+                "--limit-sequences",
+                "16",
+                "--batch",
+                "4",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("run");
+    let o = run(&[
+        "--validation",
+        "0.25",
+        "--patience",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run_dir = RunDir::open(&out).unwrap();
+    let train = run_dir.preset().unwrap().train.unwrap();
+    assert_eq!((train.validation_fraction, train.patience), (0.25, Some(3)));
+    let epochs = run_dir.epochs().unwrap();
+    assert_eq!(epochs.len(), 2);
+    // 16 sequences, a quarter held out: 4 validation sequences of 5 images each epoch.
+    for e in &epochs {
+        let v = e
+            .validation
+            .as_ref()
+            .expect("a validation score every epoch");
+        assert_eq!(v.overall.total, 4 * 5, "epoch {}", e.epoch);
+    }
+
+    let o = run(&[
+        "--patience",
+        "3",
+        "--out",
+        dir.path().join("no-split").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs a validation split"), "{err}");
+    assert!(!dir.path().join("no-split").exists(), "nothing started");
+}
