@@ -301,6 +301,24 @@ fn a_validated_run_set_up_in_the_form_reports_its_best_epoch() {
     let config = harness.state().train_panel.form.config.clone();
     assert_eq!(config.validation_fraction, 0.1);
     assert_eq!(config.patience, Some(5));
+    // A share the form shows rounded (a preset's 0.125) is kept as it is while the form draws.
+    harness
+        .state_mut()
+        .train_panel
+        .form
+        .config
+        .validation_fraction = 0.125;
+    harness.run();
+    assert_eq!(
+        harness.state().train_panel.form.config.validation_fraction,
+        0.125
+    );
+    harness
+        .state_mut()
+        .train_panel
+        .form
+        .config
+        .validation_fraction = 0.1;
 
     harness.get_by_role_and_label(Role::Button, "Start").click();
     harness.step();

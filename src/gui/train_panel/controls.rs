@@ -441,26 +441,23 @@ fn validation_rows(ui: &mut egui::Ui, c: &mut crate::train::TrainConfig) {
         "Hold out this share of the training sequences (seeded) and score it after every \
          epoch: the best epoch by validation is the run's result",
     );
-    // Switched on just now: 10 %, the `full` budget's share.
-    let mut percent = if c.validates() {
-        (c.validation_fraction * 100.0).round().clamp(1.0, 50.0) as usize
-    } else {
-        10
-    };
+    // Shown in whole percent; a preset's share (0.125, say) is kept until the value is dragged.
+    let mut percent = (c.validation_fraction * 100.0).round().clamp(1.0, 90.0) as usize;
+    if !c.validates() {
+        percent = 10; // the `full` budget's share
+    }
     let r = ui.add_enabled(
         on,
         egui::DragValue::new(&mut percent)
-            .range(1..=50)
+            .range(1..=90)
             .suffix(" %"),
     );
     widgets::accessible_name(ui, &r, "Validation share");
     ui.end_row();
-    // Only a whole-percent change rewrites the share (a preset's 0.125 stays as it is).
-    let fraction = percent as f64 / 100.0;
     if !on {
         c.validation_fraction = 0.0;
-    } else if !c.validates() || (c.validation_fraction * 100.0).round() as usize != percent {
-        c.validation_fraction = fraction;
+    } else if !c.validates() || r.changed() {
+        c.validation_fraction = percent as f64 / 100.0;
     }
 
     let mut stop = on && c.patience.is_some();
