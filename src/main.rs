@@ -539,24 +539,14 @@ fn train(
             train.batch_size = b;
         }
         if let Some(v) = overrides.validation {
-            if !(0.0..1.0).contains(&v) {
-                bail!(
-                    "--validation is a share of the training sequences: at least 0, below 1 (got {v})"
-                );
-            }
             train.validation_fraction = v;
         }
-        if let Some(n) = overrides.patience {
-            if n == 0 {
-                bail!("--patience must be at least 1 epoch");
-            }
-            train.patience = Some(n);
+        if overrides.patience.is_some() {
+            train.patience = overrides.patience;
         }
-        if train.patience.is_some() && !train.validates() {
-            bail!(
-                "early stopping (--patience or [train] patience) needs a validation split: \
-                 add --validation 0.1, say"
-            );
+        // The preset was checked when read; the overrides are checked the same way.
+        if let Err(m) = train.check() {
+            bail!("{m} (`occlab train`: --validation SHARE, --patience N)");
         }
         if let Some(l) = overrides.limit {
             p.sequences.limit = Some(l);

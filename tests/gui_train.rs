@@ -29,6 +29,21 @@ fn train_harness() -> Harness<'static, OcclabApp> {
     harness
 }
 
+/// Sets the form for tiny runs of `model` alone on flex (batch 4, 3 epochs, 48 sequences per
+/// split) into the workbench's one runs folder `root`, then lets the background listings arrive,
+/// so the layout holds still under the clicks.
+fn tiny_flex_runs(harness: &mut Harness<'static, OcclabApp>, root: &Path, model: ModelKind) {
+    let form = &mut harness.state_mut().train_panel.form;
+    form.config.batch_size = 4;
+    form.config.epochs = 3;
+    form.backend = BackendChoice::Flex;
+    form.select_only(&[model]);
+    let workbench = &mut harness.state_mut().workbench;
+    workbench.sequences.limit = Some(48);
+    workbench.runs_root = root.display().to_string();
+    gui_common::settle(harness);
+}
+
 /// The value of the first label starting with `prefix`, if one is shown.
 fn label_starting(harness: &Harness<'static, OcclabApp>, prefix: &str) -> Option<String> {
     harness
@@ -46,19 +61,8 @@ fn steps_shown(harness: &Harness<'static, OcclabApp>) -> usize {
 fn a_cnn_run_starts_reports_steps_and_stops() {
     let root = tempfile::tempdir().unwrap();
     let mut harness = train_harness();
-    {
-        let form = &mut harness.state_mut().train_panel.form;
-        form.config.batch_size = 4;
-        form.config.epochs = 3;
-        form.backend = BackendChoice::Flex;
-        // Only the CRNN is ticked by default.
-        form.select_only(&[ModelKind::Crnn]);
-        harness.state_mut().workbench.sequences.limit = Some(48);
-    }
-    // The workbench's one runs folder.
-    harness.state_mut().workbench.runs_root = root.path().display().to_string();
-    // Background listings arrive first, so the layout holds still under the clicks.
-    gui_common::settle(&mut harness);
+    // Only the CRNN is ticked by default.
+    tiny_flex_runs(&mut harness, root.path(), ModelKind::Crnn);
     // Untick the CRNN and tick the CNN through the UI.
     harness
         .get_by_role_and_label(Role::CheckBox, "CRNN")
@@ -278,16 +282,7 @@ fn finished_runs_on_disk_are_overlaid() {
 fn a_validated_run_set_up_in_the_form_reports_its_best_epoch() {
     let root = tempfile::tempdir().unwrap();
     let mut harness = train_harness();
-    {
-        let form = &mut harness.state_mut().train_panel.form;
-        form.config.batch_size = 4;
-        form.config.epochs = 3;
-        form.backend = BackendChoice::Flex;
-        form.select_only(&[ModelKind::Cnn]);
-        harness.state_mut().workbench.sequences.limit = Some(48);
-    }
-    harness.state_mut().workbench.runs_root = root.path().display().to_string();
-    gui_common::settle(&mut harness);
+    tiny_flex_runs(&mut harness, root.path(), ModelKind::Cnn);
     // Early stopping needs a validation split: it is off until one is held out.
     assert!(harness.state().train_panel.form.config.patience.is_none());
     harness

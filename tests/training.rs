@@ -498,28 +498,30 @@ fn early_stopping_scores_the_best_epoch_and_resumes_exactly() {
     assert_eq!(resumed.predictions().unwrap(), preds);
 }
 
+/// `occlab train` on the demo preset (embedded digits, no data folder) on flex, with `args`.
+fn occlab_train_demo(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+        .args([
+            "train",
+            "--preset",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/presets/train/demo-crnn-embedded.toml"
+            ),
+            "--backend",
+            "flex",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn occlab_train_batch_overrides_the_presets_batch_size() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
-            .args([
-                "train",
-                "--preset",
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/presets/train/demo-crnn-embedded.toml"
-                ),
-                "--backend",
-                "flex",
-                "--epochs",
-                "1",
-                "--limit-sequences",
-                "12",
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
+        let limits = ["--epochs", "1", "--limit-sequences", "12"];
+        occlab_train_demo(&[&limits[..], extra].concat())
     };
     let out = dir.path().join("run");
     let o = run(&["--batch", "4", "--out", out.to_str().unwrap()]);
@@ -558,26 +560,8 @@ fn occlab_train_batch_overrides_the_presets_batch_size() {
 fn occlab_train_validation_and_patience_override_the_preset() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
-            .args([
-                "train",
-                "--preset",
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/presets/train/demo-crnn-embedded.toml"
-                ),
-                "--backend",
-                "flex",
-                "--epochs",
-                "2",
-                "--limit-sequences",
-                "16",
-                "--batch",
-                "4",
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
+        let limits = ["--epochs", "2", "--limit-sequences", "16", "--batch", "4"];
+        occlab_train_demo(&[&limits[..], extra].concat())
     };
     let out = dir.path().join("run");
     let o = run(&[

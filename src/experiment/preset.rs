@@ -334,29 +334,10 @@ impl Preset {
             });
         }
         if let Some(train) = &preset.train {
-            let bad = |message: String| {
-                Err(PresetError::Parse {
-                    path: origin.into(),
-                    message,
-                })
-            };
-            let v = train.validation_fraction;
-            if !(0.0..1.0).contains(&v) {
-                return bad(format!(
-                    "train.validation_fraction = {v}: a share of the training sequences, at \
-                     least 0 and below 1"
-                ));
-            }
-            match train.patience {
-                Some(0) => return bad("train.patience = 0: at least 1 epoch".into()),
-                Some(n) if !train.validates() => {
-                    return bad(format!(
-                        "train.patience = {n} needs a validation split (train.validation_fraction \
-                         > 0): early stopping follows the validation accuracy"
-                    ));
-                }
-                _ => {}
-            }
+            train.check().map_err(|message| PresetError::Parse {
+                path: origin.into(),
+                message,
+            })?;
         }
         Ok(preset)
     }

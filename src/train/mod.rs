@@ -63,6 +63,27 @@ impl TrainConfig {
     pub fn validates(&self) -> bool {
         self.validation_fraction > 0.0
     }
+
+    /// Refuses converged-training settings a run cannot honour, naming the key: a validation
+    /// share outside [0, 1), a patience of 0, or early stopping without a validation split (it
+    /// would silently train every epoch).
+    pub fn check(&self) -> Result<(), String> {
+        let v = self.validation_fraction;
+        if !(0.0..1.0).contains(&v) {
+            return Err(format!(
+                "train.validation_fraction = {v}: a share of the training sequences, at least 0 \
+                 and below 1"
+            ));
+        }
+        match self.patience {
+            Some(0) => Err("train.patience = 0: at least 1 epoch".into()),
+            Some(n) if !self.validates() => Err(format!(
+                "train.patience = {n} needs a validation split (train.validation_fraction > 0): \
+                 early stopping follows the validation accuracy"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for TrainConfig {

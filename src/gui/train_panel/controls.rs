@@ -302,17 +302,10 @@ impl TrainPanel {
                 ui.label("Time left");
                 ui.label(s.eta_seconds().map_or("…".into(), format_duration));
                 ui.end_row();
-                if let Some(best) = s.best_epoch()
-                    && let Some(v) = &best.validation
-                {
+                if let Some(best) = best_epoch_text(s) {
                     // Early stopping keeps this epoch's weights; its test figure is the result.
                     ui.label("Best epoch");
-                    ui.label(format!(
-                        "best epoch {}: validation {:.1} %, test {:.1} %",
-                        best.epoch,
-                        v.accuracy() * 100.0,
-                        best.test.accuracy() * 100.0
-                    ));
+                    ui.label(best);
                     ui.end_row();
                 }
                 if let Some(c) = s.clips.last() {
@@ -350,15 +343,9 @@ impl TrainPanel {
                 format!("test {:.1} %", p[1] * 100.0)
             });
             // With a validation split the run's result is its best epoch, not its latest.
-            if let Some(best) = s.best_epoch()
-                && let Some(v) = &best.validation
-            {
-                accuracy.push_str(&format!(
-                    "; best epoch {}: validation {:.1} %, test {:.1} %",
-                    best.epoch,
-                    v.accuracy() * 100.0,
-                    best.test.accuracy() * 100.0
-                ));
+            if let Some(best) = best_epoch_text(s) {
+                accuracy.push_str("; ");
+                accuracy.push_str(&best);
             }
             widgets::swatch(
                 ui,
@@ -430,6 +417,18 @@ impl TrainPanel {
                 }
             });
     }
+}
+
+/// "best epoch N: validation …, test …" for a run that validates: its result so far.
+fn best_epoch_text(s: &RunSeries) -> Option<String> {
+    let best = s.best_epoch()?;
+    let v = best.validation.as_ref()?;
+    Some(format!(
+        "best epoch {}: validation {:.1} %, test {:.1} %",
+        best.epoch,
+        v.accuracy() * 100.0,
+        best.test.accuracy() * 100.0
+    ))
 }
 
 /// Grid rows for converged training: a share of the training sequences held out for validation
