@@ -7,6 +7,7 @@
 //! cargo run --example speed_ab -- train --repeats 9
 //! cargo run --example speed_ab -- train CRNN-2-S CNN-4-S   # other models
 //! cargo run --example speed_ab -- pieces       # the steps of an im2col convolution, one by one
+//! cargo run --example speed_ab -- lstm         # the LSTM rows of `ops` only
 //! ```
 //!
 //! The machine this runs on is shared, so absolute times move with the load; what this reports is
@@ -43,7 +44,7 @@ fn main() {
         .unwrap_or(7);
     let all = !args
         .iter()
-        .any(|a| a == "ops" || a == "train" || a == "pieces");
+        .any(|a| a == "ops" || a == "train" || a == "pieces" || a == "lstm");
     println!(
         "speed_ab: {} build, available_parallelism = {:?}, RAYON_NUM_THREADS = {:?}, repeats {repeats}",
         if cfg!(debug_assertions) {
@@ -58,6 +59,9 @@ fn main() {
     let device = Device::flex();
     if all || args.iter().any(|a| a == "ops") {
         ops(&device, repeats);
+    }
+    if args.iter().any(|a| a == "lstm") {
+        lstm_ops(&device, repeats);
     }
     if args.iter().any(|a| a == "pieces") {
         im2col_pieces(&device, repeats);
@@ -168,7 +172,13 @@ fn ops(device: &Device, repeats: usize) {
         }
     }
 
-    // LSTM 12,544 → 256, T = 5, batch 32: Burn's nn::Lstm against SequenceLstm, same weights.
+    lstm_ops(device, repeats);
+}
+
+/// LSTM 12,544 → 256, T = 5, batch 32: Burn's nn::Lstm against SequenceLstm, same weights, and
+/// SequenceLstm against two ways of doing one input product for all four gates.
+fn lstm_ops(device: &Device, repeats: usize) {
+    let ad = device.clone().autodiff();
     let c = 14 * 14 * 64;
     let burn_lstm = burn::nn::LstmConfig::new(c, 256, true).init(&ad);
     let ours = SequenceLstm::from_burn(burn_lstm.clone());
@@ -202,11 +212,26 @@ fn ops(device: &Device, repeats: usize) {
         },
     );
     ab(
-        "LSTM fwd+bwd: SequenceLstm (old) vs concatenated W_x (new)",
+        "LSTM fwd+bwd: per gate (old) vs stored fused (new)",
         device,
         repeats,
         || {
+            let _ = lstm_per_gate(&burn_lstm, x.clone().require_grad())
+                .sum()
+                .backward();
+        },
+        || {
             let _ = ours.forward(x.clone().require_grad()).sum().backward();
+        },
+    );
+    ab(
+        "LSTM fwd+bwd: per gate (old) vs concatenated per pass (new)",
+        device,
+        repeats,
+        || {
+            let _ = lstm_per_gate(&burn_lstm, x.clone().require_grad())
+                .sum()
+                .backward();
         },
         || {
             let _ = lstm_concatenated(&burn_lstm, x.clone().require_grad())
@@ -216,11 +241,76 @@ fn ops(device: &Device, repeats: usize) {
     );
 }
 
-/// `SequenceLstm`'s computation with the four gates' input weights concatenated into one
-/// `[c, 4d]` matrix per forward pass (one product instead of four; costs the concatenation and
-/// its backward split). For comparison only.
-fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
+/// `SequenceLstm` as it was until 2026-12-03: the gates' weights stored one by one (Burn's
+/// `GateController`s), one input product per gate, the recurrent weights concatenated on every
+/// pass. For comparison only.
+fn lstm_per_gate(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
+    let [batch, steps, c] = input.dims();
+    let d = lstm.d_hidden;
+    let gates = [
+        &lstm.input_gate,
+        lstm.forget_gate.as_ref().expect("forget gate"),
+        &lstm.output_gate,
+        &lstm.cell_gate,
+    ];
+    let flat = input.reshape([batch * steps, c]);
+    let projected: Vec<Tensor<3>> = gates
+        .iter()
+        .map(|gate| {
+            let p = gate.input_transform.forward(flat.clone());
+            let p = match &gate.hidden_transform.bias {
+                Some(bias) => p + bias.val().unsqueeze::<2>(),
+                None => p,
+            };
+            p.reshape([batch, steps, d])
+        })
+        .collect();
+    let projected = Tensor::cat(projected, 2);
+    let w_h = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.hidden_transform.weight.val())
+            .collect(),
+        1,
+    );
+    lstm_loop(projected, w_h, d)
+}
+
+/// The time loop shared by the comparison LSTMs: `projected` `[batch, T, 4d]` (gates i, f, o, g,
+/// biases included), `w_h` `[d, 4d]`.
+fn lstm_loop(projected: Tensor<3>, w_h: Tensor<2>, d: usize) -> Tensor<3> {
     use burn::tensor::activation::{sigmoid, tanh};
+    let [batch, steps, _] = projected.dims();
+    let mut outputs = Vec::with_capacity(steps);
+    let mut state: Option<(Tensor<2>, Tensor<2>)> = None;
+    for t in 0..steps {
+        let z = projected
+            .clone()
+            .slice([0..batch, t..t + 1, 0..4 * d])
+            .reshape([batch, 4 * d]);
+        let z = match &state {
+            Some((h, _)) => z + h.clone().matmul(w_h.clone()),
+            None => z,
+        };
+        let i = sigmoid(z.clone().slice([0..batch, 0..d]));
+        let f = sigmoid(z.clone().slice([0..batch, d..2 * d]));
+        let o = sigmoid(z.clone().slice([0..batch, 2 * d..3 * d]));
+        let g = tanh(z.slice([0..batch, 3 * d..4 * d]));
+        let cell = match state {
+            Some((_, cell)) => f * cell + i * g,
+            None => i * g,
+        };
+        let h = o * tanh(cell.clone());
+        outputs.push(h.clone());
+        state = Some((h, cell));
+    }
+    Tensor::stack(outputs, 1)
+}
+
+/// The per-gate LSTM with the four gates' input weights concatenated into one `[c, 4d]` matrix
+/// on every forward pass (one product instead of four; costs the concatenation and its backward
+/// split). For comparison only.
+fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
     let [batch, steps, c] = input.dims();
     let d = lstm.d_hidden;
     let gates = [
@@ -253,30 +343,7 @@ fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
     );
     let projected = (input.reshape([batch * steps, c]).matmul(w_x) + bias.unsqueeze::<2>())
         .reshape([batch, steps, 4 * d]);
-    let mut outputs = Vec::with_capacity(steps);
-    let mut state: Option<(Tensor<2>, Tensor<2>)> = None;
-    for t in 0..steps {
-        let z = projected
-            .clone()
-            .slice([0..batch, t..t + 1, 0..4 * d])
-            .reshape([batch, 4 * d]);
-        let z = match &state {
-            Some((h, _)) => z + h.clone().matmul(w_h.clone()),
-            None => z,
-        };
-        let i = sigmoid(z.clone().slice([0..batch, 0..d]));
-        let f = sigmoid(z.clone().slice([0..batch, d..2 * d]));
-        let o = sigmoid(z.clone().slice([0..batch, 2 * d..3 * d]));
-        let g = tanh(z.slice([0..batch, 3 * d..4 * d]));
-        let cell = match state {
-            Some((_, cell)) => f * cell + i * g,
-            None => i * g,
-        };
-        let h = o * tanh(cell.clone());
-        outputs.push(h.clone());
-        state = Some((h, cell));
-    }
-    Tensor::stack(outputs, 1)
+    lstm_loop(projected, w_h, d)
 }
 
 fn batch(device: &Device) -> (Tensor<5>, Tensor<2, Int>) {

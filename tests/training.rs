@@ -58,7 +58,9 @@ fn every_model_reduces_its_loss_on_real_digits() {
         let mut model = config.init(&device);
         let mut optim = AdamConfig::new().init();
         let mut losses = Vec::new();
-        for _ in 0..14 {
+        // 20 steps: with 14, the slowest learner (CRNN-4-S) missed the bar below for 2 of 7 seeds
+        // tried; with 20 every model clears it for seeds 1–7.
+        for _ in 0..20 {
             let loss = sequence_cross_entropy(model.forward(x.clone()), y.clone());
             losses.push(loss.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -71,7 +73,7 @@ fn every_model_reduces_its_loss_on_real_digits() {
         let last = losses[losses.len() - 3..].iter().sum::<f32>() / 3.0;
         assert!(
             last < 0.8 * first,
-            "{kind}: loss should fall clearly over 14 steps on one batch: {losses:?}"
+            "{kind}: loss should fall clearly over 20 steps on one batch: {losses:?}"
         );
     }
 }

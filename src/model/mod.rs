@@ -21,6 +21,7 @@ pub mod conv;
 pub mod crnn;
 pub mod dropout;
 mod flex_op;
+pub mod gate_upgrade;
 pub mod pool;
 pub mod resnet;
 pub mod rrn;

@@ -24,7 +24,7 @@ use super::batches::{SequenceData, floats, prefetch, to_tensors};
 use super::clip_eval::{
     ClipEpochRecord, clip_cross_entropy, subsequence_logits, subsequence_predictions,
 };
-use super::eval::{batch_predictions, load_weights, score_split};
+use super::eval::{batch_predictions, load_optimizer, load_weights, score_split};
 use super::records::{Begin, EpochRecord, LogLine, RecordSink, StepRecord};
 use crate::data::Split;
 use crate::metrics::Metrics;
@@ -268,12 +268,7 @@ pub fn train(
             });
         }
         model = load_weights(model, &run.model_path())?;
-        optim = optim
-            .load(run.optimizer_path())
-            .map_err(|e| TrainError::Checkpoint {
-                path: run.optimizer_path(),
-                message: format!("{e}"),
-            })?;
+        optim = load_optimizer(optim, &run.optimizer_path())?;
         first_epoch = done + 1;
     }
     let sequences = prepared.sequences.fingerprint();

@@ -7,12 +7,14 @@ use super::clip_eval::{ClipMetrics, evaluate_clips};
 use super::error::TrainError;
 use crate::data::Split;
 use crate::metrics::{ImagePrediction, Metrics};
-use crate::model::{Model, ModelConfig, sequence_cross_entropy};
+use crate::model::{Model, ModelConfig, gate_upgrade, sequence_cross_entropy};
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::prepared::Prepared;
 use burn::module::Module;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::Device;
+use burn_pack::Reader;
 use std::path::Path;
 
 /// Row-wise argmax and softmax probability of the argmax, from `[rows, classes]` logits.
@@ -107,8 +109,40 @@ pub(super) fn load_weights(model: Model, path: &Path) -> Result<Model, TrainErro
             message: other.to_string(),
         },
     };
-    let record = ModuleRecord::load(path).map_err(error)?;
+    let record = read_model_record(path).map_err(error)?;
     model.try_load_record(record).map_err(error)
+}
+
+/// A model file's record; an LSTM stored gate by gate (runs trained before 2026-12-03) is
+/// rewritten into today's layout on the way (`model::gate_upgrade`).
+fn read_model_record(path: &Path) -> Result<ModuleRecord, RecordError> {
+    let reader = Reader::from_file_exact(path)?;
+    if !gate_upgrade::model_pack_is_per_gate(&reader) {
+        return ModuleRecord::load(path);
+    }
+    let writer = gate_upgrade::upgrade_model_pack(reader).map_err(RecordError::Io)?;
+    ModuleRecord::from_bytes(writer.into_bytes()?)
+}
+
+/// Loads the optimizer state saved at `path` into `optim`, the state of an LSTM stored gate by
+/// gate rewritten into today's layout on the way (`model::gate_upgrade`).
+pub(super) fn load_optimizer(
+    optim: ModuleOptimizer,
+    path: &Path,
+) -> Result<ModuleOptimizer, TrainError> {
+    let error = |message: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = Reader::from_file_exact(path).map_err(|e| error(e.to_string()))?;
+    let record = if gate_upgrade::optimizer_pack_is_per_gate(&reader) {
+        let writer = gate_upgrade::upgrade_optimizer_pack(reader).map_err(error)?;
+        let bytes = writer.into_bytes().map_err(|e| error(e.to_string()))?;
+        OptimizerRecord::from_bytes(bytes)
+    } else {
+        OptimizerRecord::load(path)
+    };
+    Ok(optim.load_record(record.map_err(|e| error(e.to_string()))?))
 }
 
 /// Scores `model` on one split's rendered sequences (clip data per subsequence and video).
