@@ -502,13 +502,15 @@ fn train(
         let Some(out) = out.clone() else {
             bail!("--resume needs --out RUN_DIR")
         };
-        if overrides.batch.is_some()
+        if overrides.epochs.is_some()
+            || overrides.limit.is_some()
+            || overrides.batch.is_some()
             || overrides.validation.is_some()
             || overrides.patience.is_some()
         {
             bail!(
-                "--batch, --validation and --patience apply to a new run: a resumed run keeps \
-                 them as its config.toml says"
+                "--epochs, --limit-sequences, --batch, --validation and --patience apply to a new \
+                 run: a resumed run keeps them as its config.toml says"
             );
         }
         // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
@@ -555,6 +557,15 @@ fn train(
         Launch::plan(p, RunTarget::New(dir))?
     };
     let run_path = launch.dir.clone();
+    if launch.state == occlab::experiment::queue::RunState::Reuse {
+        // Resuming a finished run trains nothing and leaves its files as they are.
+        println!(
+            "{}: finished already, nothing to train (`occlab eval --run {}` scores it)",
+            run_path.display(),
+            run_path.display()
+        );
+        return Ok(());
+    }
     eprintln!("preparing {} …", launch.preset.data.describe());
     let prepared = Arc::new(dataset::prepare(&launch.preset, data_dir.as_deref())?);
     let mut queue = RunQueue::new(backend, None);

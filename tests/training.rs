@@ -600,3 +600,67 @@ fn occlab_train_validation_and_patience_override_the_preset() {
     assert!(err.contains("needs a validation split"), "{err}");
     assert!(!dir.path().join("no-split").exists(), "nothing started");
 }
+
+#[test]
+fn resuming_a_finished_run_trains_nothing_and_keeps_its_record() {
+    // `occlab train --resume` on a finished run used to "finish" it again with a test accuracy
+    // of 0 (no epoch left to run), overwriting its record.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = occlab_train_demo(&[
+        "--epochs",
+        "1",
+        "--limit-sequences",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let files = [
+        "metrics.jsonl",
+        "predictions.csv",
+        "run.json",
+        "checkpoint/model.bpk",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+
+    let resume = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_occlab"))
+            .args([
+                "train",
+                "--resume",
+                "--out",
+                out.to_str().unwrap(),
+                "--backend",
+                "flex",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = resume(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("finished already, nothing to train"),
+        "{said}"
+    );
+    for (file, bytes) in files.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(out.join(file)).unwrap(),
+            bytes,
+            "{file} changed"
+        );
+    }
+
+    // Settings of a new run are refused on a resumed one, not silently ignored.
+    for flag in [["--epochs", "3"], ["--limit-sequences", "4"]] {
+        let o = resume(&flag);
+        assert!(!o.status.success(), "{flag:?} accepted");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("apply to a new run"), "{flag:?}: {err}");
+    }
+}

@@ -125,14 +125,17 @@ pub struct Launched {
 
 impl Launch {
     /// The run in `dir`, to be continued from its last checkpoint with its own config
-    /// (`occlab train --resume`).
+    /// (`occlab train --resume`); a finished run is [`RunState::Reuse`]: nothing to train, and
+    /// its files stay as they are.
     pub fn resume(dir: PathBuf) -> Result<Launch, LaunchError> {
-        let preset = RunDir::open(&dir)?.preset()?;
-        Ok(Launch {
-            preset,
-            dir,
-            state: RunState::Resume,
-        })
+        let run = RunDir::open(&dir)?;
+        let preset = run.preset()?;
+        let state = if run.is_finished()? {
+            RunState::Reuse
+        } else {
+            RunState::Resume
+        };
+        Ok(Launch { preset, dir, state })
     }
 
     /// Settles where `preset` runs for `target` and whether that run is new, half done or done.
