@@ -208,6 +208,89 @@ pub fn upgrade_optimizer_pack(reader: Reader) -> Result<Writer, String> {
 mod tests {
     use super::*;
 
+    fn pack_tensor(name: &str, dims: &[usize], id: u64) -> PackTensor {
+        let values: Vec<f32> = (0..dims.iter().product::<usize>())
+            .map(|v| v as f32)
+            .collect();
+        PackTensor::new(
+            name.into(),
+            burn_pack::DType::F32,
+            dims.to_vec(),
+            Some(id),
+            burn_pack::Bytes::from_elems(values),
+        )
+    }
+
+    fn reader(tensors: Vec<PackTensor>) -> Reader {
+        Reader::from_bytes(Writer::new(tensors).into_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn gate_blocks_sit_side_by_side_row_by_row() {
+        // Weights [2 inputs, 3 units] per gate: each row of the fused [2, 12] weight is the four
+        // gates' rows one after another; other tensors pass unchanged.
+        let mut tensors: Vec<PackTensor> = GATES
+            .iter()
+            .enumerate()
+            .map(|(g, gate)| {
+                let values: Vec<f32> = (0..6).map(|v| (10 * g + v) as f32).collect();
+                PackTensor::new(
+                    format!("lstm.{gate}.input_transform.weight"),
+                    burn_pack::DType::F32,
+                    vec![2, 3],
+                    Some(g as u64),
+                    burn_pack::Bytes::from_elems(values),
+                )
+            })
+            .collect();
+        tensors.push(pack_tensor("output.weight", &[3, 2], 9));
+        let pack = reader(tensors);
+        assert!(model_pack_is_per_gate(&pack));
+        let out =
+            Reader::from_bytes(upgrade_model_pack(pack).unwrap().into_bytes().unwrap()).unwrap();
+        assert!(!model_pack_is_per_gate(&out));
+        let mut tensors = out.into_tensors().unwrap();
+        tensors.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(tensors[0].name, "lstm.input.weight");
+        assert_eq!(tensors[0].shape.as_slice(), &[2, 12]);
+        assert_eq!(tensors[0].param_id, Some(0), "the input gate's id");
+        let bytes = tensors[0].to_bytes().unwrap();
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let expected: Vec<f32> = [
+            0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32, 3, 4, 5, 13, 14, 15, 23, 24, 25, 33, 34,
+            35,
+        ]
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+        assert_eq!(values, expected);
+        assert_eq!(tensors[1].name, "output.weight");
+        assert_eq!(tensors[1].shape.as_slice(), &[3, 2]);
+    }
+
+    #[test]
+    fn a_checkpoint_with_a_gate_missing_is_refused_naming_it() {
+        let tensors = ["input_gate", "output_gate", "cell_gate"]
+            .iter()
+            .enumerate()
+            .map(|(i, gate)| {
+                pack_tensor(
+                    &format!("lstm.{gate}.hidden_transform.bias"),
+                    &[4],
+                    i as u64,
+                )
+            })
+            .collect();
+        let err = upgrade_model_pack(reader(tensors)).err().expect("refused");
+        assert!(
+            err.contains("forget_gate is missing") && err.contains("lstm.hidden.bias"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn per_gate_paths_map_to_the_fused_parameter_and_the_gate_block() {
         assert_eq!(
