@@ -241,18 +241,31 @@ fn lstm_ops(device: &Device, repeats: usize) {
     );
 }
 
+/// Burn's LSTM gates in the order of the fused blocks: i, f, o, g.
+fn gates(lstm: &burn::nn::Lstm) -> [&burn::nn::GateController; 4] {
+    [
+        &lstm.input_gate,
+        lstm.forget_gate.as_ref().expect("forget gate"),
+        &lstm.output_gate,
+        &lstm.cell_gate,
+    ]
+}
+
+/// The four gates' `part` side by side: `[rows, 4d]`.
+fn side_by_side(
+    gates: &[&burn::nn::GateController; 4],
+    part: impl Fn(&burn::nn::GateController) -> Tensor<2>,
+) -> Tensor<2> {
+    Tensor::cat(gates.iter().map(|g| part(g)).collect(), 1)
+}
+
 /// `SequenceLstm` as it was until 2026-12-03: the gates' weights stored one by one (Burn's
 /// `GateController`s), one input product per gate, the recurrent weights concatenated on every
 /// pass. For comparison only.
 fn lstm_per_gate(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
     let [batch, steps, c] = input.dims();
     let d = lstm.d_hidden;
-    let gates = [
-        &lstm.input_gate,
-        lstm.forget_gate.as_ref().expect("forget gate"),
-        &lstm.output_gate,
-        &lstm.cell_gate,
-    ];
+    let gates = gates(lstm);
     let flat = input.reshape([batch * steps, c]);
     let projected: Vec<Tensor<3>> = gates
         .iter()
@@ -266,45 +279,8 @@ fn lstm_per_gate(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
         })
         .collect();
     let projected = Tensor::cat(projected, 2);
-    let w_h = Tensor::cat(
-        gates
-            .iter()
-            .map(|g| g.hidden_transform.weight.val())
-            .collect(),
-        1,
-    );
-    lstm_loop(projected, w_h, d)
-}
-
-/// The time loop shared by the comparison LSTMs: `projected` `[batch, T, 4d]` (gates i, f, o, g,
-/// biases included), `w_h` `[d, 4d]`.
-fn lstm_loop(projected: Tensor<3>, w_h: Tensor<2>, d: usize) -> Tensor<3> {
-    use burn::tensor::activation::{sigmoid, tanh};
-    let [batch, steps, _] = projected.dims();
-    let mut outputs = Vec::with_capacity(steps);
-    let mut state: Option<(Tensor<2>, Tensor<2>)> = None;
-    for t in 0..steps {
-        let z = projected
-            .clone()
-            .slice([0..batch, t..t + 1, 0..4 * d])
-            .reshape([batch, 4 * d]);
-        let z = match &state {
-            Some((h, _)) => z + h.clone().matmul(w_h.clone()),
-            None => z,
-        };
-        let i = sigmoid(z.clone().slice([0..batch, 0..d]));
-        let f = sigmoid(z.clone().slice([0..batch, d..2 * d]));
-        let o = sigmoid(z.clone().slice([0..batch, 2 * d..3 * d]));
-        let g = tanh(z.slice([0..batch, 3 * d..4 * d]));
-        let cell = match state {
-            Some((_, cell)) => f * cell + i * g,
-            None => i * g,
-        };
-        let h = o * tanh(cell.clone());
-        outputs.push(h.clone());
-        state = Some((h, cell));
-    }
-    Tensor::stack(outputs, 1)
+    let w_h = side_by_side(&gates, |g| g.hidden_transform.weight.val());
+    SequenceLstm::recurrence(projected, w_h, d)
 }
 
 /// The per-gate LSTM with the four gates' input weights concatenated into one `[c, 4d]` matrix
@@ -313,20 +289,9 @@ fn lstm_loop(projected: Tensor<3>, w_h: Tensor<2>, d: usize) -> Tensor<3> {
 fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
     let [batch, steps, c] = input.dims();
     let d = lstm.d_hidden;
-    let gates = [
-        &lstm.input_gate,
-        lstm.forget_gate.as_ref().expect("forget gate"),
-        &lstm.output_gate,
-        &lstm.cell_gate,
-    ];
+    let gates = gates(lstm);
     let b = |l: &burn::nn::Linear| l.bias.as_ref().expect("bias").val();
-    let w_x = Tensor::cat(
-        gates
-            .iter()
-            .map(|g| g.input_transform.weight.val())
-            .collect(),
-        1,
-    );
+    let w_x = side_by_side(&gates, |g| g.input_transform.weight.val());
     let bias = Tensor::cat(
         gates
             .iter()
@@ -334,16 +299,10 @@ fn lstm_concatenated(lstm: &burn::nn::Lstm, input: Tensor<3>) -> Tensor<3> {
             .collect(),
         0,
     );
-    let w_h = Tensor::cat(
-        gates
-            .iter()
-            .map(|g| g.hidden_transform.weight.val())
-            .collect(),
-        1,
-    );
+    let w_h = side_by_side(&gates, |g| g.hidden_transform.weight.val());
     let projected = (input.reshape([batch * steps, c]).matmul(w_x) + bias.unsqueeze::<2>())
         .reshape([batch, steps, 4 * d]);
-    lstm_loop(projected, w_h, d)
+    SequenceLstm::recurrence(projected, w_h, d)
 }
 
 fn batch(device: &Device) -> (Tensor<5>, Tensor<2, Int>) {

@@ -100,6 +100,11 @@ pub fn state_on_disk(dir: &Path, preset: &Preset) -> Result<RunState, LaunchErro
             path: run.config_path(),
         });
     }
+    half_done_or_done(&run)
+}
+
+/// An existing run: [`RunState::Reuse`] when it has finished, else [`RunState::Resume`].
+fn half_done_or_done(run: &RunDir) -> Result<RunState, LaunchError> {
     Ok(if run.is_finished()? {
         RunState::Reuse
     } else {
@@ -130,11 +135,7 @@ impl Launch {
     pub fn resume(dir: PathBuf) -> Result<Launch, LaunchError> {
         let run = RunDir::open(&dir)?;
         let preset = run.preset()?;
-        let state = if run.is_finished()? {
-            RunState::Reuse
-        } else {
-            RunState::Resume
-        };
+        let state = half_done_or_done(&run)?;
         Ok(Launch { preset, dir, state })
     }
 

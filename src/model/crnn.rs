@@ -141,8 +141,14 @@ impl SequenceLstm {
             None => projected,
         };
         let projected = projected.reshape([batch, steps, 4 * d]); // i, f, o, g
-        let recurrent = self.hidden.weight.val(); // [d, 4d]
+        Self::recurrence(projected, self.hidden.weight.val(), d)
+    }
 
+    /// The time loop, given every step's input projection: `projected` `[batch, T, 4d]` (gate
+    /// blocks i, f, o, g, both biases included) and the recurrent weights `[d, 4d]`; returns the
+    /// hidden state of every step, `[batch, T, d]`.
+    pub fn recurrence(projected: Tensor<3>, recurrent: Tensor<2>, d: usize) -> Tensor<3> {
+        let [batch, steps, _] = projected.dims();
         let mut outputs = Vec::with_capacity(steps);
         let mut state: Option<(Tensor<2>, Tensor<2>)> = None; // (h, c)
         for t in 0..steps {
