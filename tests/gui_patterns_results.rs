@@ -190,8 +190,18 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     open_panel(&mut harness, PanelId::Results);
     harness.get_by_label_contains("1 runs in");
     // Table 1, CNN row, MNIST column: ours (10 of 12 right) and the paper's 89.44.
-    harness.get_by_label("tiny-cnn · 1 ep");
+    harness.get_by_label("1 ep");
     harness.get_by_label("89.44");
+    // Export Table 1 beside the runs folder.
+    harness
+        .query_all_by_label("Export CSV")
+        .next()
+        .expect("an export button")
+        .click();
+    // The file is written off the UI thread.
+    settle(&mut harness);
+    let csv = std::fs::read_to_string(dir.path().join("runs-table1-patterned.csv")).unwrap();
+    assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
     harness.get_by_label("83.33").click();
     harness.run();
     settle(&mut harness);
@@ -208,25 +218,16 @@ fn results_table_shows_our_run_and_its_confusion_matrix() {
     wait_for_label(&mut harness, "the images", |v| {
         v == "The first 2 of them as the model saw them (most confident first):"
     });
-    // Export Table 1 beside the runs folder.
-    harness
-        .query_all_by_label("Export CSV")
-        .next()
-        .expect("an export button")
-        .click();
-    // The file is written off the UI thread.
-    settle(&mut harness);
-    let csv = std::fs::read_to_string(dir.path().join("runs-table1-patterned.csv")).unwrap();
-    assert!(csv.contains("CNN,83.33,89.44,tiny-cnn,1"), "{csv}");
 }
 
-/// The tables are wider than their space beside the run details: their columns scroll sideways,
-/// and the model names stay put beside them, so a number never loses its row.
+/// In a narrow window the tables are wider than the panel: their columns scroll sideways, and
+/// the model names stay put beside them, so a number never loses its row.
 #[test]
 fn model_names_stay_put_when_a_wide_table_scrolls() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_runs_root(dir.path());
     let mut harness = harness();
+    harness.set_size(egui::vec2(800.0, 1100.0));
     harness.state_mut().workbench.runs_root = root.display().to_string();
     open_panel(&mut harness, PanelId::Results);
     let model = |h: &Harness<'static, OcclabApp>| {
@@ -250,12 +251,63 @@ fn model_names_stay_put_when_a_wide_table_scrolls() {
     harness.run_steps(30);
     let (model_after, number_after) = (model(&harness), number(&harness));
     assert!(
-        number_after.left() < number_before.left() - 100.0,
+        number_after.left() < number_before.left() - 50.0,
         "the table did not scroll: {number_before:?} → {number_after:?}"
     );
     assert_eq!(
         model_after, model_before,
         "the model name moved with the numbers"
+    );
+}
+
+/// The run details go beside the tables only in a window wide enough for every table column
+/// beside them; otherwise under the tables, and clicking a number scrolls them into view.
+#[test]
+fn run_details_sit_beside_the_tables_only_where_the_tables_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_runs_root(dir.path());
+    let mut harness = harness();
+    harness.state_mut().workbench.runs_root = root.display().to_string();
+    let rects = |h: &Harness<'static, OcclabApp>| {
+        let heading = h.get_by_label("Run").rect();
+        let cifar = h
+            .query_all_by_label("CIFAR-10")
+            .next()
+            .expect("Table 1's CIFAR-10 column")
+            .rect();
+        (heading, cifar)
+    };
+    // Wide: every column shows, and the details stand beside the tables, level with Table 1.
+    harness.set_size(egui::vec2(2300.0, 1100.0));
+    open_panel(&mut harness, PanelId::Results);
+    harness.run_steps(3);
+    let (heading, cifar) = rects(&harness);
+    assert!(
+        heading.left() > cifar.right(),
+        "details not beside the last column: {heading:?} vs {cifar:?}"
+    );
+    assert!(heading.top() < cifar.bottom() + 40.0, "{heading:?}");
+    // Model names stay on one line.
+    for model in harness.query_all_by_label("CRNN-4-S") {
+        assert!(model.rect().height() < 30.0, "{:?}", model.rect());
+    }
+    // The default window: the details go under the tables, whose columns all still show.
+    harness.set_size(egui::vec2(1500.0, 700.0));
+    harness.run_steps(3);
+    let (heading, cifar) = rects(&harness);
+    assert!(heading.top() > cifar.bottom(), "{heading:?} vs {cifar:?}");
+    assert!(
+        cifar.right() < 1500.0,
+        "the last column is cut off: {cifar:?}"
+    );
+    // Clicking a number scrolls its run's details into the window.
+    harness.get_by_label("83.33").click();
+    harness.run_steps(30);
+    settle(&mut harness);
+    let heading = harness.get_by_label("Run tiny-cnn").rect();
+    assert!(
+        heading.top() >= 0.0 && heading.bottom() <= 700.0,
+        "the details were not scrolled into view: {heading:?}"
     );
 }
 

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 const MAX_LISTED: usize = 200;
 /// Side of a confusion-matrix cell, in points.
 const MATRIX_CELL: Vec2 = Vec2::new(36.0, 24.0);
-/// Narrowest tables column beside the details.
-const TABLES_WIDTH: f32 = 700.0;
 /// Width of the details column (run, confusion matrix, images) beside the tables.
 const DETAILS_WIDTH: f32 = 500.0;
+/// Space between the tables and the details beside them.
+const COLUMN_GAP: f32 = 24.0;
 
 /// The Results panel.
 #[derive(Default)]
@@ -52,6 +52,10 @@ pub struct ResultsPanel {
     images: Option<(ImagesKey, DrawnImages)>,
     /// Their rendering on a background thread.
     images_job: Option<(ImagesKey, Task<RenderedImages>)>,
+    /// Width the widest table needs to show all its columns (measured when last drawn; 0 before).
+    tables_width: f32,
+    /// A number was just clicked while the details are under the tables: scroll them into view.
+    reveal_details: bool,
 }
 
 /// A run's per-image predictions, or why they cannot be read.
@@ -164,21 +168,25 @@ impl ResultsPanel {
                     .id_salt("sweep_section")
                     .show(ui, |ui| self.sweeps.ui(ui));
                 ui.add_space(6.0);
+                // The details go beside the tables only where every table column still shows;
+                // otherwise under them (a number clicked then scrolls them into view).
                 let width = ui.available_width();
-                if width >= TABLES_WIDTH + 24.0 + DETAILS_WIDTH {
+                let beside = self.tables_width > 0.0
+                    && width >= self.tables_width + COLUMN_GAP + DETAILS_WIDTH;
+                if beside {
                     ui.horizontal_top(|ui| {
                         ui.vertical(|ui| {
-                            ui.set_width(width - 24.0 - DETAILS_WIDTH);
-                            self.tables_ui(ui, &root);
+                            ui.set_width(width - COLUMN_GAP - DETAILS_WIDTH);
+                            self.tables_ui(ui, &root, false);
                         });
-                        ui.add_space(24.0);
+                        ui.add_space(COLUMN_GAP);
                         ui.vertical(|ui| {
                             ui.set_width(DETAILS_WIDTH);
                             self.details_ui(ui, workbench);
                         });
                     });
                 } else {
-                    self.tables_ui(ui, &root);
+                    self.tables_ui(ui, &root, true);
                     self.details_ui(ui, workbench);
                 }
             });
@@ -218,9 +226,11 @@ impl ResultsPanel {
         self.export.ui(ui);
     }
 
-    fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
+    /// The tables; `details_below`: the details are drawn under them (not beside).
+    fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path, details_below: bool) {
         let mut clicked = None;
         let mut export = None;
+        let mut needed: f32 = 0.0;
         for (k, table) in self.tables.iter().enumerate() {
             ui.add_space(widgets::SECTION_GAP);
             ui.horizontal(|ui| {
@@ -236,18 +246,26 @@ impl ResultsPanel {
                     export = Some(k);
                 }
             });
-            if let Some(name) = table_grid(ui, table, self.selected.as_deref()) {
+            let grid = table_grid(ui, table, self.selected.as_deref());
+            needed = needed.max(grid.width);
+            if let Some(name) = grid.clicked {
                 clicked = Some(name);
             }
+        }
+        if needed != self.tables_width {
+            // The layout (details beside or under the tables) follows this width: redraw.
+            self.tables_width = needed;
+            ui.ctx().request_repaint();
         }
         ui.add_space(6.0);
         ui.label(
             RichText::new(
                 "Each cell: ours (test accuracy of the run's best epoch by validation, or of its \
-                 last epoch when it held none out; the run and its epochs below) | paper. The \
-                 letter columns are EMNIST stand-ins (generated and OCR letters) beside EMNIST's \
-                 numbers. \"unfinished\" under a number: its run is still training or was \
-                 stopped, so the number is not final. Click our number for details.",
+                 last epoch when it held none out; the epochs it trained below, its run's name \
+                 when hovered) | paper. The letter columns are EMNIST stand-ins (generated and \
+                 OCR letters) beside EMNIST's numbers. \"unfinished\" under a number: its run is \
+                 still training or was stopped, so the number is not final. Click our number \
+                 for details.",
             )
             .weak(),
         );
@@ -256,6 +274,7 @@ impl ResultsPanel {
                 self.pair = None;
             }
             self.selected = Some(name);
+            self.reveal_details = details_below;
         }
         if let Some(k) = export {
             let table = self.tables[k].clone();
@@ -266,6 +285,9 @@ impl ResultsPanel {
     }
 
     fn details_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
+        if std::mem::take(&mut self.reveal_details) {
+            ui.scroll_to_cursor(Some(egui::Align::TOP));
+        }
         let Some(run) = self
             .selected
             .as_deref()
@@ -476,95 +498,151 @@ impl ResultsPanel {
     }
 }
 
-/// One results table, per column ours | paper; returns the run whose number was clicked. The row
-/// labels (models) stay put while the data columns scroll sideways beneath a narrow window, so a
-/// number never loses the model it belongs to. The two grids are kept row-aligned by giving every
-/// row the same explicit height in both.
-fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -> Option<String> {
+/// What drawing a results table gave.
+struct TableGrid {
+    /// The run whose number was clicked.
+    clicked: Option<String>,
+    /// Width the table needs to show all its columns, the model names included.
+    width: f32,
+}
+
+/// One results table, per column ours | paper. The row labels (models) stay put while the data
+/// columns scroll sideways beneath a narrow window, so a number never loses the model it belongs
+/// to. The two grids are kept row-aligned by giving every row the same explicit height in both.
+fn table_grid(ui: &mut egui::Ui, table: &ResultsTable, selected: Option<&str>) -> TableGrid {
     let mut clicked = None;
     let spacing = Vec2::new(14.0, 6.0);
     let heights = RowHeights::new(ui);
-    let row_height = |row: &[tables::Cell]| {
-        if row.iter().any(|c| c.ours.is_some()) {
-            heights.ours
+    let row_height = |label: &str, row: &[tables::Cell]| {
+        let label = if header_lines(label).1.is_some() {
+            heights.two_lines
         } else {
             heights.line
+        };
+        if row.iter().any(|c| c.ours.is_some()) {
+            heights.ours.max(label)
+        } else {
+            label
         }
     };
-    ui.horizontal_top(|ui| {
-        ui.spacing_mut().item_spacing.x = 0.0;
-        egui::Grid::new(("results_rows", table.kind.slug()))
-            .striped(true)
-            .spacing(spacing)
-            .min_col_width(0.0)
-            .show(ui, |ui| {
-                with_height(ui, heights.line, |_| {});
-                ui.end_row();
-                for (label, row) in table.row_labels.iter().zip(&table.cells) {
-                    with_height(ui, row_height(row), |ui| {
-                        ui.label(RichText::new(label).strong());
-                    });
+    let header_height = if table
+        .column_labels
+        .iter()
+        .any(|c| header_lines(c).1.is_some())
+    {
+        heights.two_lines
+    } else {
+        heights.line
+    };
+    let width = ui
+        .horizontal_top(|ui| {
+            ui.spacing_mut().item_spacing.x = 0.0;
+            let labels = egui::Grid::new(("results_rows", table.kind.slug()))
+                .striped(true)
+                .spacing(spacing)
+                .min_col_width(0.0)
+                .show(ui, |ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                    with_height(ui, header_height, |_| {});
                     ui.end_row();
-                }
-            });
-        ui.add_space(spacing.x);
-        egui::ScrollArea::horizontal()
-            .id_salt(("results_table_scroll", table.kind.slug()))
-            .show(ui, |ui| {
-                egui::Grid::new(("results_table", table.kind.slug()))
-                    .striped(true)
-                    .spacing(spacing)
-                    .min_col_width(60.0)
-                    .show(ui, |ui| {
-                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-                        for (j, c) in table.column_labels.iter().enumerate() {
-                            ui.label(RichText::new(c).strong());
-                            let paper = |ui: &mut egui::Ui| {
-                                ui.label(RichText::new("paper").weak());
-                            };
-                            // The first column's "paper" fixes the row's height.
-                            if j == 0 {
-                                with_height(ui, heights.line, paper);
-                            } else {
-                                paper(ui);
-                            }
-                        }
+                    for (label, row) in table.row_labels.iter().zip(&table.cells) {
+                        let height = row_height(label, row);
+                        with_height(ui, height, |ui| two_line_label(ui, label, Some(height)));
                         ui.end_row();
-                        for row in &table.cells {
-                            for (j, cell) in row.iter().enumerate() {
-                                match &cell.ours {
-                                    Some(o) => {
-                                        if ours_cell(ui, o, cell, selected) {
-                                            clicked = Some(o.run.clone());
-                                        }
-                                    }
-                                    None => {
-                                        ui.label(RichText::new("—").weak());
-                                    }
-                                }
+                    }
+                });
+            ui.add_space(spacing.x);
+            let columns = egui::ScrollArea::horizontal()
+                .id_salt(("results_table_scroll", table.kind.slug()))
+                .show(ui, |ui| {
+                    egui::Grid::new(("results_table", table.kind.slug()))
+                        .striped(true)
+                        .spacing(spacing)
+                        .min_col_width(60.0)
+                        .show(ui, |ui| {
+                            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                            for (j, c) in table.column_labels.iter().enumerate() {
+                                two_line_label(ui, c, None);
                                 let paper = |ui: &mut egui::Ui| {
-                                    if let Some(p) = cell.paper {
-                                        ui.label(RichText::new(format!("{p:.2}")).weak());
-                                    }
+                                    ui.label(RichText::new("paper").weak());
                                 };
+                                // The first column's "paper" fixes the row's height.
                                 if j == 0 {
-                                    with_height(ui, row_height(row), paper);
+                                    with_height(ui, header_height, paper);
                                 } else {
-                                    ui.horizontal(paper);
+                                    paper(ui);
                                 }
                             }
                             ui.end_row();
-                        }
-                    });
-            });
+                            for (label, row) in table.row_labels.iter().zip(&table.cells) {
+                                for (j, cell) in row.iter().enumerate() {
+                                    match &cell.ours {
+                                        Some(o) => {
+                                            if ours_cell(ui, o, cell, selected) {
+                                                clicked = Some(o.run.clone());
+                                            }
+                                        }
+                                        None => {
+                                            ui.label(RichText::new("—").weak());
+                                        }
+                                    }
+                                    let paper = |ui: &mut egui::Ui| {
+                                        if let Some(p) = cell.paper {
+                                            ui.label(RichText::new(format!("{p:.2}")).weak());
+                                        }
+                                    };
+                                    if j == 0 {
+                                        with_height(ui, row_height(label, row), paper);
+                                    } else {
+                                        ui.horizontal(paper);
+                                    }
+                                }
+                                ui.end_row();
+                            }
+                        });
+                });
+            labels.response.rect.width() + spacing.x + columns.content_size.x
+        })
+        .inner;
+    TableGrid { clicked, width }
+}
+
+/// A table's row or column label in bold, what it has in brackets on a second, smaller line;
+/// centred in `height` when given (a row label), at the top otherwise (a column header).
+fn two_line_label(ui: &mut egui::Ui, label: &str, height: Option<f32>) {
+    let (name, aside) = header_lines(label);
+    let Some(aside) = aside else {
+        ui.label(RichText::new(name).strong());
+        return;
+    };
+    ui.vertical(|ui| {
+        ui.spacing_mut().item_spacing.y = 0.0;
+        if let Some(height) = height {
+            let lines = ui.text_style_height(&egui::TextStyle::Body)
+                + ui.text_style_height(&egui::TextStyle::Small);
+            ui.add_space(((height - lines) / 2.0).max(0.0));
+        }
+        ui.label(RichText::new(name).strong());
+        ui.label(RichText::new(aside).small().weak());
     });
-    clicked
+}
+
+/// A row or column label split into its name and what stands in brackets, for a second, smaller
+/// line ("OCR letters (EMNIST stand-in)" → "OCR letters", "EMNIST stand-in"): the tables stay
+/// narrow enough to fit beside the run details.
+fn header_lines(label: &str) -> (&str, Option<&str>) {
+    match label.split_once(" (") {
+        Some((name, rest)) if rest.ends_with(')') => (name, Some(&rest[..rest.len() - 1])),
+        _ => (label, None),
+    }
 }
 
 /// Heights of the two kinds of table row, at least what their contents need.
 struct RowHeights {
     /// A row of plain labels.
     line: f32,
+    /// A row of labels over small second lines (the data sets' names and asides).
+    two_lines: f32,
     /// A row with one of our numbers (a large selectable number over a small run line).
     ours: f32,
 }
@@ -581,6 +659,7 @@ impl RowHeights {
             large.max(style.spacing.interact_size.y) + 2.0 * style.spacing.button_padding.y;
         Self {
             line: body.max(style.spacing.interact_size.y),
+            two_lines: (body + small).ceil() + 2.0,
             ours: (button + style.spacing.item_spacing.y + small).ceil() + 2.0,
         }
     }
@@ -613,7 +692,6 @@ fn ours_cell(
     selected: Option<&str>,
 ) -> bool {
     ui.vertical(|ui| {
-        ui.set_min_width(110.0);
         let on = selected == Some(o.run.as_str());
         let clicked = ui
             .selectable_label(
@@ -639,30 +717,17 @@ fn ours_cell(
             .clicked();
         ui.label(
             RichText::new(format!(
-                "{} · {} ep{}",
-                elide(&o.run, 18),
+                "{} ep{}",
                 o.epochs,
-                if o.finished { "" } else { ", unfinished" }
+                if o.finished { "" } else { " · unfinished" }
             ))
             .small()
             .weak(),
-        );
+        )
+        .on_hover_text(&o.run);
         clicked
     })
     .inner
-}
-
-/// `name` shortened to at most `max` characters with an ellipsis in the middle (run names from
-/// `reproduce` are long; the cell's hover text has the whole name).
-fn elide(name: &str, max: usize) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    if chars.len() <= max {
-        return name.to_string();
-    }
-    let keep = max.saturating_sub(1);
-    let head: String = chars[..keep - keep / 2].iter().collect();
-    let tail: String = chars[chars.len() - keep / 2..].iter().collect();
-    format!("{head}…{tail}")
 }
 
 fn run_facts_ui(ui: &mut egui::Ui, run: &RunSummary) {
@@ -773,14 +838,15 @@ fn share_color(share: f64, diagonal: bool) -> Color32 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn long_run_names_are_elided_in_the_middle() {
-        assert_eq!(super::elide("tiny-cnn", 24), "tiny-cnn");
-        let e = super::elide("a1-mnist-patterned-crnn-2-s-quick-1f21c241", 24);
-        assert_eq!(e.chars().count(), 24);
-        assert!(
-            e.starts_with("a1-mnist-pat") && e.ends_with("1f21c241"),
-            "{e}"
+    fn a_bracketed_aside_goes_on_the_headers_second_line() {
+        use super::header_lines;
+        assert_eq!(
+            header_lines("OCR letters (EMNIST stand-in)"),
+            ("OCR letters", Some("EMNIST stand-in"))
         );
-        assert!(e.contains('…'));
+        assert_eq!(header_lines("MNIST"), ("MNIST", None));
+        assert_eq!(header_lines("CIFAR-10"), ("CIFAR-10", None));
+        // Brackets inside the name are not an aside.
+        assert_eq!(header_lines("a (b) c"), ("a (b) c", None));
     }
 }
