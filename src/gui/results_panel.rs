@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 const MAX_LISTED: usize = 200;
 /// Side of a confusion-matrix cell, in points.
 const MATRIX_CELL: Vec2 = Vec2::new(36.0, 24.0);
-/// Width of the details column (run, confusion matrix, images) beside the tables.
+/// Narrowest details column (run, confusion matrix, images) beside the tables.
 const DETAILS_WIDTH: f32 = 500.0;
 /// Space between the tables and the details beside them.
 const COLUMN_GAP: f32 = 24.0;
@@ -174,14 +174,16 @@ impl ResultsPanel {
                 let beside = self.tables_width > 0.0
                     && width >= self.tables_width + COLUMN_GAP + DETAILS_WIDTH;
                 if beside {
+                    // The tables at the width they need; the details take the rest.
+                    let tables_width = self.tables_width;
                     ui.horizontal_top(|ui| {
                         ui.vertical(|ui| {
-                            ui.set_width(width - COLUMN_GAP - DETAILS_WIDTH);
+                            ui.set_width(tables_width);
                             self.tables_ui(ui, &root, false);
                         });
                         ui.add_space(COLUMN_GAP);
                         ui.vertical(|ui| {
-                            ui.set_width(DETAILS_WIDTH);
+                            ui.set_width(width - tables_width - COLUMN_GAP);
                             self.details_ui(ui, workbench);
                         });
                     });
