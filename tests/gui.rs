@@ -7,11 +7,11 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use occlab::gui::{LISTED_PANELS, OcclabApp, PanelId, Session};
 use occlab::occlusion::OcclusionSpec;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod gui_common;
 
-use gui_common::{harness, settle, wait_until_loaded};
+use gui_common::{harness, settle, step_until, wait_until_loaded};
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness
@@ -266,12 +266,12 @@ fn a_missing_folder_shows_the_error_in_place() {
     settle(&mut harness);
     harness.get_by_role_and_label(Role::Button, "Load").click();
     harness.step();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while harness.state().is_loading() {
-        assert!(Instant::now() < deadline);
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the load to fail",
+        |h| !h.state().is_loading(),
+    );
     settle(&mut harness);
     let error = harness
         .get_by_label_contains("Could not load")

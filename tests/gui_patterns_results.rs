@@ -5,11 +5,11 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use occlab::gui::{OcclabApp, PanelId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod gui_common;
 
-use gui_common::{harness, settle};
+use gui_common::{harness, settle, step_until};
 
 fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
     harness
@@ -25,16 +25,10 @@ fn open_panel(harness: &mut Harness<'static, OcclabApp>, panel: PanelId) {
 /// Steps the UI until the Patterns panel's background build (if any) has arrived. The panel
 /// starts one on its own the first time it is shown.
 fn wait_for_build(harness: &mut Harness<'static, OcclabApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
     harness.step();
-    while harness.state().patterns_panel.is_building() {
-        assert!(
-            Instant::now() < deadline,
-            "the build did not finish in 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    step_until(harness, Duration::from_secs(60), "the build", |h| {
+        !h.state().patterns_panel.is_building()
+    });
     harness.run();
 }
 
@@ -44,17 +38,14 @@ fn wait_for_label(
     what: &str,
     pred: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(node) =
-            harness.query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| pred(&v)))
-        {
-            return node.value().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no label {what} within 60 s");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let label = |h: &Harness<'static, OcclabApp>| {
+        h.query_by(|n| n.role() == Role::Label && n.value().is_some_and(|v| pred(&v)))
+            .and_then(|n| n.value())
+    };
+    step_until(harness, Duration::from_secs(60), what, |h| {
+        label(h).is_some()
+    });
+    label(harness).expect("the label just found")
 }
 
 #[test]

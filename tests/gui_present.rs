@@ -75,29 +75,30 @@ fn the_present_panel_shows_both_models_and_obeys_the_keys() {
     let first_frame = t0.elapsed();
     assert_eq!(harness.state().panel(), PanelId::Present);
     // The runs folder is read off the UI thread.
-    while harness.state().present_panel.is_scanning() {
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the runs folder",
+        |h| !h.state().present_panel.is_scanning(),
+    );
     // The best CNN and the best CRNN are chosen by default and load on their own, off the UI
     // thread.
     assert_eq!(
         gui_common::chosen_run_names(&harness),
         ["tiny-cnn", "tiny-crnn"]
     );
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut frames = 0;
-    while harness.state().present_panel.showcase().is_none() {
-        assert!(
-            harness.state().present_panel.error().is_none(),
-            "{:?}",
-            harness.state().present_panel.error()
-        );
-        assert!(Instant::now() < deadline, "no showcase within 120 s");
-        harness.step();
-        frames += 1;
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    gui_common::step_until(
+        &mut harness,
+        Duration::from_secs(120),
+        "the showcase",
+        |h| {
+            let panel = &h.state().present_panel;
+            assert!(panel.error().is_none(), "{:?}", panel.error());
+            frames += 1;
+            panel.showcase().is_some()
+        },
+    );
     println!(
         "first Present frame {:.1} ms; showcase ready after {frames} more frames",
         first_frame.as_secs_f64() * 1e3

@@ -4,7 +4,7 @@
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use occlab::gui::PanelId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 mod gui_common;
@@ -47,15 +47,12 @@ fn reproduce_from_the_results_panel() {
         section.error()
     );
 
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while harness.state().results_panel.reproduce.is_running() {
-        assert!(
-            Instant::now() < deadline,
-            "the reproduction did not end in 300 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    gui_common::step_until(
+        &mut harness,
+        Duration::from_secs(300),
+        "the reproduction to end",
+        |h| !h.state().results_panel.reproduce.is_running(),
+    );
     harness.run();
     // The runs folder is read again off the UI thread.
     gui_common::settle(&mut harness);

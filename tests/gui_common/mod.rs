@@ -21,15 +21,12 @@ pub fn harness() -> Harness<'static, OcclabApp> {
 
 /// Steps the UI until the background load has arrived (the UI thread never blocks on it).
 pub fn wait_until_loaded(harness: &mut Harness<'static, OcclabApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_loading() {
-        assert!(
-            Instant::now() < deadline,
-            "the data set did not load within 60 s"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    step_until(
+        harness,
+        Duration::from_secs(60),
+        "the data set to load",
+        |h| !h.state().is_loading(),
+    );
     harness.run();
     assert!(
         harness.state().workbench.load_error.is_none(),
