@@ -302,6 +302,92 @@ fn run_details_sit_beside_the_tables_only_where_the_tables_fit() {
     );
 }
 
+/// A finished run of a CNN on the generated letters (26 classes): all 26 test images right but
+/// one (96.15 %), no predictions file.
+fn add_letters_run(root: &std::path::Path) {
+    use occlab::experiment::preset::Preset;
+    use occlab::experiment::run::{LogLine, RunDir};
+    use occlab::metrics::{ImagePrediction, Metrics};
+    use occlab::train::EpochRecord;
+
+    let mut preset = Preset::load(std::path::Path::new(
+        "presets/paper-a/a1-letters-patterned-cnn.toml",
+    ))
+    .unwrap();
+    preset.name = "tiny-letters".into();
+    let run = RunDir::create(&root.join("tiny-letters"), &preset).unwrap();
+    let preds: Vec<ImagePrediction> = (0..26u16)
+        .map(|i| ImagePrediction {
+            sequence: i as u32 / 5,
+            position: i % 5,
+            level: (i % 5 + 1) as u8,
+            truth: i,
+            predicted: if i == 0 { 1 } else { i },
+            probability: 0.9,
+        })
+        .collect();
+    let m = Metrics::from_predictions(&preds, 26, 5, 5);
+    run.append(&LogLine::Epoch(Box::new(EpochRecord {
+        epoch: 1,
+        train: m.clone(),
+        test: m,
+        validation: None,
+        train_seconds: 1.0,
+        eval_seconds: 0.1,
+        images_per_second: 100.0,
+    })))
+    .unwrap();
+    run.append(&LogLine::Finished {
+        epochs: 1,
+        test_accuracy: 25.0 / 26.0,
+        wall_seconds: 1.1,
+    })
+    .unwrap();
+}
+
+/// A 26-class confusion matrix is about twice as wide as a 10-class one: where the tables leave
+/// room for the digits' matrix but not the letters', the letters' details go under the tables
+/// (and into view) instead of scrolling sideways in a narrow column.
+#[test]
+fn a_wide_confusion_matrix_puts_the_details_under_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_runs_root(dir.path());
+    add_letters_run(&root);
+    let mut harness = harness();
+    harness.state_mut().workbench.runs_root = root.display().to_string();
+    harness.set_size(egui::vec2(2000.0, 800.0));
+    open_panel(&mut harness, PanelId::Results);
+    harness.get_by_label_contains("2 runs in");
+    let cifar = |h: &Harness<'static, OcclabApp>| {
+        h.query_all_by_label("CIFAR-10")
+            .next()
+            .expect("Table 1's CIFAR-10 column")
+            .rect()
+    };
+    // The digits (10 classes): beside.
+    harness.get_by_label("83.33").click();
+    harness.run_steps(10);
+    settle(&mut harness);
+    let heading = harness.get_by_label("Run tiny-cnn").rect();
+    assert!(heading.left() > cifar(&harness).right(), "{heading:?}");
+    // The letters (26 classes): under the tables, scrolled into view, the whole matrix shown.
+    harness.get_by_label("96.15").click();
+    harness.run_steps(30);
+    settle(&mut harness);
+    let heading = harness.get_by_label("Run tiny-letters").rect();
+    assert!(heading.top() > cifar(&harness).bottom(), "{heading:?}");
+    assert!(
+        heading.top() >= 0.0 && heading.bottom() <= 800.0,
+        "the details were not scrolled into view: {heading:?}"
+    );
+    // The matrix's column Z (its label's right edge is the rightmost of the two Z labels).
+    let right = harness
+        .query_all_by_label("Z")
+        .map(|n| n.rect().right())
+        .fold(0.0, f32::max);
+    assert!(right > 0.0 && right < 2000.0, "column Z ends at {right}");
+}
+
 #[test]
 fn the_planners_cap_and_balance_floor_change_the_plan() {
     let mut harness = harness();

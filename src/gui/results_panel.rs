@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 const MAX_LISTED: usize = 200;
 /// Side of a confusion-matrix cell, in points.
 const MATRIX_CELL: Vec2 = Vec2::new(36.0, 24.0);
+/// Width of a confusion-matrix row label.
+const MATRIX_LABEL_WIDTH: f32 = 64.0;
+/// Space between confusion-matrix cells.
+const MATRIX_GAP: f32 = 2.0;
 /// Narrowest details column (run, confusion matrix, images) beside the tables.
 const DETAILS_WIDTH: f32 = 500.0;
 /// Space between the tables and the details beside them.
@@ -54,7 +58,7 @@ pub struct ResultsPanel {
     images_job: Option<(ImagesKey, Task<RenderedImages>)>,
     /// Width the widest table needs to show all its columns (measured when last drawn; 0 before).
     tables_width: f32,
-    /// A number was just clicked while the details are under the tables: scroll them into view.
+    /// A number was just clicked: scroll the details into view if they are under the tables.
     reveal_details: bool,
 }
 
@@ -168,18 +172,19 @@ impl ResultsPanel {
                     .id_salt("sweep_section")
                     .show(ui, |ui| self.sweeps.ui(ui));
                 ui.add_space(6.0);
-                // The details go beside the tables only where every table column still shows;
-                // otherwise under them (a number clicked then scrolls them into view).
+                // The details go beside the tables only where every table column and the whole
+                // confusion matrix still show; otherwise under them (a number clicked then
+                // scrolls them into view).
                 let width = ui.available_width();
                 let beside = self.tables_width > 0.0
-                    && width >= self.tables_width + COLUMN_GAP + DETAILS_WIDTH;
+                    && width >= self.tables_width + COLUMN_GAP + self.details_width();
                 if beside {
                     // The tables at the width they need; the details take the rest.
                     let tables_width = self.tables_width;
                     ui.horizontal_top(|ui| {
                         ui.vertical(|ui| {
                             ui.set_width(tables_width);
-                            self.tables_ui(ui, &root, false);
+                            self.tables_ui(ui, &root);
                         });
                         ui.add_space(COLUMN_GAP);
                         ui.vertical(|ui| {
@@ -187,11 +192,34 @@ impl ResultsPanel {
                             self.details_ui(ui, workbench);
                         });
                     });
+                    // Beside the tables the details are in view; a run just chosen whose
+                    // matrix is too wide for beside goes under them next frame, and into view.
+                    if width >= self.tables_width + COLUMN_GAP + self.details_width() {
+                        self.reveal_details = false;
+                    } else {
+                        ui.ctx().request_repaint();
+                    }
                 } else {
-                    self.tables_ui(ui, &root, true);
+                    self.tables_ui(ui, &root);
+                    if std::mem::take(&mut self.reveal_details) {
+                        ui.scroll_to_cursor(Some(egui::Align::TOP));
+                    }
                     self.details_ui(ui, workbench);
                 }
             });
+    }
+
+    /// Width the details need: at least [`DETAILS_WIDTH`], and the selected run's whole
+    /// confusion matrix (26 letter classes need about twice that).
+    fn details_width(&self) -> f32 {
+        let classes = self
+            .selected
+            .as_deref()
+            .and_then(|name| self.scan.as_ref()?.run(name))
+            .and_then(|run| run.result.as_ref())
+            .map_or(0, |r| r.test.confusion.len());
+        let matrix = MATRIX_LABEL_WIDTH + classes as f32 * (MATRIX_CELL.x + MATRIX_GAP) + 16.0;
+        matrix.max(DETAILS_WIDTH)
     }
 
     fn root_ui(&mut self, ui: &mut egui::Ui, workbench: &mut Workbench) {
@@ -228,8 +256,7 @@ impl ResultsPanel {
         self.export.ui(ui);
     }
 
-    /// The tables; `details_below`: the details are drawn under them (not beside).
-    fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path, details_below: bool) {
+    fn tables_ui(&mut self, ui: &mut egui::Ui, root: &Path) {
         let mut clicked = None;
         let mut export = None;
         let mut needed: f32 = 0.0;
@@ -276,7 +303,7 @@ impl ResultsPanel {
                 self.pair = None;
             }
             self.selected = Some(name);
-            self.reveal_details = details_below;
+            self.reveal_details = true;
         }
         if let Some(k) = export {
             let table = self.tables[k].clone();
@@ -287,9 +314,6 @@ impl ResultsPanel {
     }
 
     fn details_ui(&mut self, ui: &mut egui::Ui, workbench: &Workbench) {
-        if std::mem::take(&mut self.reveal_details) {
-            ui.scroll_to_cursor(Some(egui::Align::TOP));
-        }
         let Some(run) = self
             .selected
             .as_deref()
@@ -777,10 +801,10 @@ fn confusion_ui(
         .id_salt("confusion_scroll")
         .show(ui, |ui| {
             egui::Grid::new("confusion_grid")
-                .spacing(Vec2::splat(2.0))
+                .spacing(Vec2::splat(MATRIX_GAP))
                 .show(ui, |ui| {
                     ui.add_sized(
-                        [64.0, MATRIX_CELL.y],
+                        [MATRIX_LABEL_WIDTH, MATRIX_CELL.y],
                         egui::Label::new(RichText::new("truth \\ pred").small().weak()),
                     );
                     for j in 0..m.confusion.len() {
