@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The GPU measurements of issue 14, in one call of the device tool (≤ 10 minutes on an H200):
-# occlab on WGPU (CRNN and CNN at 32×5 and 256×5, images/s and kernel launches per step),
+# occlab on WGPU (CRNN and CNN at 32×5 and 256×5: images/s, kernel launches per step; a first and a second start),
 # PyTorch CUDA eager on the same model and batches (benches/reference/crnn_torch.py), and one
 # full-MNIST CRNN epoch. Everything lands in $OUT (8 files at most come back):
 #   summary.md      the table for docs/PERFORMANCE.md (images/s, ratio to PyTorch, % of FP32 peak)
 #   env.txt         GPU, driver, Vulkan loader, the adapter occlab chose
 #   bench.json      occlab bench train --json (both models, both batches)
-#   launches.txt    kernel launches per step (cubecl's execution log, see below)
+#   starts.txt      a first and a second start (autotune's results read back from disk)
 #   torch.txt       PyTorch's RESULT lines
 #   train.txt       the full-MNIST epoch's console output
 #   metrics.jsonl   that run's step and epoch records
@@ -77,57 +77,41 @@ cat "$OUT/env.txt"
 batch_args=()
 for b in $batches; do batch_args+=(--batch "$b"); done
 
-# --- 1. occlab on WGPU: images/s ---------------------------------------------------------------
+# --- 1. a first and a second start: autotune's results kept on disk (src/train/gpu_cache.rs) ---
+# The same small bench twice in fresh processes: the first tunes the matmul/convolution kernels
+# for this GPU and writes the results to OCCLAB_GPU_CACHE, the second reads them back.
+export OCCLAB_GPU_CACHE="$work/gpu-cache"
+first_batch=${batches%% *}
+: > "$OUT/starts.txt"
+for start in first second; do
+    t0=$(date +%s.%N)
+    timeout 150 "$bin" bench train --backend wgpu --model crnn --batch "$first_batch" --repeats 3 \
+        2>&1 | grep -v XDG_RUNTIME_DIR | grep -E 'train step|back to back|cache' > "$work/start.txt"
+    t1=$(date +%s.%N)
+    echo "$start start (CRNN ${first_batch}×5: 2 warm-up steps, then 6): $(python3 -c "print(f'{$t1 - $t0:.1f}')") s" \
+        | tee -a "$OUT/starts.txt"
+    cat "$work/start.txt" >> "$OUT/starts.txt"
+done
+echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$OUT/starts.txt"
+
+# --- 2. occlab on WGPU: images/s and kernel launches per step ------------------------------------
 say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
 timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
     > "$OUT/bench.json" 2> "$work/bench.err"
 echo "exit $?"
 grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
 
-# --- 1b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
+# --- 2b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
 if [ -f .gpu/occlab-spirv.xz ]; then
     xz -dc .gpu/occlab-spirv.xz > "$work/occlab-spirv" && chmod +x "$work/occlab-spirv"
     say "SPIR-V build: occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
     {
         echo
         echo "SPIR-V build (--features spirv), occlab bench train --backend wgpu:"
-        timeout 150 "$work/occlab-spirv" bench train --backend wgpu "${batch_args[@]}" \
-            --repeats "$repeats" 2>&1 | grep -v XDG_RUNTIME_DIR
+        OCCLAB_GPU_CACHE="$work/gpu-cache-spirv" timeout 200 "$work/occlab-spirv" bench train \
+            --backend wgpu "${batch_args[@]}" --repeats "$repeats" 2>&1 | grep -v XDG_RUNTIME_DIR
         echo "exit ${PIPESTATUS[0]}"
     } | tee -a "$OUT/env.txt"
-fi
-
-# --- 2. kernel launches per step ----------------------------------------------------------------
-# cubecl logs every kernel it runs when its profiling logger is at level "minimal" (read from
-# cubecl.toml in the working directory). `bench train --repeats R` runs 2 warm-up steps and R
-# measured steps, then R steps back to back: R=3 minus R=1 is 4 steps.
-say "kernel launches per step"
-mkdir -p "$work/launch"
-cat > "$work/launch/cubecl.toml" <<EOF
-[profiling.logger]
-level = "minimal"
-file = "$work/launch/launches.log"
-append = true
-EOF
-: > "$OUT/launches.txt"
-first_batch=${batches%% *}
-for model in crnn cnn; do
-    declare -A count=()
-    for r in 1 3; do
-        rm -f "$work/launch/launches.log"
-        (cd "$work/launch" && timeout 120 "$bin" bench train --backend wgpu --model "$model" \
-            --batch "$first_batch" --repeats "$r" > /dev/null 2>&1)
-        count[$r]=$(grep -c Executing "$work/launch/launches.log" 2>/dev/null || echo 0)
-    done
-    per_step=$(( (count[3] - count[1]) / 4 ))
-    echo "$model batch $first_batch: ${count[1]} launches with repeats 1, ${count[3]} with repeats 3: $per_step per step" \
-        | tee -a "$OUT/launches.txt"
-    unset count
-done
-if [ -f "$work/launch/launches.log" ]; then
-    echo "most launched kernels (CNN, repeats 3, whole run):" >> "$OUT/launches.txt"
-    sed 's/^.*Executing //' "$work/launch/launches.log" | cut -c1-80 | sort | uniq -c | sort -rn \
-        | head -25 >> "$OUT/launches.txt"
 fi
 
 # --- 3. PyTorch CUDA eager, same model, same batches ---------------------------------------------
@@ -198,7 +182,13 @@ for (model, batch), o in sorted(occ.items()):
     print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {tcol} | {ratio} | "
           f"{100 * best * FLOP.get(model, 0) / PEAK:.2f} % |")
 print()
-print(open(os.path.join(out, "launches.txt")).read().split("most launched")[0].strip())
+for f in bench["figures"]:
+    if f.get("launches_per_step"):
+        print(f"{f['name'].strip()}: {f['launches_per_step']:.0f} kernel launches per step")
+        for name, n in f.get("top_kernels", [])[:6]:
+            print(f"    {n:6.1f}  {name[:90]}")
+print()
+print(open(os.path.join(out, "starts.txt")).read().strip())
 epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []
 for e in (e for e in epochs if e.get("kind") == "epoch"):
     tr, te = e["train"], e["test"]

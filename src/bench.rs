@@ -25,6 +25,41 @@ pub struct Figure {
     /// Items processed per second at the median, where that means something.
     pub per_second: Option<f64>,
     pub unit: String,
+    /// GPU kernels launched per training step (counted by cubecl's launch observer over the
+    /// steps run back to back); `None` on the CPU, where no kernel is launched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launches_per_step: Option<f64>,
+    /// The kernels launched most often per step, by name (at most 12), with their launches per
+    /// step: where a step's launches go.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top_kernels: Vec<(String, f64)>,
+}
+
+/// Counts the GPU kernels launched (on every thread), by kernel name, while it is installed.
+#[derive(Default)]
+struct LaunchCount(std::sync::Mutex<std::collections::HashMap<&'static str, u64>>);
+
+impl cubecl_runtime::logging::LaunchObserver for LaunchCount {
+    fn launched(&self, kernel: &'static str) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(kernel).or_default() += 1;
+    }
+}
+
+/// Runs `f`, counting the GPU kernels it launches by name (none on the CPU), most launched first.
+pub fn count_launches<R>(f: impl FnOnce() -> R) -> (R, Vec<(&'static str, u64)>) {
+    let count = std::sync::Arc::new(LaunchCount::default());
+    let watching = cubecl_runtime::logging::LaunchObservation::new(count.clone());
+    let out = f();
+    drop(watching);
+    let mut counts: Vec<(&'static str, u64)> = count
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    (out, counts)
 }
 
 fn measure(name: &str, repeats: usize, items: Option<(f64, &str)>, mut f: impl FnMut()) -> Figure {
@@ -44,6 +79,8 @@ fn measure(name: &str, repeats: usize, items: Option<(f64, &str)>, mut f: impl F
         repeats: times.len(),
         per_second: items.map(|(n, _)| n / median),
         unit: items.map_or(String::new(), |(_, u)| u.into()),
+        launches_per_step: None,
+        top_kernels: Vec::new(),
     }
 }
 
@@ -167,16 +204,20 @@ pub fn train_step(
         step,
     );
     let t0 = Instant::now();
-    for _ in 0..steps.max(1) {
-        let current = model
-            .take()
-            .expect("the model is put back after every step");
-        let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &current);
-        model = Some(optim.step(1e-3, current, grads));
-    }
-    let _ = ad.sync();
+    let ((), kernels) = count_launches(|| {
+        for _ in 0..steps.max(1) {
+            let current = model
+                .take()
+                .expect("the model is put back after every step");
+            let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &current);
+            model = Some(optim.step(1e-3, current, grads));
+        }
+        let _ = ad.sync();
+    });
     let mean = t0.elapsed().as_secs_f64() / steps.max(1) as f64;
+    let per_step = |count: u64| count as f64 / steps.max(1) as f64;
+    let launches: u64 = kernels.iter().map(|(_, c)| c).sum();
     let pipelined = Figure {
         name: format!(
             "  {kind} {batch}×{t}: {} steps back to back, one sync (mean)",
@@ -187,6 +228,13 @@ pub fn train_step(
         repeats: steps.max(1),
         per_second: Some(n as f64 / mean),
         unit: "images/s".into(),
+        // The CPU backend launches no kernels: nothing to count there.
+        launches_per_step: (launches > 0).then(|| per_step(launches)),
+        top_kernels: kernels
+            .iter()
+            .take(12)
+            .map(|(name, count)| (name.chars().take(120).collect(), per_step(*count)))
+            .collect(),
     };
     let mut figures = vec![whole];
     for (name, mut times) in ["forward + loss", "backward", "Adam"]
@@ -202,6 +250,8 @@ pub fn train_step(
             repeats: times.len(),
             per_second: None,
             unit: String::new(),
+            launches_per_step: None,
+            top_kernels: Vec::new(),
         });
     }
     figures.push(pipelined);

@@ -769,6 +769,7 @@ fn bench(
             let out = serde_json::json!({
                 "adapter": adapter,
                 "gpu_features": occlab::train::backend::gpu_features(),
+                "gpu_cache": adapter.as_ref().map(|_| occlab::train::gpu_cache::configure().describe()),
                 "figures": figures,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -784,11 +785,18 @@ fn bench(
             "  Burn GPU features: {}",
             occlab::train::backend::gpu_features().join(", ")
         );
+        println!(
+            "  GPU cache (autotune, kernels): {}",
+            occlab::train::gpu_cache::configure().describe()
+        );
     }
     for f in &figures {
-        let rate = f
+        let mut rate = f
             .per_second
             .map_or(String::new(), |r| format!("  {r:>10.0} {}", f.unit));
+        if let Some(l) = f.launches_per_step {
+            rate.push_str(&format!(", {l:.0} kernel launches per step"));
+        }
         println!(
             "  {:<52} median {:>9.1} ms  min {:>9.1} ms  (n={}){rate}",
             f.name, f.median_ms, f.min_ms, f.repeats

@@ -245,6 +245,8 @@ mod probe {
             wgpu::Backend::Gl => WgpuBackend::Gl,
             _ => WgpuBackend::Auto,
         };
+        // Before the runtime reads its configuration: where autotune keeps its results.
+        crate::train::gpu_cache::configure();
         let (device, setup) = Device::wgpu_options()
             .device_kind(kind)
             .graphics_api(api)

@@ -11,6 +11,7 @@ pub mod clip_eval;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod gpu_cache;
 pub mod memory;
 pub mod priority;
 pub mod records;
