@@ -31,6 +31,10 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 batches="${GPU_BENCH_BATCHES:-32 256}"
+# Stages to run (a second call can skip what the first measured): starts bench spirv torch train
+stages="${GPU_BENCH_STAGES:-starts bench spirv torch train}"
+train_batches="${GPU_BENCH_TRAIN_BATCHES:-${batches%% *}}"
+want() { [[ " $stages " == *" $1 "* ]]; }
 repeats="${GPU_BENCH_REPEATS:-10}"
 data_dir="${DATA_DIR:-$root/.gpu/data}"
 train_limit="${GPU_BENCH_TRAIN_LIMIT:-}"
@@ -83,7 +87,7 @@ for b in $batches; do batch_args+=(--batch "$b"); done
 export OCCLAB_GPU_CACHE="$work/gpu-cache"
 first_batch=${batches%% *}
 : > "$OUT/starts.txt"
-for start in first second; do
+want starts && for start in first second; do
     t0=$(date +%s.%N)
     timeout 150 "$bin" bench train --backend wgpu --model crnn --batch "$first_batch" --repeats 3 \
         2>&1 | grep -v XDG_RUNTIME_DIR | grep -E 'train step|back to back|cache' > "$work/start.txt"
@@ -95,14 +99,14 @@ done
 echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$OUT/starts.txt"
 
 # --- 2. occlab on WGPU: images/s and kernel launches per step ------------------------------------
-say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
-timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
+want bench && say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
+want bench && timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
     > "$OUT/bench.json" 2> "$work/bench.err"
 echo "exit $?"
 grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
 
 # --- 2b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
-if [ -f .gpu/occlab-spirv.xz ]; then
+if want spirv && [ -f .gpu/occlab-spirv.xz ]; then
     xz -dc .gpu/occlab-spirv.xz > "$work/occlab-spirv" && chmod +x "$work/occlab-spirv"
     say "SPIR-V build: occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
     {
@@ -116,7 +120,9 @@ fi
 
 # --- 3. PyTorch CUDA eager, same model, same batches ---------------------------------------------
 : > "$OUT/torch.txt"
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if ! want torch; then
+    echo "PyTorch: not run this time (GPU_BENCH_STAGES)" > "$OUT/torch.txt"
+elif python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     for b in $batches; do
         say "PyTorch CUDA eager, batch $b"
         PYTHONUNBUFFERED=1 timeout 150 python3 benches/reference/crnn_torch.py --device cuda \
@@ -126,18 +132,34 @@ else
     say "no PyTorch with CUDA here: the PyTorch reference is skipped" | tee -a "$OUT/torch.txt"
 fi
 
-# --- 4. a full-MNIST CRNN epoch -----------------------------------------------------------------
+# --- 4. full-MNIST CRNN epochs, one per batch size in $train_batches -----------------------------
 limit_args=()
 [ -n "$train_limit" ] && limit_args=(--limit-sequences "$train_limit")
-say "occlab train: CRNN, full MNIST, 1 epoch, batch $first_batch, WGPU ${limit_args[*]}"
 /usr/bin/env time -v true >/dev/null 2>&1 && timer=(/usr/bin/env time -v) || timer=()
-timeout 200 "${timer[@]}" "$bin" train --preset presets/paper-a/a1-mnist-patterned-crnn.toml \
-    --data-dir "$data_dir" --backend wgpu --epochs 1 --batch "$first_batch" "${limit_args[@]}" \
-    --out "$work/run" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
-    | grep -v -E '^\s+(Average|Major|Minor|Voluntary|Involuntary|Swaps|File system|Socket|Signals|Page size|System time|User time)' \
-    > "$OUT/train.txt"
+: > "$OUT/train.txt"
+: > "$OUT/metrics.jsonl"
+for tb in $train_batches; do
+    want train || break
+    say "occlab train: CRNN, full MNIST, 1 epoch, batch $tb, WGPU ${limit_args[*]}" | tee -a "$OUT/train.txt"
+    timeout 200 "${timer[@]}" "$bin" train --preset presets/paper-a/a1-mnist-patterned-crnn.toml \
+        --data-dir "$data_dir" --backend wgpu --epochs 1 --batch "$tb" "${limit_args[@]}" \
+        --out "$work/run-$tb" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
+        | grep -v -E '^\s+(Average|Major|Minor|Voluntary|Involuntary|Swaps|File system|Socket|Signals|Page size|System time|User time)' \
+        >> "$OUT/train.txt"
+    grep '"kind":"epoch"\|"kind": "epoch"' "$work/run-$tb/metrics.jsonl" 2>/dev/null \
+        | sed "s/^{/{\"batch\":$tb,/" >> "$OUT/metrics.jsonl"
+    # The epoch's images/s counts the first steps (kernels compiled and tuned) and the last,
+    # smaller batch (a new shape: tuned again); the steps in between show the steady state.
+    python3 - "$work/run-$tb/metrics.jsonl" <<'PY' | tee -a "$OUT/train.txt"
+import json, statistics, sys
+steps = [r for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "step"]
+ips = [s["images_per_second"] for s in steps]
+mid = ips[len(ips) // 10 : len(ips) - len(ips) // 10] or ips
+print(f"steady state: median {statistics.median(mid):.0f} img/s over steps {len(ips) // 10}..{len(ips) - len(ips) // 10} "
+      f"(first step's group {ips[0]:.0f} img/s, last step's {ips[-1]:.0f})")
+PY
+done
 cat "$OUT/train.txt"
-cp "$work/run/metrics.jsonl" "$OUT/metrics.jsonl" 2>/dev/null
 
 # --- summary ------------------------------------------------------------------------------------
 say "summary"
@@ -161,17 +183,17 @@ for f in bench["figures"]:
     m = re.match(r"\s*(\w+) train step, (\d+)×5", f["name"])
     if m:
         occ.setdefault((m[1], int(m[2])), {})["step"] = f["per_second"]
-    m = re.match(r"\s*(\w+) (\d+)×5: \d+ steps back to back", f["name"])
+    m = re.match(r"\s*(\w+) (\d+)×5: \d+ steps back to back,( not flushed,)?", f["name"])
     if m:
-        occ.setdefault((m[1], int(m[2])), {})["pipelined"] = f["per_second"]
+        occ.setdefault((m[1], int(m[2])), {})["unflushed" if m[3] else "pipelined"] = f["per_second"]
 torch = {}
 for line in open(os.path.join(out, "torch.txt")):
     if line.startswith("RESULT "):
         kv = dict(p.split("=", 1) for p in line.split()[1:])
         torch[(kv["model"], int(kv["batch"]))] = kv
 print()
-print("| model | batch | occlab img/s (step, synced) | occlab img/s (back to back) | PyTorch CUDA img/s (step / back to back) | occlab / PyTorch (back to back) | % of FP32 peak (occlab) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| model | batch | occlab img/s (step, synced) | occlab img/s (back to back, flushed each step) | (not flushed) | PyTorch CUDA img/s (step / back to back) | occlab / PyTorch (back to back) | % of FP32 peak (occlab) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for (model, batch), o in sorted(occ.items()):
     t = torch.get((model, batch))
     tp = float(t["pipelined_images_per_s"]) if t else None
@@ -179,7 +201,7 @@ for (model, batch), o in sorted(occ.items()):
     best = o.get("pipelined") or o.get("step") or 0
     ratio = f"{best / tp:.2f}" if tp else "–"
     tcol = f"{ts:.0f} / {tp:.0f}" if t else "–"
-    print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {tcol} | {ratio} | "
+    print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {o.get('unflushed', 0):.0f} | {tcol} | {ratio} | "
           f"{100 * best * FLOP.get(model, 0) / PEAK:.2f} % |")
 print()
 for f in bench["figures"]:

@@ -156,12 +156,16 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
 /// optimizer step. The last runs `steps` steps back to back with one sync at the end, as training
 /// does on a GPU (it reads the loss back only every few steps), so that the GPU's queue never
 /// runs dry between steps (the CPU trains with a read every step: `TrainConfig::read_every`).
+/// On a GPU (`gpu`) it does so twice: handing each step's work to the device (`Device::flush`,
+/// as training does) and not; each after two warm-up steps of its own, counting the kernels
+/// launched.
 pub fn train_step(
     kind: ModelKind,
     device: &Device,
     batch: usize,
     t: usize,
     steps: usize,
+    gpu: bool,
 ) -> Vec<Figure> {
     let ad = device.clone().autodiff();
     ad.seed(1);
@@ -203,39 +207,61 @@ pub fn train_step(
         Some((n as f64, "images/s")),
         step,
     );
-    let t0 = Instant::now();
-    let ((), kernels) = count_launches(|| {
-        for _ in 0..steps.max(1) {
-            let current = model
-                .take()
-                .expect("the model is put back after every step");
-            let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &current);
-            model = Some(optim.step(1e-3, current, grads));
-        }
-        let _ = ad.sync();
-    });
-    let mean = t0.elapsed().as_secs_f64() / steps.max(1) as f64;
-    let per_step = |count: u64| count as f64 / steps.max(1) as f64;
-    let launches: u64 = kernels.iter().map(|(_, c)| c).sum();
-    let pipelined = Figure {
-        name: format!(
-            "  {kind} {batch}×{t}: {} steps back to back, one sync (mean)",
-            steps.max(1)
-        ),
-        median_ms: mean * 1e3,
-        min_ms: mean * 1e3,
-        repeats: steps.max(1),
-        per_second: Some(n as f64 / mean),
-        unit: "images/s".into(),
-        // The CPU backend launches no kernels: nothing to count there.
-        launches_per_step: (launches > 0).then(|| per_step(launches)),
-        top_kernels: kernels
-            .iter()
-            .take(12)
-            .map(|(name, count)| (name.chars().take(120).collect(), per_step(*count)))
-            .collect(),
+    // Steps back to back, one sync at the end, as training runs on a GPU. `flush` hands each
+    // step's work to the device at the step's end (a no-op on the CPU); Burn's kernel fusion
+    // otherwise keeps queueing across steps and builds other fused kernels (docs/PERFORMANCE.md).
+    let mut back_to_back = |steps: usize, flush: bool| {
+        let t0 = Instant::now();
+        let ((), kernels) = count_launches(|| {
+            for _ in 0..steps {
+                let current = model
+                    .take()
+                    .expect("the model is put back after every step");
+                let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &current);
+                model = Some(optim.step(1e-3, current, grads));
+                if flush {
+                    let _ = ad.flush();
+                }
+            }
+            let _ = ad.sync();
+        });
+        (t0.elapsed().as_secs_f64() / steps as f64, kernels)
     };
+    let steps = steps.max(1);
+    let variants: &[(bool, &str)] = if gpu {
+        &[(true, "flushed each step"), (false, "not flushed")]
+    } else {
+        &[(true, "")]
+    };
+    let mut pipelined = Vec::new();
+    for &(flush, label) in variants {
+        // Warm-up: the kernels this way of queueing builds are compiled (and tuned) once.
+        back_to_back(2, flush);
+        let (mean, kernels) = back_to_back(steps, flush);
+        let per_step = |count: u64| count as f64 / steps as f64;
+        let launches: u64 = kernels.iter().map(|(_, c)| c).sum();
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!(" {label},")
+        };
+        pipelined.push(Figure {
+            name: format!("  {kind} {batch}×{t}: {steps} steps back to back,{label} one sync (mean)"),
+            median_ms: mean * 1e3,
+            min_ms: mean * 1e3,
+            repeats: steps,
+            per_second: Some(n as f64 / mean),
+            unit: "images/s".into(),
+            // The CPU backend launches no kernels: nothing to count there.
+            launches_per_step: (launches > 0).then(|| per_step(launches)),
+            top_kernels: kernels
+                .iter()
+                .take(12)
+                .map(|(name, count)| (name.chars().take(120).collect(), per_step(*count)))
+                .collect(),
+        });
+    }
     let mut figures = vec![whole];
     for (name, mut times) in ["forward + loss", "backward", "Adam"]
         .into_iter()
@@ -254,6 +280,6 @@ pub fn train_step(
             top_kernels: Vec::new(),
         });
     }
-    figures.push(pipelined);
+    figures.extend(pipelined);
     figures
 }

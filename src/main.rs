@@ -758,7 +758,14 @@ fn bench(
             let mut figures = Vec::new();
             for k in kinds {
                 for &b in batches {
-                    figures.extend(occlab::bench::train_step(k, &chosen.device, b, 5, repeats));
+                    figures.extend(occlab::bench::train_step(
+                        k,
+                        &chosen.device,
+                        b,
+                        5,
+                        repeats,
+                        chosen.adapter.is_some(),
+                    ));
                 }
             }
             figures

@@ -11,8 +11,8 @@ use occlab::model::ModelKind;
 use occlab::train::{BackendChoice, choose_device};
 
 /// The figure of the steps run back to back, where the launches are counted.
-fn back_to_back(device: &Device, steps: usize) -> Figure {
-    let figures = train_step(ModelKind::Cnn, device, 2, 5, steps);
+fn back_to_back(device: &Device, steps: usize, gpu: bool) -> Figure {
+    let figures = train_step(ModelKind::Cnn, device, 2, 5, steps, gpu);
     figures
         .into_iter()
         .find(|f| f.name.contains("back to back"))
@@ -29,8 +29,8 @@ fn a_wgpu_training_step_launches_the_same_kernels_every_step_and_the_cpu_none() 
     });
     eprintln!("{}", chosen.name);
 
-    let two = back_to_back(&chosen.device, 2);
-    let three = back_to_back(&chosen.device, 3);
+    let two = back_to_back(&chosen.device, 2, true);
+    let three = back_to_back(&chosen.device, 3, true);
     let per_step = two
         .launches_per_step
         .expect("the kernels of a WGPU step are counted");
@@ -58,7 +58,7 @@ fn a_wgpu_training_step_launches_the_same_kernels_every_step_and_the_cpu_none() 
         two.top_kernels
     );
 
-    let on_cpu = back_to_back(&Device::flex(), 1);
+    let on_cpu = back_to_back(&Device::flex(), 1, false);
     assert_eq!(
         on_cpu.launches_per_step, None,
         "flex launches no GPU kernels"

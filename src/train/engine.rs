@@ -303,6 +303,7 @@ pub fn train(
     });
 
     let steps_per_epoch = train_ids.len().div_ceil(cfg.batch_size.max(1));
+    let on_gpu = chosen.adapter.is_some();
     let read_every = cfg
         .read_every
         .unwrap_or(if chosen.adapter.is_some() {
@@ -383,6 +384,13 @@ pub fn train(
             });
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
+            if on_gpu {
+                // Hand the step's work to the GPU now, without waiting for it, so that Burn's
+                // kernel fusion cuts its queue at the step's end (docs/PERFORMANCE.md, "GPU
+                // measurements on an H200").
+                ad.flush()
+                    .map_err(|e| TrainError::Backend(format!("the GPU failed: {e:?}")))?;
+            }
             crate::crashpoint::point("train-step");
             if pending.len() >= read_every {
                 read_back(&mut pending, &mut tally, &reader, epoch, group_start)?;
