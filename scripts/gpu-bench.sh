@@ -80,11 +80,12 @@ cat "$OUT/env.txt"
 
 batch_args=()
 for b in $batches; do batch_args+=(--batch "$b"); done
+# One GPU cache (autotune's results, compiled kernels) for every stage of the WGSL binary.
+export OCCLAB_GPU_CACHE="$work/gpu-cache"
 
 # --- 1. a first and a second start: autotune's results kept on disk (src/train/gpu_cache.rs) ---
 # The same small bench twice in fresh processes: the first tunes the matmul/convolution kernels
 # for this GPU and writes the results to OCCLAB_GPU_CACHE, the second reads them back.
-export OCCLAB_GPU_CACHE="$work/gpu-cache"
 first_batch=${batches%% *}
 : > "$OUT/starts.txt"
 want starts && for start in first second; do
