@@ -238,8 +238,9 @@ pub fn train_step(
     for &(flush, label) in variants {
         // Warm-up: the kernels this way of queueing builds are compiled (and tuned) once. On a
         // GPU with Burn's fusion that takes several steps: on an H200, 5 steps measured after 2
-        // warm-up steps ran at a fifth of the speed of 40 (docs/PERFORMANCE.md).
-        back_to_back(if gpu { 10 } else { 2 }, flush);
+        // warm-up steps ran at a fifth of the speed of 40 (docs/PERFORMANCE.md). So on a GPU as
+        // many warm-up steps as measured ones, 2 to 10.
+        back_to_back(if gpu { steps.clamp(2, 10) } else { 2 }, flush);
         let (mean, kernels) = back_to_back(steps, flush);
         let per_step = |count: u64| count as f64 / steps as f64;
         let launches: u64 = kernels.iter().map(|(_, c)| c).sum();
