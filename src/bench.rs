@@ -157,7 +157,7 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
 /// does on a GPU (it reads the loss back only every few steps), so that the GPU's queue never
 /// runs dry between steps (the CPU trains with a read every step: `TrainConfig::read_every`).
 /// On a GPU (`gpu`) it does so twice: handing each step's work to the device (`Device::flush`,
-/// as training does) and not; each after two warm-up steps of its own, counting the kernels
+/// as training does) and not; each after warm-up steps of its own, counting the kernels
 /// launched.
 pub fn train_step(
     kind: ModelKind,
