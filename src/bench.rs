@@ -250,7 +250,9 @@ pub fn train_step(
             format!(" {label},")
         };
         pipelined.push(Figure {
-            name: format!("  {kind} {batch}×{t}: {steps} steps back to back,{label} one sync (mean)"),
+            name: format!(
+                "  {kind} {batch}×{t}: {steps} steps back to back,{label} one sync (mean)"
+            ),
             median_ms: mean * 1e3,
             min_ms: mean * 1e3,
             repeats: steps,
