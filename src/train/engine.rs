@@ -386,8 +386,8 @@ pub fn train(
             model = optim.step(cfg.learning_rate, model, grads);
             if on_gpu {
                 // Hand the step's work to the GPU now, without waiting for it, so that Burn's
-                // kernel fusion cuts its queue at the step's end (docs/PERFORMANCE.md, "GPU
-                // measurements on an H200").
+                // kernel fusion cuts its queue at the step's end: 18 % more images/s for the CRNN
+                // on an H200 (docs/PERFORMANCE.md, "GPU measured on an H200").
                 ad.flush()
                     .map_err(|e| TrainError::Backend(format!("the GPU failed: {e:?}")))?;
             }
