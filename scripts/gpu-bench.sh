@@ -97,14 +97,16 @@ want starts && for start in first second; do
         | tee -a "$OUT/starts.txt"
     cat "$work/start.txt" >> "$OUT/starts.txt"
 done
-echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$OUT/starts.txt"
+want starts && echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$OUT/starts.txt"
 
 # --- 2. occlab on WGPU: images/s and kernel launches per step ------------------------------------
-want bench && say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
-want bench && timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
-    > "$OUT/bench.json" 2> "$work/bench.err"
-echo "exit $?"
-grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
+if want bench; then
+    say "occlab bench train --backend wgpu ${batch_args[*]} --repeats $repeats"
+    timeout 240 "$bin" bench train --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
+        > "$OUT/bench.json" 2> "$work/bench.err"
+    echo "exit $?"
+    grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
+fi
 
 # --- 2b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
 if want spirv && [ -f .gpu/occlab-spirv.xz ]; then

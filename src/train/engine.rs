@@ -306,11 +306,7 @@ pub fn train(
     let on_gpu = chosen.adapter.is_some();
     let read_every = cfg
         .read_every
-        .unwrap_or(if chosen.adapter.is_some() {
-            GPU_READ_EVERY
-        } else {
-            1
-        })
+        .unwrap_or(if on_gpu { GPU_READ_EVERY } else { 1 })
         .max(1);
     let reader = StepReader {
         data: &train_data,

@@ -1,8 +1,8 @@
 //! Where the GPU runtime keeps what it learns about the device between starts (issue 14):
 //! autotune's choices (which matmul and convolution kernels are fastest on this GPU, for each
 //! shape) and the compiled kernels. With the `gpu-fusion` build (Burn's `autotune` and
-//! `persistence`) the first start on a GPU tunes for a few seconds per new shape; later starts
-//! read the answers back from here and train at full speed from the first step.
+//! `persistence`) the first start on a GPU tunes each new shape (62 s for a CRNN bench at 32×5
+//! on an H200); later starts read the answers back from here (3.3 s for the same bench).
 //!
 //! cubecl, Burn's GPU layer, would otherwise pick its folder from the working directory
 //! (`target/environment` of the outermost Cargo workspace above it, else the user cache), so
