@@ -287,6 +287,14 @@ fn train_collecting_steps(
     p: &Preset,
     dir: &std::path::Path,
 ) -> (Result<TrainOutcome, String>, Vec<occlab::train::StepRecord>) {
+    train_collecting_steps_on(p, dir, BackendChoice::Flex)
+}
+
+fn train_collecting_steps_on(
+    p: &Preset,
+    dir: &std::path::Path,
+    backend: BackendChoice,
+) -> (Result<TrainOutcome, String>, Vec<occlab::train::StepRecord>) {
     let prepared = dataset::prepare(p, None).unwrap();
     let run = RunDir::create(dir, p).unwrap();
     let (_ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
@@ -295,8 +303,7 @@ fn train_collecting_steps(
         tx: ev_tx,
         notify: None,
     };
-    let result = train(&prepared, &run, BackendChoice::Flex, false, &sink, &ctl_rx)
-        .map_err(|e| e.to_string());
+    let result = train(&prepared, &run, backend, false, &sink, &ctl_rx).map_err(|e| e.to_string());
     drop(sink);
     let steps = ev_rx
         .iter()
@@ -333,6 +340,39 @@ fn reading_the_loss_back_every_few_steps_records_every_step_as_reading_each_does
     }
     assert_eq!(runs[0].0.len(), 5);
     assert_eq!(runs[0], runs[1]);
+}
+
+/// On a GPU every training step has one shape (a new one would be compiled and tuned anew):
+/// the epoch's last, short batch is topped up with sequences trained earlier in the epoch. The
+/// epoch still counts each training sequence once, in its figures and in its steps' records.
+/// Runs on WGPU (Mesa's lavapipe in CI); skipped, saying so, where WGPU is not usable.
+#[test]
+fn on_a_gpu_the_short_last_batch_is_topped_up_but_counted_once() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = occlab::train::choose_device(BackendChoice::Wgpu) {
+        eprintln!("SKIPPED on_a_gpu_the_short_last_batch_is_topped_up_but_counted_once: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = preset(ModelKind::Cnn, 18, 1);
+    p.train.as_mut().unwrap().batch_size = 8;
+    let (result, steps) =
+        train_collecting_steps_on(&p, &dir.path().join("gpu"), BackendChoice::Wgpu);
+    result.unwrap();
+    let n = 18; // the limit: 18 training sequences of 5 images, 2 × 8 + 2
+    assert_eq!(steps.len(), 3);
+    let run = RunDir::open(&dir.path().join("gpu")).unwrap();
+    let epoch = &run.epochs().unwrap()[0];
+    assert_eq!(epoch.train.overall.total as usize, n * 5);
+    assert_eq!(
+        epoch
+            .train
+            .per_position
+            .iter()
+            .map(|t| t.total)
+            .collect::<Vec<_>>(),
+        [n as u64; 5]
+    );
 }
 
 #[test]

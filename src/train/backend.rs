@@ -1,5 +1,6 @@
-//! Which Burn device trains: WGPU where an adapter works, else Burn's pure-Rust CPU backend `flex`.
-//! Burn 0.22 dispatches at run time, so the choice is a value, not a type parameter.
+//! Which Burn device trains: WGPU where an adapter works, else Burn's pure-Rust CPU backend `flex`;
+//! CUDA when asked for, in a binary built with `--features gpu-cuda`. Burn 0.22 dispatches at run
+//! time, so the choice is a value, not a type parameter.
 
 use burn::tensor::Device;
 
@@ -12,10 +13,11 @@ pub const BURN_FEATURES: &str = env!("OCCLAB_BURN_FEATURES");
 pub fn gpu_features() -> Vec<&'static str> {
     let mut features: Vec<&'static str> = BURN_FEATURES
         .split(',')
-        .filter(|f| matches!(*f, "wgpu" | "vulkan" | "fusion" | "autotune"))
+        .filter(|f| matches!(*f, "wgpu" | "cuda" | "vulkan" | "fusion" | "autotune"))
         .collect();
     // occlab's own features turn on Burn's (see Cargo.toml).
     for (on, burn) in [
+        (cfg!(feature = "gpu-cuda"), "cuda"),
         (cfg!(feature = "spirv"), "vulkan"),
         (cfg!(feature = "gpu-fusion"), "fusion"),
         (cfg!(feature = "gpu-fusion"), "autotune"),
@@ -45,6 +47,9 @@ pub enum BackendChoice {
     #[default]
     Auto,
     Wgpu,
+    /// NVIDIA GPUs through Burn's CUDA backend: only in a binary built with `--features gpu-cuda`
+    /// (the automatic choice never picks it).
+    Cuda,
     Flex,
 }
 
@@ -53,11 +58,11 @@ pub enum BackendChoice {
 pub struct ChosenBackend {
     /// Inference device (no autodiff).
     pub device: Device,
-    /// "flex (CPU)" or "wgpu (<adapter> · <API> · <kind>)".
+    /// "flex (CPU)", "wgpu (<adapter> · <API> · <kind>)" or "cuda (<GPU> · CUDA · discrete GPU)".
     pub name: String,
     /// Why this one (e.g. "no usable WGPU adapter: …").
     pub reason: String,
-    /// The WGPU adapter in use (none on flex).
+    /// The GPU in use: the WGPU adapter, or the CUDA device (none on flex).
     pub adapter: Option<AdapterInfo>,
 }
 
@@ -147,6 +152,24 @@ pub fn preferred_adapter(adapters: &[AdapterInfo]) -> Option<usize> {
     (0..adapters.len()).min_by_key(|&i| (adapters[i].rank(), i))
 }
 
+/// The adapter `CUBECL_WGPU_DEFAULT_DEVICE` names, as `DiscreteGpu(i)`, `IntegratedGpu(i)` or
+/// `VirtualGpu(i)` (cubecl's spelling; `occlab sweep --workers` gives each worker its own GPU
+/// this way): the i-th adapter of that kind in `adapters` (in the order the graphics APIs list
+/// them). `None` when the variable names nothing of this form.
+pub fn named_adapter(adapters: &[AdapterInfo], wanted: &str) -> Option<usize> {
+    let (kind, rest) = wanted.trim().split_once('(')?;
+    let index: usize = rest.strip_suffix(')')?.trim().parse().ok()?;
+    let kind = match kind.trim() {
+        "DiscreteGpu" => AdapterKind::DiscreteGpu,
+        "IntegratedGpu" => AdapterKind::IntegratedGpu,
+        "VirtualGpu" => AdapterKind::VirtualGpu,
+        _ => return None,
+    };
+    (0..adapters.len())
+        .filter(|&i| adapters[i].kind == kind)
+        .nth(index)
+}
+
 /// What the automatic choice does with the adapter WGPU would use: train on it, unless it is a
 /// software renderer (shaders on the CPU are far slower than flex).
 pub fn auto_uses_wgpu(adapter: &AdapterInfo) -> bool {
@@ -157,7 +180,7 @@ mod probe {
     //! Lists the adapters through wgpu and opens the preferred one through Burn, once per
     //! process: Burn's WGPU runtime registers a device once, and a second registration fails.
 
-    use super::{AdapterInfo, AdapterKind, preferred_adapter};
+    use super::{AdapterInfo, AdapterKind, named_adapter, preferred_adapter};
     use burn::tensor::wgpu::{WgpuBackend, wgpu};
     use burn::tensor::{Device, DeviceKind, Tensor};
     use std::sync::OnceLock;
@@ -222,8 +245,23 @@ mod probe {
     fn open() -> Probed {
         let listed = list();
         let infos: Vec<AdapterInfo> = listed.iter().map(info).collect();
-        let Some(best) = preferred_adapter(&infos) else {
-            return Err("no WGPU adapter found (no Vulkan, Metal, DX12 or OpenGL driver)".into());
+        // A sweep's worker is given its GPU by name; otherwise the best kind.
+        let named = std::env::var("CUBECL_WGPU_DEFAULT_DEVICE").ok();
+        let best = match named.as_deref().map(|n| (n, named_adapter(&infos, n))) {
+            Some((_, Some(i))) => i,
+            Some((n, None)) if n.contains('(') => {
+                return Err(format!(
+                    "CUBECL_WGPU_DEFAULT_DEVICE={n} names no adapter here (adapters: {})",
+                    infos
+                        .iter()
+                        .map(AdapterInfo::describe)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            _ => preferred_adapter(&infos).ok_or_else(|| {
+                "no WGPU adapter found (no Vulkan, Metal, DX12 or OpenGL driver)".to_string()
+            })?,
         };
         let chosen = &listed[best];
         // Burn addresses an adapter by kind and index among that API's adapters of that kind.
@@ -280,8 +318,85 @@ mod probe {
     }
 }
 
+#[cfg(feature = "gpu-cuda")]
+mod cuda_probe {
+    //! Opens the first CUDA device through Burn's CUDA backend (cubecl's CUDA runtime: the NVIDIA
+    //! driver and NVRTC loaded at run time, no CUDA toolkit needed to build), once per process.
+
+    use super::{AdapterInfo, AdapterKind};
+    use burn::tensor::{Device, Tensor};
+    use cudarc::driver::result;
+    use std::sync::OnceLock;
+
+    pub(super) type Probed = Result<(Device, AdapterInfo), String>;
+
+    static PROBED: OnceLock<Probed> = OnceLock::new();
+
+    /// CUDA device 0 (the first one `CUDA_VISIBLE_DEVICES` leaves), with its name.
+    pub(super) fn cuda() -> Probed {
+        PROBED
+            .get_or_init(|| {
+                // On a thread of its own: without the driver library the runtime panics.
+                std::thread::spawn(|| {
+                    std::panic::catch_unwind(open).map_err(|_| {
+                        "the CUDA runtime panicked while starting (is the NVIDIA driver, libcuda.so, installed?)"
+                            .to_string()
+                    })?
+                })
+                .join()
+                .map_err(|_| "the CUDA probe thread failed".to_string())?
+            })
+            .clone()
+    }
+
+    fn open() -> Probed {
+        result::init().map_err(|e| format!("the NVIDIA driver would not start: {e:?}"))?;
+        let count = result::device::get_count()
+            .map_err(|e| format!("the NVIDIA driver lists no devices: {e:?}"))?;
+        if count < 1 {
+            return Err("no CUDA device found".into());
+        }
+        let name = result::device::get(0)
+            .and_then(result::device::get_name)
+            .map_err(|e| format!("CUDA device 0 has no name: {e:?}"))?;
+        // Before the runtime reads its configuration: where autotune keeps its results.
+        crate::train::gpu_cache::configure();
+        let device = Device::cuda(0);
+        let sum: f32 = Tensor::<1>::ones([4], &device).sum().into_scalar();
+        if sum != 4.0 {
+            return Err(format!("{name} computed a wrong result through CUDA"));
+        }
+        Ok((
+            device,
+            AdapterInfo {
+                name,
+                kind: AdapterKind::DiscreteGpu,
+                api: "CUDA".into(),
+                driver: "NVIDIA".into(),
+                driver_info: format!("CUDA device 0 of {count}"),
+            },
+        ))
+    }
+}
+
+/// CUDA device 0 and its description, once per process.
+#[cfg(feature = "gpu-cuda")]
+fn cuda_device() -> Result<(Device, AdapterInfo), String> {
+    cuda_probe::cuda()
+}
+
+/// This binary has no CUDA backend.
+#[cfg(not(feature = "gpu-cuda"))]
+fn cuda_device() -> Result<(Device, AdapterInfo), String> {
+    Err(CUDA_NOT_BUILT.into())
+}
+
+/// Why `--backend cuda` fails in a binary built without the CUDA backend.
+pub const CUDA_NOT_BUILT: &str = "this occlab was built without the CUDA backend; build it with \
+    `cargo build --release --features gpu-cuda` (no CUDA toolkit needed, docs/PERFORMANCE.md)";
+
 /// Chooses the device as `choice` says. WGPU opens the preferred adapter ([`preferred_adapter`]),
-/// once per process; later calls get the same device.
+/// CUDA the first CUDA device, once per process; later calls get the same device.
 pub fn choose_device(choice: BackendChoice) -> Result<ChosenBackend, String> {
     let flex = |reason: String| ChosenBackend {
         device: Device::flex(),
@@ -300,6 +415,14 @@ pub fn choose_device(choice: BackendChoice) -> Result<ChosenBackend, String> {
         BackendChoice::Wgpu => probe::wgpu()
             .map(|(device, adapter)| wgpu(device, adapter, "asked for wgpu"))
             .map_err(|e| format!("WGPU is not usable here: {e}")),
+        BackendChoice::Cuda => cuda_device()
+            .map(|(device, adapter)| ChosenBackend {
+                device,
+                name: format!("cuda ({})", adapter.describe()),
+                reason: format!("asked for cuda; driver {}", adapter.driver_text()),
+                adapter: Some(adapter),
+            })
+            .map_err(|e| format!("CUDA is not usable here: {e}")),
         BackendChoice::Auto => Ok(match probe::wgpu() {
             Ok((_, adapter)) if !auto_uses_wgpu(&adapter) => flex(format!(
                 "the only WGPU adapter is a software renderer ({}); flex is faster on the CPU",
@@ -342,6 +465,9 @@ mod tests {
             .expect("the burn dependency line");
         assert!(line.contains("\"wgpu\""), "{line}");
         let mut want = vec!["wgpu"];
+        if cfg!(feature = "gpu-cuda") {
+            want.push("cuda");
+        }
         if cfg!(feature = "spirv") {
             want.push("vulkan");
         }
@@ -349,6 +475,18 @@ mod tests {
             want.extend(["fusion", "autotune"]);
         }
         assert_eq!(gpu_features(), want);
+    }
+
+    /// `--backend cuda` in a binary without the CUDA backend is an error that says how to get
+    /// one, never a silent fallback to another device.
+    #[cfg(not(feature = "gpu-cuda"))]
+    #[test]
+    fn asking_for_cuda_without_the_cuda_build_says_how_to_build_it() {
+        let e = choose_device(BackendChoice::Cuda)
+            .err()
+            .expect("no CUDA here");
+        assert!(e.starts_with("CUDA is not usable here"), "{e}");
+        assert!(e.contains("--features gpu-cuda"), "{e}");
     }
 
     fn adapter(name: &str, kind: AdapterKind) -> AdapterInfo {
@@ -381,6 +519,23 @@ mod tests {
         // A software renderer that calls itself something else still comes last.
         let disguised = adapter("SwiftShader Device", AdapterKind::IntegratedGpu);
         assert_eq!(preferred_adapter(&[disguised, intel]), Some(1));
+    }
+
+    /// `occlab sweep --workers 4` on a four-GPU machine sets `DiscreteGpu(0)` … `DiscreteGpu(3)`:
+    /// each names its own adapter, whatever else is listed before it.
+    #[test]
+    fn a_sweep_worker_gets_the_gpu_its_variable_names() {
+        let llvmpipe = adapter("llvmpipe (LLVM 15.0.7, 256 bits)", AdapterKind::Cpu);
+        let a = adapter("NVIDIA H200", AdapterKind::DiscreteGpu);
+        let intel = adapter("Intel(R) UHD Graphics 770", AdapterKind::IntegratedGpu);
+        let b = adapter("NVIDIA H200", AdapterKind::DiscreteGpu);
+        let list = [llvmpipe, a, intel, b];
+        assert_eq!(named_adapter(&list, "DiscreteGpu(0)"), Some(1));
+        assert_eq!(named_adapter(&list, " DiscreteGpu( 1 ) "), Some(3));
+        assert_eq!(named_adapter(&list, "IntegratedGpu(0)"), Some(2));
+        assert_eq!(named_adapter(&list, "DiscreteGpu(2)"), None);
+        assert_eq!(named_adapter(&list, "Cpu"), None);
+        assert_eq!(named_adapter(&list, "DiscreteGpu(x)"), None);
     }
 
     #[test]

@@ -174,13 +174,34 @@ impl EventSink {
     }
 }
 
-fn order_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+/// The epoch's batches: the sequences `0..n` shuffled by a ChaCha8 stream of `seed` and `epoch`,
+/// in chunks of `batch`. With `same_shape` (training on a GPU), a last chunk shorter than `batch`
+/// is topped up with the first sequences of the epoch's order, so that every step has one shape:
+/// on a GPU a new shape means new kernels compiled and tuned in the middle of the epoch (the
+/// H200's first epoch, docs/PERFORMANCE.md). Those few sequences train twice that epoch; the
+/// epoch's figures count them once (`PendingStep::counted`).
+fn order_for_epoch(
+    n: usize,
+    batch: usize,
+    seed: u64,
+    epoch: usize,
+    same_shape: bool,
+) -> Vec<Vec<usize>> {
+    let batch = batch.max(1);
     let mut ids: Vec<usize> = (0..n).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
         seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
     ids.shuffle(&mut rng);
-    ids.chunks(batch.max(1)).map(<[usize]>::to_vec).collect()
+    let mut chunks: Vec<Vec<usize>> = ids.chunks(batch).map(<[usize]>::to_vec).collect();
+    if same_shape
+        && n >= batch
+        && let Some(last) = chunks.last_mut()
+    {
+        let missing = batch - last.len();
+        last.extend_from_slice(&ids[..missing]);
+    }
+    chunks
 }
 
 /// Waits out a pause; returns true when the job must stop.
@@ -337,7 +358,7 @@ pub fn train(
             break; // early stopping: no better validation accuracy for `patience` epochs
         }
         ad.seed(cfg.seed.wrapping_add(epoch as u64 * 1_000_003));
-        let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch);
+        let order = order_for_epoch(train_data.n, cfg.batch_size, cfg.seed, epoch, on_gpu);
         let batches = prefetch(train_data.clone(), order, 2);
         let mut tally = EpochTally::new(classes, levels, train_data.t);
         let epoch_start = Instant::now();
@@ -375,6 +396,11 @@ pub fn train(
             pending.push(PendingStep {
                 step,
                 ids: batch.ids.clone(),
+                // The epoch's own sequences; the rest top up the last batch (`order_for_epoch`).
+                counted: batch
+                    .ids
+                    .len()
+                    .min(train_data.n - step * cfg.batch_size.max(1)),
                 loss: loss.clone().detach(),
                 outputs,
             });
@@ -516,6 +542,9 @@ struct PendingStep {
     step: usize,
     /// The batch's sequences (indices into the training data).
     ids: Vec<usize>,
+    /// How many of `ids`, from the first, the epoch's figures count: all but those that top up
+    /// the last batch on a GPU (`order_for_epoch`).
+    counted: usize,
     /// `[1]`, detached.
     loss: Tensor<1>,
     /// Logits `[batch, T, classes]`, or per subsequence `[batch, 1, classes]` for clip data.
@@ -576,9 +605,12 @@ fn read_back(
         read.push((loss, floats(p.outputs.clone())?));
     }
     let t = reader.data.t;
-    let group_images: usize = steps.iter().map(|p| p.ids.len() * t).sum();
+    let group_images: usize = steps.iter().map(|p| p.counted * t).sum();
     let images_per_second = group_images as f64 / group_start.elapsed().as_secs_f64().max(1e-9);
-    for (p, (loss_value, values)) in steps.iter().zip(read) {
+    for (p, (loss_value, mut values)) in steps.iter().zip(read) {
+        // Only the counted sequences' rows (the outputs are row-major, one block per sequence).
+        let ids = &p.ids[..p.counted];
+        values.truncate(values.len() / p.ids.len().max(1) * p.counted);
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
                 value: loss_value,
@@ -593,13 +625,13 @@ fn read_back(
                     &values,
                     reader.classes,
                     reader.data,
-                    &p.ids,
+                    ids,
                     reader.ids,
                     c.output,
                 )
                 .0
             }
-            None => batch_predictions(&values, reader.classes, reader.data, &p.ids, reader.ids),
+            None => batch_predictions(&values, reader.classes, reader.data, ids, reader.ids),
         };
         let n_predictions = preds.len().max(1);
         let mut correct = 0usize;
@@ -608,7 +640,7 @@ fn read_back(
             tally.clips.add(pred.truth == pred.predicted);
             tally.metrics.add(&pred);
         }
-        let n_images = p.ids.len() * t;
+        let n_images = p.counted * t;
         tally.loss_sum += loss_value as f64 * n_images as f64;
         tally.images += n_images;
         let record = StepRecord {
@@ -648,4 +680,49 @@ pub fn hold_out(train_ids: Vec<usize>, cfg: &TrainConfig) -> (Vec<usize>, Vec<us
         if held[i] { val.push(id) } else { fit.push(id) }
     }
     (fit, val)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_for_epoch;
+
+    /// On the CPU an epoch is every training sequence exactly once, the last batch shorter.
+    #[test]
+    fn on_the_cpu_an_epoch_is_each_sequence_once() {
+        let order = order_for_epoch(70, 32, 7, 3, false);
+        assert_eq!(order.iter().map(Vec::len).collect::<Vec<_>>(), [32, 32, 6]);
+        let mut all: Vec<usize> = order.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..70).collect::<Vec<_>>());
+    }
+
+    /// On a GPU every batch has the configured size: the last is topped up with the epoch's
+    /// first sequences, the rest of the order is the CPU's, and the counted part of each batch
+    /// (what the engine tallies) is every sequence once.
+    #[test]
+    fn on_a_gpu_every_batch_has_one_shape() {
+        let (n, batch) = (70, 32);
+        let cpu = order_for_epoch(n, batch, 7, 3, false);
+        let gpu = order_for_epoch(n, batch, 7, 3, true);
+        assert!(gpu.iter().all(|b| b.len() == batch), "{gpu:?}");
+        assert_eq!(gpu[..2], cpu[..2]);
+        assert_eq!(gpu[2][..6], cpu[2][..]);
+        assert_eq!(gpu[2][6..], cpu[0][..26]);
+        let mut counted: Vec<usize> = gpu
+            .iter()
+            .enumerate()
+            .flat_map(|(step, b)| b[..b.len().min(n - step * batch)].to_vec())
+            .collect();
+        counted.sort_unstable();
+        assert_eq!(counted, (0..n).collect::<Vec<_>>());
+        // A whole number of batches, or fewer sequences than one batch: nothing to top up.
+        assert_eq!(
+            order_for_epoch(64, 32, 7, 3, true),
+            order_for_epoch(64, 32, 7, 3, false)
+        );
+        assert_eq!(
+            order_for_epoch(20, 32, 7, 3, true),
+            order_for_epoch(20, 32, 7, 3, false)
+        );
+    }
 }
