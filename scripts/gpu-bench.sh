@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
 # The GPU measurements of issue 14, in one call of the device tool (≤ 10 minutes on an H200):
 # occlab on WGPU (CRNN and CNN at 32×5 and 256×5: images/s, kernel launches per step; a first and a second start),
-# the same on Burn's CUDA backend when the binary has it (`--features gpu-cuda`), PyTorch CUDA
-# eager on the same model and batches (benches/reference/crnn_torch.py), and one full-MNIST CRNN
-# epoch per backend. Everything lands in $OUT (8 files at most come back):
-#   summary.md      the table for docs/PERFORMANCE.md (images/s, ratio to PyTorch, % of FP32 peak),
-#                   and a first and a second start (autotune's results read back from disk)
+# PyTorch CUDA eager on the same model and batches (benches/reference/crnn_torch.py), and one
+# full-MNIST CRNN epoch. Everything lands in $OUT (8 files at most come back):
+#   summary.md      the table for docs/PERFORMANCE.md (images/s, ratio to PyTorch, % of FP32 peak)
 #   env.txt         GPU, driver, Vulkan loader, the adapter occlab chose
-#   bench.json      occlab bench train --backend wgpu --json (both models, both batches)
-#   cuda.json       the same with --backend cuda
+#   bench.json      occlab bench train --json (both models, both batches)
+#   starts.txt      a first and a second start (autotune's results read back from disk)
 #   torch.txt       PyTorch's RESULT lines
 #   train.txt       the full-MNIST epoch's console output
 #   metrics.jsonl   that run's step and epoch records
 #   log.txt         this script's own log
 #
 # Prepared on the development machine (docs/PERFORMANCE.md, "GPU: the device script"):
-#   .gpu/occlab.xz      stripped, xz-compressed release binary (WGSL kernels, fusion, autotune;
-#                       built with `--features gpu-cuda` it also has Burn's CUDA backend)
+#   .gpu/occlab.xz      stripped, xz-compressed release binary (WGSL kernels, fusion, autotune)
 #   .gpu/occlab-spirv.xz optional: the same built with `--features spirv` (SPIR-V kernels on
 #                       Vulkan); when present, step 1b measures it too (into env.txt)
 #   .gpu/data/mnist/    the four MNIST files (from ../shared/data/mnist)
@@ -34,10 +31,8 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 batches="${GPU_BENCH_BATCHES:-32 256}"
-# Stages to run (a second call can skip what the first measured): starts bench cuda spirv torch train
-stages="${GPU_BENCH_STAGES:-starts bench cuda spirv torch train}"
-# Backends of the full-MNIST epochs (stage train): wgpu, cuda or both.
-train_backends="${GPU_BENCH_TRAIN_BACKENDS:-wgpu cuda}"
+# Stages to run (a second call can skip what the first measured): starts bench spirv torch train
+stages="${GPU_BENCH_STAGES:-starts bench spirv torch train}"
 train_batches="${GPU_BENCH_TRAIN_BATCHES:-${batches%% *}}"
 want() { [[ " $stages " == *" $1 "* ]]; }
 repeats="${GPU_BENCH_REPEATS:-10}"
@@ -92,18 +87,17 @@ export OCCLAB_GPU_CACHE="$work/gpu-cache"
 # The same small bench twice in fresh processes: the first tunes the matmul/convolution kernels
 # for this GPU and writes the results to OCCLAB_GPU_CACHE, the second reads them back.
 first_batch=${batches%% *}
-starts="$work/starts.txt"
-: > "$starts"
+: > "$OUT/starts.txt"
 want starts && for start in first second; do
     t0=$(date +%s.%N)
     timeout 150 "$bin" bench train --backend wgpu --model crnn --batch "$first_batch" --repeats 3 \
         2>&1 | grep -v XDG_RUNTIME_DIR | grep -E 'train step|back to back|cache' > "$work/start.txt"
     t1=$(date +%s.%N)
     echo "$start start (CRNN ${first_batch}×5: 2 warm-up steps, then 6): $(python3 -c "print(f'{$t1 - $t0:.1f}')") s" \
-        | tee -a "$starts"
-    cat "$work/start.txt" >> "$starts"
+        | tee -a "$OUT/starts.txt"
+    cat "$work/start.txt" >> "$OUT/starts.txt"
 done
-want starts && echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$starts"
+want starts && echo "cache folder: $(du -sh "$OCCLAB_GPU_CACHE" 2>/dev/null | cut -f1)" >> "$OUT/starts.txt"
 
 # --- 2. occlab on WGPU: images/s and kernel launches per step ------------------------------------
 if want bench; then
@@ -112,15 +106,6 @@ if want bench; then
         > "$OUT/bench.json" 2> "$work/bench.err"
     echo "exit $?"
     grep -v XDG_RUNTIME_DIR "$work/bench.err" | tee -a "$OUT/env.txt"
-fi
-
-# --- 2a. the same on Burn's CUDA backend (a `gpu-cuda` binary; others say so and skip) -----------
-if want cuda; then
-    say "occlab bench train --backend cuda ${batch_args[*]} --repeats $repeats"
-    OCCLAB_GPU_CACHE="$work/gpu-cache-cuda" timeout 240 "$bin" bench train --backend cuda \
-        "${batch_args[@]}" --repeats "$repeats" --json > "$OUT/cuda.json" 2> "$work/cuda.err"
-    echo "exit $?"
-    { echo; echo "CUDA backend:"; cat "$work/cuda.err"; } | tee -a "$OUT/env.txt"
 fi
 
 # --- 2b. the same with SPIR-V kernels (the `spirv` build), when carried ---------------------------
@@ -157,24 +142,18 @@ limit_args=()
 : > "$OUT/train.txt"
 : > "$OUT/metrics.jsonl"
 for tb in $train_batches; do
-  for backend in $train_backends; do
     want train || break
-    if [ "$backend" = cuda ] && ! grep -q '"figures"' "$OUT/cuda.json" 2>/dev/null; then
-        say "no CUDA epoch: the CUDA bench did not run (see env.txt)" | tee -a "$OUT/train.txt"
-        continue
-    fi
-    say "occlab train: CRNN, full MNIST, 1 epoch, batch $tb, $backend ${limit_args[*]}" | tee -a "$OUT/train.txt"
-    OCCLAB_GPU_CACHE="$work/gpu-cache-$backend" \
+    say "occlab train: CRNN, full MNIST, 1 epoch, batch $tb, WGPU ${limit_args[*]}" | tee -a "$OUT/train.txt"
     timeout 200 "${timer[@]}" "$bin" train --preset presets/paper-a/a1-mnist-patterned-crnn.toml \
-        --data-dir "$data_dir" --backend "$backend" --epochs 1 --batch "$tb" "${limit_args[@]}" \
-        --out "$work/run-$backend-$tb" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
+        --data-dir "$data_dir" --backend wgpu --epochs 1 --batch "$tb" "${limit_args[@]}" \
+        --out "$work/run-$tb" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
         | grep -v -E '^\s+(Average|Major|Minor|Voluntary|Involuntary|Swaps|File system|Socket|Signals|Page size|System time|User time)' \
         >> "$OUT/train.txt"
-    grep '"kind":"epoch"\|"kind": "epoch"' "$work/run-$backend-$tb/metrics.jsonl" 2>/dev/null \
-        | sed "s/^{/{\"batch\":$tb,\"backend\":\"$backend\",/" >> "$OUT/metrics.jsonl"
+    grep '"kind":"epoch"\|"kind": "epoch"' "$work/run-$tb/metrics.jsonl" 2>/dev/null \
+        | sed "s/^{/{\"batch\":$tb,/" >> "$OUT/metrics.jsonl"
     # The epoch's images/s counts the first steps (kernels compiled and tuned); the steps after
     # them show the steady state (on a GPU the last batch is topped up to the same shape).
-    python3 - "$work/run-$backend-$tb/metrics.jsonl" <<'PY' | tee -a "$OUT/train.txt"
+    python3 - "$work/run-$tb/metrics.jsonl" <<'PY' | tee -a "$OUT/train.txt"
 import json, statistics, sys
 steps = [r for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "step"]
 ips = [s["images_per_second"] for s in steps]
@@ -182,69 +161,66 @@ mid = ips[len(ips) // 10 : len(ips) - len(ips) // 10] or ips
 print(f"steady state: median {statistics.median(mid):.0f} img/s over steps {len(ips) // 10}..{len(ips) - len(ips) // 10} "
       f"(first step's group {ips[0]:.0f} img/s, last step's {ips[-1]:.0f})")
 PY
-  done
 done
 cat "$OUT/train.txt"
 
 # --- summary ------------------------------------------------------------------------------------
 say "summary"
-python3 - "$OUT" "$starts" <<'EOF' | tee "$OUT/summary.md"
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
 import json, os, re, sys
-out, starts = sys.argv[1], sys.argv[2]
+out = sys.argv[1]
 # Forward + backward ≈ 3 × forward FLOP per 28×28 image (paper A's models, docs/PERFORMANCE.md):
 # CRNN 55.6 MFLOP forward (conv2 28.9, LSTM input projection 25.7), CNN 32.6 MFLOP.
 FLOP = {"CRNN": 166.7e6, "CNN": 97.7e6}
 PEAK = 67e12  # H100/H200 SXM FP32 without tensor cores, published
+try:
+    bench = json.load(open(os.path.join(out, "bench.json")))
+except Exception as e:
+    bench = {"adapter": None, "figures": []}
+    print(f"(no occlab figures: {e})")
+adapter = bench.get("adapter") or {}
+print(f"adapter: {adapter.get('name')} · {adapter.get('api')} · {adapter.get('kind')}; "
+      f"driver {adapter.get('driver')} {adapter.get('driver_info')}")
+occ = {}
+for f in bench["figures"]:
+    m = re.match(r"\s*(\w+) train step, (\d+)×5", f["name"])
+    if m:
+        occ.setdefault((m[1], int(m[2])), {})["step"] = f["per_second"]
+    m = re.match(r"\s*(\w+) (\d+)×5: \d+ steps back to back,( not flushed,)?", f["name"])
+    if m:
+        occ.setdefault((m[1], int(m[2])), {})["unflushed" if m[3] else "pipelined"] = f["per_second"]
 torch = {}
 for line in open(os.path.join(out, "torch.txt")):
     if line.startswith("RESULT "):
         kv = dict(p.split("=", 1) for p in line.split()[1:])
         torch[(kv["model"], int(kv["batch"]))] = kv
-for backend, file in [("WGPU", "bench.json"), ("CUDA", "cuda.json")]:
-    try:
-        bench = json.load(open(os.path.join(out, file)))
-    except Exception as e:
-        print(f"{backend}: no occlab figures ({file}: {e})\n")
-        continue
-    adapter = bench.get("adapter") or {}
-    print(f"{backend}: {adapter.get('name')} · {adapter.get('api')} · {adapter.get('kind')}; "
-          f"driver {adapter.get('driver')} {adapter.get('driver_info')}; features {', '.join(bench.get('gpu_features') or [])}")
-    occ = {}
-    for f in bench["figures"]:
-        m = re.match(r"\s*(\w+) train step, (\d+)×5", f["name"])
-        if m:
-            occ.setdefault((m[1], int(m[2])), {})["step"] = f["per_second"]
-        m = re.match(r"\s*(\w+) (\d+)×5: \d+ steps back to back,( not flushed,)?", f["name"])
-        if m:
-            occ.setdefault((m[1], int(m[2])), {})["unflushed" if m[3] else "pipelined"] = f["per_second"]
-    print()
-    print(f"| model | batch | occlab {backend} img/s (step, synced) | (back to back, flushed each step) | (not flushed) | PyTorch CUDA img/s (step / back to back) | occlab / PyTorch (back to back) | % of FP32 peak (occlab) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for (model, batch), o in sorted(occ.items()):
-        t = torch.get((model, batch))
-        tp = float(t["pipelined_images_per_s"]) if t else None
-        ts = float(t["images_per_s"]) if t else None
-        best = o.get("pipelined") or o.get("step") or 0
-        ratio = f"{best / tp:.2f}" if tp else "–"
-        tcol = f"{ts:.0f} / {tp:.0f}" if t else "–"
-        print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {o.get('unflushed', 0):.0f} | {tcol} | {ratio} | "
-              f"{100 * best * FLOP.get(model, 0) / PEAK:.2f} % |")
-    print()
-    for f in bench["figures"]:
-        if f.get("launches_per_step"):
-            print(f"{f['name'].strip()}: {f['launches_per_step']:.0f} kernel launches per step")
-            for name, n in f.get("top_kernels", [])[:6]:
-                print(f"    {n:6.1f}  {name[:90]}")
-    print()
-print(open(starts).read().strip())
+print()
+print("| model | batch | occlab img/s (step, synced) | occlab img/s (back to back, flushed each step) | (not flushed) | PyTorch CUDA img/s (step / back to back) | occlab / PyTorch (back to back) | % of FP32 peak (occlab) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for (model, batch), o in sorted(occ.items()):
+    t = torch.get((model, batch))
+    tp = float(t["pipelined_images_per_s"]) if t else None
+    ts = float(t["images_per_s"]) if t else None
+    best = o.get("pipelined") or o.get("step") or 0
+    ratio = f"{best / tp:.2f}" if tp else "–"
+    tcol = f"{ts:.0f} / {tp:.0f}" if t else "–"
+    print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {o.get('unflushed', 0):.0f} | {tcol} | {ratio} | "
+          f"{100 * best * FLOP.get(model, 0) / PEAK:.2f} % |")
+print()
+for f in bench["figures"]:
+    if f.get("launches_per_step"):
+        print(f"{f['name'].strip()}: {f['launches_per_step']:.0f} kernel launches per step")
+        for name, n in f.get("top_kernels", [])[:6]:
+            print(f"    {n:6.1f}  {name[:90]}")
+print()
+print(open(os.path.join(out, "starts.txt")).read().strip())
 epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []
 for e in (e for e in epochs if e.get("kind") == "epoch"):
     tr, te = e["train"], e["test"]
     overall = te.get("overall") or {}
     acc = overall["correct"] / overall["total"] if overall.get("total") else None
-    print(f"\nfull-MNIST CRNN epoch {e['epoch']} ({e.get('backend', 'wgpu')}, batch {e.get('batch')}): train {e['train_seconds']:.1f} s at {e['images_per_second']:.0f} img/s, "
+    print(f"\nfull-MNIST CRNN epoch {e['epoch']}: train {e['train_seconds']:.1f} s at {e['images_per_second']:.0f} img/s, "
           f"evaluation {e['eval_seconds']:.1f} s" + (f", test accuracy {100 * acc:.2f} %" if acc is not None else ""))
 EOF
-cat "$starts" >> "$OUT/env.txt"
 rm -rf "$work"
 say "done"

@@ -103,9 +103,10 @@ pub fn state_on_disk(dir: &Path, preset: &Preset) -> Result<RunState, LaunchErro
     half_done_or_done(&run)
 }
 
-/// An existing run: [`RunState::Reuse`] when it has finished, else [`RunState::Resume`].
+/// An existing run: [`RunState::Reuse`] when it has finished (or is a finished run's kept
+/// record, [`RunDir::is_kept_record`]), else [`RunState::Resume`].
 fn half_done_or_done(run: &RunDir) -> Result<RunState, LaunchError> {
-    Ok(if run.is_finished()? {
+    Ok(if run.is_finished()? || run.is_kept_record()? {
         RunState::Reuse
     } else {
         RunState::Resume

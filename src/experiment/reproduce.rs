@@ -808,5 +808,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(state(plan(&opts).unwrap()), RunState::Reuse);
+
+        // A finished run's kept record (its epochs in `epochs.jsonl`, as committed under docs/)
+        // copied into the folder is reused too: `--report-only` rebuilds a report from records.
+        let cnn = runs
+            .iter()
+            .find(|r| r.source.ends_with("a1-mnist-patterned-cnn.toml"))
+            .unwrap();
+        RunDir::create(&cnn.dir, &cnn.preset).unwrap();
+        let state =
+            |runs: Vec<PlannedRun>| runs.into_iter().find(|r| r.dir == cnn.dir).unwrap().state;
+        std::fs::write(cnn.dir.join("epochs.jsonl"), "").unwrap();
+        assert_eq!(
+            state(plan(&opts).unwrap()),
+            RunState::Resume,
+            "empty record"
+        );
+        let kept = std::fs::read_to_string(
+            "docs/reproduction-full/runs/a1-mnist-patterned-cnn-full-fa8aa013/epochs.jsonl",
+        )
+        .unwrap();
+        std::fs::write(cnn.dir.join("epochs.jsonl"), kept).unwrap();
+        assert_eq!(state(plan(&opts).unwrap()), RunState::Reuse);
     }
 }

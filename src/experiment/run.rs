@@ -359,6 +359,15 @@ impl RunDir {
         Ok(matches!(self.log()?.last(), Some(LogLine::Finished { .. })))
     }
 
+    /// Whether the folder is the kept record of a finished run rather than a run: no log, and
+    /// its epochs in `epochs.jsonl` (the summaries committed under `docs/`, which the results
+    /// tables read as finished runs; see `experiment::tables`). Copied into a report's runs
+    /// folder, such a record is reused like a finished run, never trained again.
+    pub fn is_kept_record(&self) -> Result<bool, RunError> {
+        Ok(self.log()?.is_empty()
+            && std::fs::metadata(self.path.join("epochs.jsonl")).is_ok_and(|m| m.len() > 0))
+    }
+
     /// Drops log lines of epochs after `epoch` (a stopped run's partial epoch) so that a resumed
     /// run's log reads as if it had never stopped.
     pub fn truncate_log_after(&self, epoch: usize) -> Result<(), RunError> {

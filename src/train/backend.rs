@@ -1,6 +1,5 @@
-//! Which Burn device trains: WGPU where an adapter works, else Burn's pure-Rust CPU backend `flex`;
-//! CUDA when asked for, in a binary built with `--features gpu-cuda`. Burn 0.22 dispatches at run
-//! time, so the choice is a value, not a type parameter.
+//! Which Burn device trains: WGPU where an adapter works, else Burn's pure-Rust CPU backend `flex`.
+//! Burn 0.22 dispatches at run time, so the choice is a value, not a type parameter.
 
 use burn::tensor::Device;
 
@@ -13,11 +12,10 @@ pub const BURN_FEATURES: &str = env!("OCCLAB_BURN_FEATURES");
 pub fn gpu_features() -> Vec<&'static str> {
     let mut features: Vec<&'static str> = BURN_FEATURES
         .split(',')
-        .filter(|f| matches!(*f, "wgpu" | "cuda" | "vulkan" | "fusion" | "autotune"))
+        .filter(|f| matches!(*f, "wgpu" | "vulkan" | "fusion" | "autotune"))
         .collect();
     // occlab's own features turn on Burn's (see Cargo.toml).
     for (on, burn) in [
-        (cfg!(feature = "gpu-cuda"), "cuda"),
         (cfg!(feature = "spirv"), "vulkan"),
         (cfg!(feature = "gpu-fusion"), "fusion"),
         (cfg!(feature = "gpu-fusion"), "autotune"),
@@ -47,9 +45,6 @@ pub enum BackendChoice {
     #[default]
     Auto,
     Wgpu,
-    /// NVIDIA GPUs through Burn's CUDA backend: only in a binary built with `--features gpu-cuda`
-    /// (the automatic choice never picks it).
-    Cuda,
     Flex,
 }
 
@@ -58,11 +53,11 @@ pub enum BackendChoice {
 pub struct ChosenBackend {
     /// Inference device (no autodiff).
     pub device: Device,
-    /// "flex (CPU)", "wgpu (<adapter> · <API> · <kind>)" or "cuda (<GPU> · CUDA · discrete GPU)".
+    /// "flex (CPU)" or "wgpu (<adapter> · <API> · <kind>)".
     pub name: String,
     /// Why this one (e.g. "no usable WGPU adapter: …").
     pub reason: String,
-    /// The GPU in use: the WGPU adapter, or the CUDA device (none on flex).
+    /// The WGPU adapter in use (none on flex).
     pub adapter: Option<AdapterInfo>,
 }
 
@@ -318,85 +313,8 @@ mod probe {
     }
 }
 
-#[cfg(feature = "gpu-cuda")]
-mod cuda_probe {
-    //! Opens the first CUDA device through Burn's CUDA backend (cubecl's CUDA runtime: the NVIDIA
-    //! driver and NVRTC loaded at run time, no CUDA toolkit needed to build), once per process.
-
-    use super::{AdapterInfo, AdapterKind};
-    use burn::tensor::{Device, Tensor};
-    use cudarc::driver::result;
-    use std::sync::OnceLock;
-
-    pub(super) type Probed = Result<(Device, AdapterInfo), String>;
-
-    static PROBED: OnceLock<Probed> = OnceLock::new();
-
-    /// CUDA device 0 (the first one `CUDA_VISIBLE_DEVICES` leaves), with its name.
-    pub(super) fn cuda() -> Probed {
-        PROBED
-            .get_or_init(|| {
-                // On a thread of its own: without the driver library the runtime panics.
-                std::thread::spawn(|| {
-                    std::panic::catch_unwind(open).map_err(|_| {
-                        "the CUDA runtime panicked while starting (is the NVIDIA driver, libcuda.so, installed?)"
-                            .to_string()
-                    })?
-                })
-                .join()
-                .map_err(|_| "the CUDA probe thread failed".to_string())?
-            })
-            .clone()
-    }
-
-    fn open() -> Probed {
-        result::init().map_err(|e| format!("the NVIDIA driver would not start: {e:?}"))?;
-        let count = result::device::get_count()
-            .map_err(|e| format!("the NVIDIA driver lists no devices: {e:?}"))?;
-        if count < 1 {
-            return Err("no CUDA device found".into());
-        }
-        let name = result::device::get(0)
-            .and_then(result::device::get_name)
-            .map_err(|e| format!("CUDA device 0 has no name: {e:?}"))?;
-        // Before the runtime reads its configuration: where autotune keeps its results.
-        crate::train::gpu_cache::configure();
-        let device = Device::cuda(0);
-        let sum: f32 = Tensor::<1>::ones([4], &device).sum().into_scalar();
-        if sum != 4.0 {
-            return Err(format!("{name} computed a wrong result through CUDA"));
-        }
-        Ok((
-            device,
-            AdapterInfo {
-                name,
-                kind: AdapterKind::DiscreteGpu,
-                api: "CUDA".into(),
-                driver: "NVIDIA".into(),
-                driver_info: format!("CUDA device 0 of {count}"),
-            },
-        ))
-    }
-}
-
-/// CUDA device 0 and its description, once per process.
-#[cfg(feature = "gpu-cuda")]
-fn cuda_device() -> Result<(Device, AdapterInfo), String> {
-    cuda_probe::cuda()
-}
-
-/// This binary has no CUDA backend.
-#[cfg(not(feature = "gpu-cuda"))]
-fn cuda_device() -> Result<(Device, AdapterInfo), String> {
-    Err(CUDA_NOT_BUILT.into())
-}
-
-/// Why `--backend cuda` fails in a binary built without the CUDA backend.
-pub const CUDA_NOT_BUILT: &str = "this occlab was built without the CUDA backend; build it with \
-    `cargo build --release --features gpu-cuda` (no CUDA toolkit needed, docs/PERFORMANCE.md)";
-
 /// Chooses the device as `choice` says. WGPU opens the preferred adapter ([`preferred_adapter`]),
-/// CUDA the first CUDA device, once per process; later calls get the same device.
+/// once per process; later calls get the same device.
 pub fn choose_device(choice: BackendChoice) -> Result<ChosenBackend, String> {
     let flex = |reason: String| ChosenBackend {
         device: Device::flex(),
@@ -415,14 +333,6 @@ pub fn choose_device(choice: BackendChoice) -> Result<ChosenBackend, String> {
         BackendChoice::Wgpu => probe::wgpu()
             .map(|(device, adapter)| wgpu(device, adapter, "asked for wgpu"))
             .map_err(|e| format!("WGPU is not usable here: {e}")),
-        BackendChoice::Cuda => cuda_device()
-            .map(|(device, adapter)| ChosenBackend {
-                device,
-                name: format!("cuda ({})", adapter.describe()),
-                reason: format!("asked for cuda; driver {}", adapter.driver_text()),
-                adapter: Some(adapter),
-            })
-            .map_err(|e| format!("CUDA is not usable here: {e}")),
         BackendChoice::Auto => Ok(match probe::wgpu() {
             Ok((_, adapter)) if !auto_uses_wgpu(&adapter) => flex(format!(
                 "the only WGPU adapter is a software renderer ({}); flex is faster on the CPU",
@@ -465,9 +375,6 @@ mod tests {
             .expect("the burn dependency line");
         assert!(line.contains("\"wgpu\""), "{line}");
         let mut want = vec!["wgpu"];
-        if cfg!(feature = "gpu-cuda") {
-            want.push("cuda");
-        }
         if cfg!(feature = "spirv") {
             want.push("vulkan");
         }
@@ -475,18 +382,6 @@ mod tests {
             want.extend(["fusion", "autotune"]);
         }
         assert_eq!(gpu_features(), want);
-    }
-
-    /// `--backend cuda` in a binary without the CUDA backend is an error that says how to get
-    /// one, never a silent fallback to another device.
-    #[cfg(not(feature = "gpu-cuda"))]
-    #[test]
-    fn asking_for_cuda_without_the_cuda_build_says_how_to_build_it() {
-        let e = choose_device(BackendChoice::Cuda)
-            .err()
-            .expect("no CUDA here");
-        assert!(e.starts_with("CUDA is not usable here"), "{e}");
-        assert!(e.contains("--features gpu-cuda"), "{e}");
     }
 
     fn adapter(name: &str, kind: AdapterKind) -> AdapterInfo {

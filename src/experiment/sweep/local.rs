@@ -6,7 +6,7 @@
 //! resumes the half-done ones and reuses the finished ones). Each child gets
 //! `RAYON_NUM_THREADS = threads` (the CPU backend's pool) with workers × threads ≤ cores, and on a
 //! GPU machine its own GPU (`CUBECL_WGPU_DEFAULT_DEVICE=DiscreteGpu(i)`, the i-th discrete
-//! adapter for WGPU, `train::backend`; `CUDA_VISIBLE_DEVICES=i` for `--backend cuda`). On Linux a child dies with the sweep (`PR_SET_PDEATHSIG`), so killing the sweep never
+//! adapter, `train::backend`). On Linux a child dies with the sweep (`PR_SET_PDEATHSIG`), so killing the sweep never
 //! leaves a run training behind it. A lock file keeps two sweeps out of one folder.
 
 use super::plan::SweepPlan;
@@ -60,7 +60,6 @@ pub fn backend_arg(b: BackendChoice) -> &'static str {
     match b {
         BackendChoice::Auto => "auto",
         BackendChoice::Wgpu => "wgpu",
-        BackendChoice::Cuda => "cuda",
         BackendChoice::Flex => "flex",
     }
 }
@@ -254,15 +253,10 @@ fn spawn(
         cmd.arg("--data-dir").arg(d);
     }
     if opts.gpus > 0 {
-        if opts.backend == BackendChoice::Cuda {
-            // CUDA trains on device 0 of those the driver shows the process.
-            cmd.env("CUDA_VISIBLE_DEVICES", (slot % opts.gpus).to_string());
-        } else {
-            cmd.env(
-                "CUBECL_WGPU_DEFAULT_DEVICE",
-                format!("DiscreteGpu({})", slot % opts.gpus),
-            );
-        }
+        cmd.env(
+            "CUBECL_WGPU_DEFAULT_DEVICE",
+            format!("DiscreteGpu({})", slot % opts.gpus),
+        );
     }
     #[cfg(target_os = "linux")]
     {

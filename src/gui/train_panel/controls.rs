@@ -184,12 +184,8 @@ impl TrainPanel {
                     [
                         BackendChoice::Auto,
                         BackendChoice::Wgpu,
-                        BackendChoice::Cuda,
                         BackendChoice::Flex,
-                    ]
-                    .into_iter()
-                    // CUDA only where this binary has it (`--features gpu-cuda`).
-                    .filter(|b| *b != BackendChoice::Cuda || cfg!(feature = "gpu-cuda")),
+                    ],
                     backend_title,
                 );
                 let l = ui.label("Runs folder");

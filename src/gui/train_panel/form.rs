@@ -271,7 +271,6 @@ pub(super) fn backend_title(b: BackendChoice) -> &'static str {
     match b {
         BackendChoice::Auto => "Automatic",
         BackendChoice::Wgpu => "wgpu (GPU)",
-        BackendChoice::Cuda => "CUDA (NVIDIA GPU)",
         BackendChoice::Flex => "flex (CPU)",
     }
 }
