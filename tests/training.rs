@@ -78,6 +78,60 @@ fn every_model_reduces_its_loss_on_real_digits() {
     }
 }
 
+/// On a GPU the last evaluation batch is filled up to the batch's shape and the extra rows are
+/// ignored: the figures are those of plain batches (both ways run on flex here), and the loss,
+/// now computed from the logits read back for the predictions, is the model's cross-entropy.
+#[test]
+fn evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() {
+    use occlab::train::eval::{EvalBatches, evaluate};
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = preset(ModelKind::Crnn, 13, 1);
+    let prepared = dataset::prepare(&p, None).unwrap();
+    let test: Vec<_> = prepared
+        .sequences
+        .sequences
+        .iter()
+        .filter(|s| s.split == Split::Test)
+        .cloned()
+        .collect();
+    assert_eq!(test.len(), 13);
+    let data = SequenceData::render(&prepared.images, &test, &p.occlusion);
+    let device = Device::flex();
+    let model = p
+        .model
+        .as_ref()
+        .unwrap()
+        .config(1, 28, 28, 10)
+        .init(&device);
+    let ids: Vec<usize> = (100..113).collect();
+    let score = |size, same_shape| {
+        let batches = EvalBatches { size, same_shape };
+        evaluate(&model, &data, &ids, &device, batches, 10, 5).unwrap()
+    };
+    let (plain, plain_preds) = score(4, false); // batches of 4, 4, 4, 1
+    let (filled, filled_preds) = score(4, true); // the last one filled up to 4
+    assert_eq!(plain_preds.len(), 13 * 5);
+    assert_eq!(filled_preds.len(), 13 * 5);
+    for (a, b) in plain_preds.iter().zip(&filled_preds) {
+        assert_eq!(
+            (a.sequence, a.position, a.truth),
+            (b.sequence, b.position, b.truth)
+        );
+        assert_eq!(a.predicted, b.predicted);
+        assert!((a.probability - b.probability).abs() < 1e-5, "{a:?} {b:?}");
+    }
+    assert_eq!(plain.overall.total, 65);
+    assert_eq!(plain.overall.correct, filled.overall.correct);
+    let (l_plain, l_filled) = (plain.loss.unwrap(), filled.loss.unwrap());
+    assert!((l_plain - l_filled).abs() < 1e-5, "{l_plain} {l_filled}");
+    // The model's own loss on all 13 sequences at once.
+    let all = data.batch(&(0..13).collect::<Vec<_>>());
+    let x = Tensor::<5>::from_data(TensorData::new(all.images.clone(), all.shape), &device);
+    let y = Tensor::<2, Int>::from_data(TensorData::new(all.targets.clone(), [13, 5]), &device);
+    let burn_loss = sequence_cross_entropy(model.forward(x), y).into_scalar::<f32>() as f64;
+    assert!((l_plain - burn_loss).abs() < 1e-4, "{l_plain} {burn_loss}");
+}
+
 fn run_job(
     prepared: &Prepared,
     run: &RunDir,

@@ -28,6 +28,11 @@ const ABS: f32 = 1e-5;
 const BATCH: usize = 2;
 const T: usize = 5;
 
+/// Flex draws initial weights from one global generator: the two parity tests take turns, so that
+/// each starts from the weights its seed gives (run in parallel, they drew each other's numbers
+/// and each run compared other weights).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn wgpu_device() -> Device {
     match choose_device(BackendChoice::Wgpu) {
         Ok(chosen) => {
@@ -142,6 +147,7 @@ fn train_two_steps(model: Model, device: &Device) -> StepResult {
 }
 
 fn step_agrees(kind: ModelKind) {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let wgpu = wgpu_device().autodiff();
     let flex = Device::flex().autodiff();
     let config = ModelConfig::new(kind, 1, 28, 28, 10)

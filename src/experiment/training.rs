@@ -15,7 +15,7 @@ use crate::train::clip_eval::ClipMetrics;
 use crate::train::engine::{
     Control, EventSink, TrainError, TrainJob, TrainOutcome, TrainSpec, spawn_job,
 };
-use crate::train::eval::evaluate_test_split;
+use crate::train::eval::{EvalBatches, evaluate_test_split};
 use crate::train::series::RunSeries;
 use crate::train::{BackendChoice, Begin, EpochRecord, RecordSink, SinkError, choose_device};
 use crossbeam_channel::Receiver;
@@ -185,11 +185,15 @@ pub fn evaluate_run(
     let chosen = choose_device(backend).map_err(TrainError::Backend)?;
     let trained = TrainedModel::open(run, &prepared.images, &chosen.device)?;
     let batch = preset.train.as_ref().map_or(64, |t| t.eval_batch_size);
+    let batches = EvalBatches {
+        size: batch,
+        same_shape: chosen.adapter.is_some(),
+    };
     let e = evaluate_test_split(
         &trained.model,
         prepared,
         &preset.occlusion,
-        batch,
+        batches,
         &chosen.device,
     )?;
     Ok(EvalReport {

@@ -15,7 +15,7 @@ use crate::experiment::tables::Dataset;
 use crate::experiment::trained::TrainedModel;
 use crate::train::backend::{BackendChoice, choose_device};
 use crate::train::batches::SequenceData;
-use crate::train::eval::evaluate;
+use crate::train::eval::{EvalBatches, evaluate};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -110,12 +110,16 @@ pub fn score_runs(
                 let seqs: Vec<_> = ids.iter().map(|&k| distinct[k].sequence()).collect();
                 let data = SequenceData::render(im, &seqs, &group.stimuli.config.preset.occlusion);
                 let batch = preset.train.as_ref().map_or(64, |t| t.eval_batch_size);
+                let batches = EvalBatches {
+                    size: batch,
+                    same_shape: chosen.adapter.is_some(),
+                };
                 let (_, image_preds) = evaluate(
                     &model,
                     &data,
                     &ids,
                     &chosen.device,
-                    batch,
+                    batches,
                     im.num_classes(),
                     group.stimuli.config.preset.occlusion.num_levels(),
                 )

@@ -24,7 +24,7 @@ use super::batches::{SequenceData, floats, prefetch, to_tensors};
 use super::clip_eval::{
     ClipEpochRecord, clip_cross_entropy, subsequence_logits, subsequence_predictions,
 };
-use super::eval::{batch_predictions, load_optimizer, load_weights, score_split};
+use super::eval::{EvalBatches, batch_predictions, load_optimizer, load_weights, score_split};
 use super::records::{Begin, EpochRecord, LogLine, RecordSink, StepRecord};
 use crate::data::Split;
 use crate::metrics::Metrics;
@@ -437,7 +437,10 @@ pub fn train(
                 ids,
                 clips,
                 &device,
-                cfg.eval_batch_size,
+                EvalBatches {
+                    size: cfg.eval_batch_size,
+                    same_shape: on_gpu,
+                },
                 classes,
                 levels,
             )

@@ -7,7 +7,7 @@ use super::clip_eval::{ClipMetrics, evaluate_clips};
 use super::error::TrainError;
 use crate::data::Split;
 use crate::metrics::{ImagePrediction, Metrics};
-use crate::model::{Model, ModelConfig, gate_upgrade, sequence_cross_entropy};
+use crate::model::{Model, ModelConfig, gate_upgrade};
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::prepared::Prepared;
 use burn::module::Module;
@@ -62,32 +62,61 @@ pub(super) fn batch_predictions(
         .collect()
 }
 
+/// Cross-entropy of one row of logits against its true class: log Σ exp(row) − row[truth].
+fn row_cross_entropy(row: &[f32], truth: usize) -> f64 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+    max + sum.ln() - row[truth] as f64
+}
+
+/// How [`evaluate`] cuts a split into batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalBatches {
+    /// Sequences per batch.
+    pub size: usize,
+    /// On a GPU: a last batch shorter than `size` is filled up (with its first sequence, whose
+    /// extra copies are then ignored) so that every batch has one shape; a new shape would
+    /// cost new kernels and a new round of autotuning in the middle of the evaluation.
+    pub same_shape: bool,
+}
+
 /// Scores `model` on `data`; `ids` gives each sequence's index in the sequence set (for the CSV).
+/// The loss is computed from the logits read back for the predictions (no second read).
 pub fn evaluate(
     model: &Model,
     data: &SequenceData,
     ids: &[usize],
     device: &Device,
-    batch_size: usize,
+    batches: EvalBatches,
     num_classes: usize,
     num_levels: usize,
 ) -> Result<(Metrics, Vec<ImagePrediction>), TrainError> {
     let mut metrics = Metrics::new(num_classes, num_levels, data.t);
     let mut preds = Vec::with_capacity(data.n * data.t);
     let mut loss_sum = 0.0;
+    let size = batches.size.max(1);
     let all: Vec<usize> = (0..data.n).collect();
-    for chunk in all.chunks(batch_size.max(1)) {
-        let batch = data.batch(chunk);
-        let (x, y) = to_tensors(&batch, device);
-        let logits = model.forward(x);
-        loss_sum += sequence_cross_entropy(logits.clone(), y).into_scalar::<f32>() as f64
-            * chunk.len() as f64;
-        for p in batch_predictions(&floats(logits)?, num_classes, data, chunk, ids) {
+    for chunk in all.chunks(size) {
+        let mut rows = chunk.to_vec();
+        if batches.same_shape && data.n > size {
+            rows.resize(size, chunk[0]);
+        }
+        let batch = data.batch(&rows);
+        let (x, _) = to_tensors(&batch, device);
+        let mut values = floats(model.forward(x))?;
+        values.truncate(chunk.len() * data.t * num_classes);
+        for p in batch_predictions(&values, num_classes, data, chunk, ids) {
             metrics.add(&p);
             preds.push(p);
         }
+        let first = preds.len() - chunk.len() * data.t;
+        loss_sum += values
+            .chunks(num_classes)
+            .zip(&preds[first..])
+            .map(|(row, p)| row_cross_entropy(row, p.truth as usize))
+            .sum::<f64>();
     }
-    metrics.loss = Some(loss_sum / data.n.max(1) as f64);
+    metrics.loss = Some(loss_sum / (data.n * data.t).max(1) as f64);
     Ok((metrics, preds))
 }
 
@@ -153,17 +182,17 @@ pub(super) fn score_split(
     ids: &[usize],
     clips: Option<&crate::sequence::clip_data::ClipSequences>,
     device: &Device,
-    batch_size: usize,
+    batches: EvalBatches,
     classes: usize,
     levels: usize,
 ) -> Result<(Metrics, Vec<ImagePrediction>, Option<ClipMetrics>), TrainError> {
     match clips {
         Some(c) => {
-            let e = evaluate_clips(model, data, ids, c, device, batch_size, classes, levels)?;
+            let e = evaluate_clips(model, data, ids, c, device, batches.size, classes, levels)?;
             Ok((e.metrics, e.predictions, Some(e.clip)))
         }
         None => {
-            let (m, p) = evaluate(model, data, ids, device, batch_size, classes, levels)?;
+            let (m, p) = evaluate(model, data, ids, device, batches, classes, levels)?;
             Ok((m, p, None))
         }
     }
@@ -178,13 +207,13 @@ pub struct TestEvaluation {
     pub clips: Option<ClipMetrics>,
 }
 
-/// Scores `model` on the test split of `prepared`, occluded as `occlusion` says, in batches of
-/// `batch_size` sequences. Image size and class count must match the model's.
+/// Scores `model` on the test split of `prepared`, occluded as `occlusion` says, in `batches`.
+/// Image size and class count must match the model's.
 pub fn evaluate_test_split(
     model: &Model,
     prepared: &Prepared,
     occlusion: &OcclusionSpec,
-    batch_size: usize,
+    batches: EvalBatches,
     device: &Device,
 ) -> Result<TestEvaluation, TrainError> {
     let seqs = &prepared.sequences.sequences;
@@ -194,9 +223,8 @@ pub fn evaluate_test_split(
     let data = SequenceData::render_prepared(prepared, &ids, occlusion);
     let (classes, levels) = (prepared.images.num_classes(), occlusion.num_levels());
     let clips = prepared.clips.as_deref();
-    let (metrics, predictions, clips) = score_split(
-        model, &data, &ids, clips, device, batch_size, classes, levels,
-    )?;
+    let (metrics, predictions, clips) =
+        score_split(model, &data, &ids, clips, device, batches, classes, levels)?;
     Ok(TestEvaluation {
         metrics,
         predictions,
