@@ -33,22 +33,29 @@ fn preset(kind: ModelKind, limit: usize, epochs: usize) -> Preset {
     p
 }
 
+/// The sequences of one split of `p`, rendered (occluded) as the engine renders them, and how
+/// many there are.
+fn rendered(p: &Preset, split: Split) -> (SequenceData, usize) {
+    let prepared = dataset::prepare(p, None).unwrap();
+    let seqs: Vec<_> = prepared
+        .sequences
+        .sequences
+        .iter()
+        .filter(|s| s.split == split)
+        .cloned()
+        .collect();
+    let data = SequenceData::render(&prepared.images, &seqs, &p.occlusion);
+    (data, seqs.len())
+}
+
 #[test]
 fn every_model_reduces_its_loss_on_real_digits() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex().autodiff();
     for kind in ModelKind::ALL {
         let p = preset(kind, 8, 1);
-        let prepared = dataset::prepare(&p, None).unwrap();
-        let train: Vec<_> = prepared
-            .sequences
-            .sequences
-            .iter()
-            .filter(|s| s.split == Split::Train)
-            .cloned()
-            .collect();
-        assert_eq!(train.len(), 8);
-        let data = SequenceData::render(&prepared.images, &train, &p.occlusion);
+        let (data, n) = rendered(&p, Split::Train);
+        assert_eq!(n, 8);
         let batch = data.batch(&(0..8).collect::<Vec<_>>());
         let x = Tensor::<5>::from_data(TensorData::new(batch.images.clone(), batch.shape), &device);
         let y =
@@ -86,16 +93,8 @@ fn evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() {
     use occlab::train::eval::{EvalBatches, evaluate};
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = preset(ModelKind::Crnn, 13, 1);
-    let prepared = dataset::prepare(&p, None).unwrap();
-    let test: Vec<_> = prepared
-        .sequences
-        .sequences
-        .iter()
-        .filter(|s| s.split == Split::Test)
-        .cloned()
-        .collect();
-    assert_eq!(test.len(), 13);
-    let data = SequenceData::render(&prepared.images, &test, &p.occlusion);
+    let (data, n) = rendered(&p, Split::Test);
+    assert_eq!(n, 13);
     let device = Device::flex();
     let model = p
         .model
