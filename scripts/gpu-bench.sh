@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU measurements of issue 14, in one call of the device tool (≤ 10 minutes on an H200):
-# occlab on WGPU (CRNN and CNN at 32×5 and 256×5: images/s, kernel launches per step; a first and a second start),
+# occlab on WGPU (CRNN and CNN at 32×5 and 256×5: images/s, kernel launches per step; a first and a second start;
+# a CRNN step's parts timed, beside PyTorch's),
 # PyTorch CUDA eager on the same model and batches (benches/reference/crnn_torch.py), and one
 # full-MNIST CRNN epoch. Everything lands in $OUT (8 files at most come back):
 #   summary.md      the table for docs/PERFORMANCE.md (images/s, ratio to PyTorch, % of FP32 peak)
@@ -31,8 +32,8 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 batches="${GPU_BENCH_BATCHES:-32 256}"
-# Stages to run (a second call can skip what the first measured): starts bench spirv torch train
-stages="${GPU_BENCH_STAGES:-starts bench spirv torch train}"
+# Stages to run (a second call can skip what the first measured): starts bench ops spirv torch train
+stages="${GPU_BENCH_STAGES:-starts bench ops spirv torch train}"
 train_batches="${GPU_BENCH_TRAIN_BATCHES:-${batches%% *}}"
 want() { [[ " $stages " == *" $1 "* ]]; }
 repeats="${GPU_BENCH_REPEATS:-10}"
@@ -121,6 +122,24 @@ if want spirv && [ -f .gpu/occlab-spirv.xz ]; then
     } | tee -a "$OUT/env.txt"
 fi
 
+# --- 2c. where a CRNN step's GPU time goes: its parts, occlab and PyTorch side by side -----------
+# `occlab bench ops` times each part (CNN unit, LSTM input projection, LSTM loop written out and as
+# Burn's autodiff builds it, classifier + loss), forward + backward, synced, with its kernel
+# launches and TFLOP/s; `crnn_torch.py --parts` the same parts in PyTorch CUDA eager.
+: > "$work/ops.json"
+if want ops; then
+    say "occlab bench ops --backend wgpu ${batch_args[*]} --repeats $repeats"
+    timeout 150 "$bin" bench ops --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
+        > "$work/ops.json" 2> "$work/ops.err"
+    echo "exit $?"
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+        for b in $batches; do
+            PYTHONUNBUFFERED=1 timeout 60 python3 benches/reference/crnn_torch.py --device cuda \
+                --models "" --parts --batch "$b" --repeats "$repeats" | grep '^PART' >> "$work/ops.txt"
+        done
+    fi
+fi
+
 # --- 3. PyTorch CUDA eager, same model, same batches ---------------------------------------------
 : > "$OUT/torch.txt"
 if ! want torch; then
@@ -166,9 +185,9 @@ cat "$OUT/train.txt"
 
 # --- summary ------------------------------------------------------------------------------------
 say "summary"
-python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+python3 - "$OUT" "$work" <<'EOF' | tee "$OUT/summary.md"
 import json, os, re, sys
-out = sys.argv[1]
+out, work = sys.argv[1], sys.argv[2]
 # Forward + backward ≈ 3 × forward FLOP per 28×28 image (paper A's models, docs/PERFORMANCE.md):
 # CRNN 55.6 MFLOP forward (conv2 28.9, LSTM input projection 25.7), CNN 32.6 MFLOP.
 FLOP = {"CRNN": 166.7e6, "CNN": 97.7e6}
@@ -212,6 +231,32 @@ for f in bench["figures"]:
         print(f"{f['name'].strip()}: {f['launches_per_step']:.0f} kernel launches per step")
         for name, n in f.get("top_kernels", [])[:6]:
             print(f"    {n:6.1f}  {name[:90]}")
+# The parts of a CRNN step (occlab bench ops) beside PyTorch's (crnn_torch.py --parts).
+try:
+    ops = json.load(open(os.path.join(work, "ops.json")))["figures"]
+except Exception as e:
+    ops = []
+    print(f"(no occlab bench ops figures: {e})")
+torch_parts = {}
+if os.path.exists(os.path.join(work, "ops.txt")):
+    for line in open(os.path.join(work, "ops.txt")):
+        m = re.match(r'PART name="([^"]+)" batch=(\d+) median_ms=([\d.]+)( tflops=([\d.]+))?', line)
+        if m:
+            torch_parts[(m[1], int(m[2]))] = (float(m[3]), m[5])
+if ops:
+    print()
+    print("| part (forward + backward) | batch | occlab ms | occlab TFLOP/s | launches | PyTorch ms | PyTorch TFLOP/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for f in ops:
+        m = re.match(r"\s*(.+), (\d+)×5, forward \+ backward", f["name"])
+        if not m:
+            continue
+        name, batch = m[1], int(m[2])
+        key = "LSTM loop, eager autograd" if name.startswith("LSTM loop") else name
+        t = torch_parts.get((key, batch))
+        tf = f.get("per_second")
+        print(f"| {name} | {batch}×5 | {f['median_ms']:.2f} | {tf:.2f} |" if tf else f"| {name} | {batch}×5 | {f['median_ms']:.2f} | – |", end="")
+        print(f" {f.get('launches_per_step') or 0:.0f} | {t[0]:.2f} | {t[1] or '–'} |" if t else f" {f.get('launches_per_step') or 0:.0f} | – | – |")
 print()
 print(open(os.path.join(out, "starts.txt")).read().strip())
 epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []

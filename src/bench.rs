@@ -288,3 +288,163 @@ pub fn train_step(
     figures.extend(pipelined);
     figures
 }
+
+/// Where a CRNN training step's GPU time and kernel launches go, part by part, on `device`
+/// (`occlab bench ops`): each part's forward and backward pass (with a dense upstream gradient),
+/// timed synced, its kernels counted, and for the matrix products and convolutions the rate in
+/// TFLOP/s they reach. Batches of `batch` sequences of 5 MNIST-sized images, as in training.
+///
+/// The parts: the CNN unit (two 3×3 convolutions, pooling, ReLU; dropout off), the LSTM's input
+/// projection (`[batch·5, 12544] × [12544, 1024]`), the LSTM's time loop as training runs it (the
+/// written-out step, `model::recurrence`) and the same loop left to Burn's autodiff (what it
+/// replaced), the classifier with the loss. Steps of `repeats` after as many warm-up runs
+/// (GPU kernels are compiled and tuned at their first runs).
+pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> {
+    use crate::model::cnn::{CnnUnitConfig, Downsampling};
+    use crate::model::crnn::SequenceLstm;
+    use burn::nn::LinearConfig;
+    use burn::tensor::Distribution;
+
+    const T: usize = 5;
+    const FEATURES: usize = 12_544; // 64 channels × 14 × 14
+    const D: usize = 256;
+    let ad = device.clone().autodiff();
+    ad.seed(1);
+    let n = batch * T;
+    fn random<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
+        Tensor::random(dims, Distribution::Default, device)
+    }
+    // Upstream gradients: a fixed random tensor dotted with the output, summed.
+    let cnn = CnnUnitConfig {
+        in_channels: 1,
+        filters: [32, 64],
+        downsampling: Downsampling::MaxPool,
+        dropout: 0.0,
+    }
+    .init(&ad);
+    let images = random([n, 1, 28, 28], &ad); // untracked, as in training
+    let cnn_r: Tensor<2> = random([n, FEATURES], &ad);
+    let features: Tensor<2> = random([n, FEATURES], &ad).require_grad();
+    let projection = LinearConfig::new(FEATURES, 4 * D).init(&ad);
+    let proj_r: Tensor<2> = random([n, 4 * D], &ad);
+    let projected: Tensor<3> = random([batch, T, 4 * D], &ad).require_grad();
+    let recurrent: Tensor<2> = random([D, 4 * D], &ad).mul_scalar(0.05).require_grad();
+    let loop_r: Tensor<3> = random([batch, T, D], &ad);
+    let hidden: Tensor<3> = random([batch, T, D], &ad).require_grad();
+    let classifier = LinearConfig::new(D, 10).init(&ad);
+    let labels = Tensor::<2, Int>::from_data(
+        TensorData::new((0..n as i64).map(|i| i % 10).collect(), [batch, T]),
+        &ad,
+    );
+
+    // FLOP of forward + backward (the backward pass of a product is two products of its size).
+    // conv1's input gradient is not computed (the images are not tracked, as in training).
+    let pixels = n as f64 * 28.0 * 28.0;
+    let conv_flop = 2.0 * pixels * (2.0 * 32.0 * 9.0 + 3.0 * 64.0 * 32.0 * 9.0);
+    let proj_flop = 3.0 * 2.0 * n as f64 * FEATURES as f64 * (4 * D) as f64;
+    let loop_flop = 3.0 * 2.0 * (batch * (T - 1)) as f64 * D as f64 * (4 * D) as f64;
+    type Part<'a> = (&'a str, Option<f64>, Box<dyn Fn() + 'a>);
+    let parts: Vec<Part> = vec![
+        (
+            "CNN unit (conv 1→32, conv 32→64, pool)",
+            Some(conv_flop),
+            Box::new(|| {
+                let y = cnn.forward(images.clone());
+                let _ = (y * cnn_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            "LSTM input projection [n, 12544]×[12544, 1024]",
+            Some(proj_flop),
+            Box::new(|| {
+                let y = projection.forward(features.clone());
+                let _ = (y * proj_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            "LSTM loop, written out (as training runs it)",
+            Some(loop_flop),
+            Box::new(|| {
+                let y = SequenceLstm::recurrence(projected.clone(), recurrent.clone(), D);
+                let _ = (y * loop_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            "LSTM loop, Burn's autodiff (replaced)",
+            Some(loop_flop),
+            Box::new(|| {
+                let y = SequenceLstm::recurrence_graph(projected.clone(), recurrent.clone(), D);
+                let _ = (y * loop_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            "classifier 256→10 + cross-entropy",
+            None,
+            Box::new(|| {
+                let logits = classifier.forward(hidden.clone());
+                let _ = sequence_cross_entropy(logits, labels.clone()).backward();
+            }),
+        ),
+    ];
+    let repeats = repeats.max(1);
+    let mut figures = Vec::new();
+    for (name, flop, run) in parts {
+        let synced = || {
+            run();
+            let _ = ad.sync();
+        };
+        for _ in 0..repeats.clamp(2, 10) {
+            synced();
+        }
+        let mut figure = measure(
+            &format!("  {name}, {batch}×{T}, forward + backward"),
+            repeats,
+            flop.map(|f| (f / 1e12, "TFLOP/s")),
+            synced,
+        );
+        let ((), kernels) = count_launches(synced);
+        let launches: u64 = kernels.iter().map(|(_, c)| c).sum();
+        figure.launches_per_step = (launches > 0).then_some(launches as f64);
+        figure.top_kernels = kernels
+            .iter()
+            .take(12)
+            .map(|(name, count)| (name.chars().take(120).collect(), *count as f64))
+            .collect();
+        figures.push(figure);
+    }
+    figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bench ops` on the CPU: every part timed once per repeat, a rate for the parts whose FLOP
+    /// are counted, no GPU launches (flex launches none).
+    #[test]
+    fn the_parts_of_a_crnn_step_are_timed_on_the_cpu() {
+        let figures = crnn_parts(&Device::flex(), 1, 2);
+        let names: Vec<&str> = figures.iter().map(|f| f.name.trim()).collect();
+        assert_eq!(figures.len(), 5, "{names:?}");
+        for (figure, part) in figures.iter().zip([
+            "CNN unit",
+            "LSTM input projection",
+            "LSTM loop, written out",
+            "LSTM loop, Burn's autodiff",
+            "classifier",
+        ]) {
+            assert!(figure.name.trim().starts_with(part), "{}", figure.name);
+            assert!(figure.name.contains("1×5"), "{}", figure.name);
+            assert_eq!(figure.repeats, 2);
+            assert!(figure.median_ms > 0.0 && figure.min_ms <= figure.median_ms);
+            assert_eq!(figure.launches_per_step, None, "flex launches no kernels");
+            match part {
+                "classifier" => assert_eq!(figure.per_second, None),
+                _ => {
+                    assert_eq!(figure.unit, "TFLOP/s");
+                    assert!(figure.per_second.is_some_and(|r| r > 0.0 && r < 1e3));
+                }
+            }
+        }
+    }
+}

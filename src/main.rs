@@ -89,10 +89,11 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Print speed figures: `foundation` (load, occlude, plan, build on full MNIST) or `train`
-    /// (training images/s per model on the chosen backend).
+    /// Print speed figures: `foundation` (load, occlude, plan, build on full MNIST), `train`
+    /// (training images/s per model on the chosen backend) or `ops` (a CRNN step's parts: time,
+    /// TFLOP/s and GPU kernel launches of each).
     Bench {
-        #[arg(value_parser = ["foundation", "train"])]
+        #[arg(value_parser = ["foundation", "train", "ops"])]
         what: String,
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -719,12 +720,6 @@ fn bench(
     repeats: usize,
     json: bool,
 ) -> Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let profile = if cfg!(debug_assertions) {
-        "dev profile"
-    } else {
-        "release profile"
-    };
     let mut adapter = None;
     let figures = match what {
         "foundation" => {
@@ -756,6 +751,12 @@ fn bench(
             }
             adapter = chosen.adapter.clone();
             let mut figures = Vec::new();
+            if what == "ops" {
+                for &b in batches {
+                    figures.extend(occlab::bench::crnn_parts(&chosen.device, b, repeats));
+                }
+                return print_figures(what, &figures, adapter.as_ref(), json);
+            }
             for k in kinds {
                 for &b in batches {
                     figures.extend(occlab::bench::train_step(
@@ -771,8 +772,24 @@ fn bench(
             figures
         }
     };
+    print_figures(what, &figures, adapter.as_ref(), json)
+}
+
+/// Prints `bench`'s figures as a table or (`json`) as JSON.
+fn print_figures(
+    what: &str,
+    figures: &[occlab::bench::Figure],
+    adapter: Option<&occlab::train::backend::AdapterInfo>,
+    json: bool,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile = if cfg!(debug_assertions) {
+        "dev profile"
+    } else {
+        "release profile"
+    };
     if json {
-        if what == "train" {
+        if what != "foundation" {
             let out = serde_json::json!({
                 "adapter": adapter,
                 "gpu_features": occlab::train::backend::gpu_features(),
@@ -786,7 +803,7 @@ fn bench(
         return Ok(());
     }
     println!("occlab bench {what} ({profile}, {threads} threads available)");
-    if let Some(a) = &adapter {
+    if let Some(a) = adapter {
         println!("  adapter: {}; driver {}", a.describe(), a.driver_text());
         println!(
             "  Burn GPU features: {}",
@@ -797,12 +814,16 @@ fn bench(
             occlab::train::gpu_cache::configure().describe()
         );
     }
-    for f in &figures {
+    for f in figures {
         let mut rate = f
             .per_second
-            .map_or(String::new(), |r| format!("  {r:>10.0} {}", f.unit));
+            .map_or(String::new(), |r| match f.unit.as_str() {
+                "TFLOP/s" => format!("  {r:>10.3} {}", f.unit),
+                _ => format!("  {r:>10.0} {}", f.unit),
+            });
         if let Some(l) = f.launches_per_step {
-            rate.push_str(&format!(", {l:.0} kernel launches per step"));
+            let per = if what == "ops" { "pass" } else { "step" };
+            rate.push_str(&format!(", {l:.0} kernel launches per {per}"));
         }
         println!(
             "  {:<52} median {:>9.1} ms  min {:>9.1} ms  (n={}){rate}",

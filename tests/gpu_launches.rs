@@ -58,6 +58,29 @@ fn a_wgpu_training_step_launches_the_same_kernels_every_step_and_the_cpu_none() 
         two.top_kernels
     );
 
+    // `bench ops`: each part's kernels counted; the LSTM's time loop written out as one autodiff
+    // step (what training runs) launches fewer kernels than Burn's autodiff of the same loop.
+    let parts = occlab::bench::crnn_parts(&chosen.device, 1, 1);
+    let launches = |part: &str| {
+        let figure = parts
+            .iter()
+            .find(|f| f.name.trim().starts_with(part))
+            .unwrap_or_else(|| panic!("no figure for {part}"));
+        eprintln!(
+            "{}: {:?} launches",
+            figure.name.trim(),
+            figure.launches_per_step
+        );
+        figure.launches_per_step.expect("launches counted on WGPU")
+    };
+    let written_out = launches("LSTM loop, written out");
+    let burn_autodiff = launches("LSTM loop, Burn's autodiff");
+    assert!(
+        written_out < burn_autodiff,
+        "the written-out loop launches {written_out} kernels, Burn's autodiff of it {burn_autodiff}"
+    );
+    assert!(launches("CNN unit") >= 5.0);
+
     let on_cpu = back_to_back(&Device::flex(), 1, false);
     assert_eq!(
         on_cpu.launches_per_step, None,

@@ -214,6 +214,71 @@ fn a_cnn_training_step_on_wgpu_equals_the_flex_one() {
     step_agrees(ModelKind::Cnn);
 }
 
+/// The LSTM's time loop written out as one autodiff step (`occlab::model::recurrence`, what
+/// training uses on a GPU) gives on WGPU the values and gradients that Burn's autodiff derives
+/// there from the loop of tensor operations it replaces.
+#[test]
+fn the_lstm_loop_step_on_wgpu_equals_burns_autodiff_of_the_loop() {
+    use burn::tensor::Distribution;
+    use occlab::model::crnn::SequenceLstm;
+    use occlab::model::recurrence::lstm_recurrence;
+
+    let device = wgpu_device().autodiff();
+    let flex = Device::flex();
+    // Inputs drawn on flex (one generator, fixed by the seed) and moved over.
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    flex.seed(11);
+    for (batch, steps, d) in [(3, 5, 8), (2, 1, 4), (32, 5, 32)] {
+        let draw = |dims: Vec<usize>, scale: f32| {
+            Tensor::<1>::random(
+                [dims.iter().product::<usize>()],
+                Distribution::Default,
+                &flex,
+            )
+            .mul_scalar(scale)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map(|v| TensorData::new(v, dims))
+            .expect("f32 values")
+        };
+        let p =
+            Tensor::<3>::from_data(draw(vec![batch, steps, 4 * d], 2.0), &device).require_grad();
+        let w = Tensor::<2>::from_data(draw(vec![d, 4 * d], 1.0), &device).require_grad();
+        let r = Tensor::<3>::from_data(draw(vec![batch, steps, d], 1.0), &device);
+        let ours = lstm_recurrence(&p, &w).expect("the written-out step is used on WGPU");
+        let reference = SequenceLstm::recurrence_graph(p.clone(), w.clone(), d);
+        close(ours.clone(), reference.clone(), "hidden states");
+        let ours = (ours * r.clone()).sum().backward();
+        let reference = (reference * r).sum().backward();
+        let what = format!("batch {batch}, T {steps}, d {d}");
+        close(
+            p.grad(&ours).expect("a projection gradient"),
+            p.grad(&reference).expect("a projection gradient"),
+            &format!("{what}: projection gradient"),
+        );
+        match w.grad(&reference) {
+            Some(expected) => close(
+                w.grad(&ours).expect("a weight gradient"),
+                expected,
+                &format!("{what}: weight gradient"),
+            ),
+            // One step: the recurrent weights take no part.
+            None => assert!(w.grad(&ours).is_none(), "{what}: no weight gradient"),
+        }
+    }
+}
+
+/// Same device, same inputs, only the order of the sums differs: |a − b| ≤ 1e-5 + 1e-4·|b|.
+fn close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+    use burn::tensor::Tolerance;
+    assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
+    actual
+        .into_data()
+        .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::rel_abs(1e-4, 1e-5));
+    eprintln!("{what}: within tolerance");
+}
+
 mod gui_common;
 
 #[test]

@@ -18,7 +18,10 @@ Parseable lines (one per model):
   `occlab bench train`'s last figure; `device`, `batch`.)
 
   python crnn_torch.py [--threads 2] [--repeats 7] [--models CRNN,CNN] [--ops] [--profile]
-                       [--device cpu|cuda] [--batch 32]
+                       [--device cpu|cuda] [--batch 32] [--parts]
+
+--parts times the parts of `occlab bench ops` (CNN unit, LSTM input projection, LSTM loop,
+classifier + loss), forward + backward each: `PART name=... batch=... median_ms=... tflops=...`.
 
 --device cuda runs PyTorch CUDA eager (the GPU reference of docs/PERFORMANCE.md): every phase
 boundary waits for the GPU (torch.cuda.synchronize) so the phases are timed, not queued.
@@ -243,6 +246,59 @@ def ops():
     report("Adam step, CRNN parameters (13.1 M)", timed(optim.step))
 
 
+def parts(repeats):
+    """The parts of `occlab bench ops` (src/bench.rs, `crnn_parts`) on DEVICE, same shapes, each
+    forward + backward with a dense random upstream gradient, synced. Parseable lines:
+      PART name="..." batch=N median_ms=... tflops=...
+    """
+    n, c, d = IMAGES, 14 * 14 * 64, 256
+    dev = DEVICE
+
+    def rnd(*shape, grad=False):
+        return torch.rand(*shape, device=dev).requires_grad_(grad)
+
+    unit = CnnUnit(dropout=0.0).to(dev)
+    images, cnn_r = rnd(n, 1, 28, 28), rnd(n, c)
+    projection = nn.Linear(c, 4 * d).to(dev)
+    features, proj_r = rnd(n, c, grad=True), rnd(n, 4 * d)
+    projected, recurrent = rnd(BATCH, STEPS, 4 * d, grad=True), (rnd(d, 4 * d) * 0.05).requires_grad_()
+    loop_r = rnd(BATCH, STEPS, d)
+    classifier = nn.Linear(d, CLASSES).to(dev)
+    hidden = rnd(BATCH, STEPS, d, grad=True)
+    labels = torch.arange(n, device=dev).remainder(CLASSES)
+
+    def loop():
+        h = c_ = None
+        out = []
+        for t in range(STEPS):
+            z = projected[:, t] if h is None else projected[:, t] + h @ recurrent
+            i, f, o = (torch.sigmoid(z[:, k * d:(k + 1) * d]) for k in range(3))
+            g = torch.tanh(z[:, 3 * d:])
+            c_ = i * g if c_ is None else f * c_ + i * g
+            h = o * torch.tanh(c_)
+            out.append(h)
+        return torch.stack(out, 1)
+
+    pixels = n * 28 * 28
+    table = [
+        ("CNN unit (conv 1→32, conv 32→64, pool)", 2.0 * pixels * (2 * 32 * 9 + 3 * 64 * 32 * 9),
+         lambda: (unit(images) * cnn_r).sum().backward()),
+        ("LSTM input projection [n, 12544]×[12544, 1024]", 3 * 2.0 * n * c * 4 * d,
+         lambda: (projection(features) * proj_r).sum().backward()),
+        ("LSTM loop, eager autograd", 3 * 2.0 * BATCH * (STEPS - 1) * d * 4 * d,
+         lambda: (loop() * loop_r).sum().backward()),
+        ("classifier 256→10 + cross-entropy", 0.0,
+         lambda: nn.functional.cross_entropy(classifier(hidden).reshape(n, CLASSES), labels).backward()),
+    ]
+    for name, flop, f in table:
+        def run():
+            f()
+            sync()
+        median = timed(run, warmup=3, repeats=repeats)
+        rate = f" tflops={flop / median / 1e12:.3f}" if flop else ""
+        print(f'PART name="{name}" batch={BATCH} median_ms={median * 1e3:.3f}{rate}', flush=True)
+
+
 def profile(model, optim, x, y, name):
     from torch.profiler import ProfilerActivity, profile as prof
 
@@ -262,6 +318,7 @@ def main():
     ap.add_argument("--profile", action="store_true", help="torch.profiler table per model")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train")
     ap.add_argument("--batch", type=int, default=32, help="sequences of 5 images per batch")
+    ap.add_argument("--parts", action="store_true", help="the parts of `occlab bench ops`, timed")
     args = ap.parse_args()
     global BATCH, IMAGES, DEVICE
     if args.batch < 1:
@@ -285,6 +342,8 @@ def main():
             profile(*state, name)
     if args.ops:
         ops()
+    if args.parts:
+        parts(args.repeats)
 
 
 if __name__ == "__main__":

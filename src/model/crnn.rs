@@ -147,7 +147,20 @@ impl SequenceLstm {
     /// The time loop, given every step's input projection: `projected` `[batch, T, 4d]` (gate
     /// blocks i, f, o, g, both biases included) and the recurrent weights `[d, 4d]`; returns the
     /// hidden state of every step, `[batch, T, d]`.
+    ///
+    /// While training (f32 on an autodiff device of flex or the GPU) the loop is one autodiff
+    /// step with its backward pass written out (`super::recurrence`), elsewhere
+    /// [`Self::recurrence_graph`].
     pub fn recurrence(projected: Tensor<3>, recurrent: Tensor<2>, d: usize) -> Tensor<3> {
+        debug_assert_eq!(projected.dims()[2], 4 * d);
+        debug_assert_eq!(recurrent.dims(), [d, 4 * d]);
+        super::recurrence::lstm_recurrence(&projected, &recurrent)
+            .unwrap_or_else(|| Self::recurrence_graph(projected, recurrent, d))
+    }
+
+    /// [`Self::recurrence`] built from Burn's tensor operations, whose autodiff derives the
+    /// backward pass (the reference the written-out backward pass is tested against).
+    pub fn recurrence_graph(projected: Tensor<3>, recurrent: Tensor<2>, d: usize) -> Tensor<3> {
         let [batch, steps, _] = projected.dims();
         let mut outputs = Vec::with_capacity(steps);
         let mut state: Option<(Tensor<2>, Tensor<2>)> = None; // (h, c)

@@ -23,6 +23,7 @@ pub mod dropout;
 mod flex_op;
 pub mod gate_upgrade;
 pub mod pool;
+pub mod recurrence;
 pub mod resnet;
 pub mod rrn;
 pub mod skip;
