@@ -132,6 +132,19 @@ if want ops; then
     timeout 150 "$bin" bench ops --backend wgpu "${batch_args[@]}" --repeats "$repeats" --json \
         > "$work/ops.json" 2> "$work/ops.err"
     echo "exit $?"
+    # Kept with the bench figures (bench.json's "ops"): the files that come back are few.
+    python3 - "$OUT/bench.json" "$work/ops.json" <<'PY'
+import json, sys
+try:
+    bench = json.load(open(sys.argv[1]))
+except Exception:
+    bench = {"adapter": None, "figures": []}
+try:
+    bench["ops"] = json.load(open(sys.argv[2]))["figures"]
+except Exception as e:
+    bench["ops_error"] = str(e)
+json.dump(bench, open(sys.argv[1], "w"), indent=1)
+PY
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
         for b in $batches; do
             PYTHONUNBUFFERED=1 timeout 60 python3 benches/reference/crnn_torch.py --device cuda \
@@ -232,11 +245,9 @@ for f in bench["figures"]:
         for name, n in f.get("top_kernels", [])[:6]:
             print(f"    {n:6.1f}  {name[:90]}")
 # The parts of a CRNN step (occlab bench ops) beside PyTorch's (crnn_torch.py --parts).
-try:
-    ops = json.load(open(os.path.join(work, "ops.json")))["figures"]
-except Exception as e:
-    ops = []
-    print(f"(no occlab bench ops figures: {e})")
+ops = bench.get("ops") or []
+if not ops:
+    print(f"(no occlab bench ops figures: {bench.get('ops_error', 'stage not run')})")
 torch_parts = {}
 if os.path.exists(os.path.join(work, "ops.txt")):
     for line in open(os.path.join(work, "ops.txt")):
@@ -257,6 +268,11 @@ if ops:
         tf = f.get("per_second")
         print(f"| {name} | {batch}×5 | {f['median_ms']:.2f} | {tf:.2f} |" if tf else f"| {name} | {batch}×5 | {f['median_ms']:.2f} | – |", end="")
         print(f" {f.get('launches_per_step') or 0:.0f} | {t[0]:.2f} | {t[1] or '–'} |" if t else f" {f.get('launches_per_step') or 0:.0f} | – | – |")
+    for f in ops:
+        if "LSTM loop" in f["name"]:
+            print(f"\n{f['name'].strip()}: most launched kernels")
+            for name, n in f.get("top_kernels", [])[:8]:
+                print(f"    {n:6.0f}  {name[:100]}")
 print()
 print(open(os.path.join(out, "starts.txt")).read().strip())
 epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []

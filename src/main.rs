@@ -805,6 +805,12 @@ fn print_figures(
     println!("occlab bench {what} ({profile}, {threads} threads available)");
     if let Some(a) = adapter {
         println!("  adapter: {}; driver {}", a.describe(), a.driver_text());
+        if let Some(n) = a.buffers_per_kernel {
+            println!(
+                "  storage buffers per kernel: {n} (Burn's fusion binds at most {} per fused kernel, its metadata included)",
+                n.saturating_sub(1)
+            );
+        }
         println!(
             "  Burn GPU features: {}",
             occlab::train::backend::gpu_features().join(", ")

@@ -96,6 +96,11 @@ pub struct AdapterInfo {
     /// Driver name and version text, e.g. "llvmpipe" and "Mesa 23.2.1 (LLVM 15.0.7)".
     pub driver: String,
     pub driver_info: String,
+    /// Storage buffers one kernel may bind (the device's limit, once opened): Burn's fusion
+    /// puts at most this many tensors, less one, into one fused kernel, so a low limit (8 on some
+    /// drivers) splits fused kernels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffers_per_kernel: Option<u32>,
 }
 
 impl AdapterInfo {
@@ -212,6 +217,7 @@ mod probe {
             api: format!("{:?}", a.backend),
             driver: a.driver.clone(),
             driver_info: a.driver_info.clone(),
+            buffers_per_kernel: None,
         }
     }
 
@@ -289,7 +295,11 @@ mod probe {
         if sum != 4.0 {
             return Err("the WGPU adapter computed a wrong result".to_string());
         }
-        Ok((device, info(&setup.adapter.get_info())))
+        let opened = AdapterInfo {
+            buffers_per_kernel: Some(setup.device.limits().max_storage_buffers_per_shader_stage),
+            ..info(&setup.adapter.get_info())
+        };
+        Ok((device, opened))
     }
 
     /// Runs a future that needs no executor (wgpu's native calls are ready at once) to its end.
@@ -391,6 +401,7 @@ mod tests {
             api: "Vulkan".into(),
             driver: String::new(),
             driver_info: String::new(),
+            buffers_per_kernel: None,
         }
     }
 
