@@ -527,3 +527,87 @@ fn an_rrn_trains_on_motion_clips_and_reports_video_accuracy() {
     assert_eq!(report.clips.unwrap(), last.clone());
     assert_eq!(run.predictions().unwrap().len(), 4 * 3 * 2);
 }
+
+/// On a GPU clip evaluation fills its last batch up to the batch's shape and ignores the extra
+/// rows (as `evaluate` does): the subsequences, videos and loss are those of plain batches (both
+/// ways run on flex here), and the loss, computed from the logits read back, is the clip loss.
+#[test]
+fn clip_evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() {
+    use burn::tensor::{Device, Int, Tensor, TensorData};
+    use occlab::sequence::clip_data::ClipOutput;
+    use occlab::train::batches::SequenceData;
+    use occlab::train::clip_eval::{clip_cross_entropy, evaluate_clips};
+    use occlab::train::eval::EvalBatches;
+
+    let mut p = motion_preset(6, 4, Some(3));
+    p.model = Some(ModelSpec {
+        widths: [4, 8, 8, 8],
+        units: [1, 1, 1, 2],
+        skip: SkipType::Linear,
+        ..ModelSpec::new(ModelKind::Rrn)
+    });
+    let prepared = dataset::prepare(&p, None).unwrap();
+    let clips = prepared.clips.as_ref().unwrap();
+    let test_ids: Vec<usize> = prepared
+        .sequences
+        .sequences
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.split == Split::Test)
+        .map(|(i, _)| i)
+        .collect();
+    let n = test_ids.len();
+    assert_eq!(
+        n % 5,
+        4,
+        "{n} test subsequences: a last batch of 5 is short"
+    );
+    let data = SequenceData::render_prepared(&prepared, &test_ids, &p.occlusion);
+    let set = &prepared.images;
+    let device = Device::flex();
+    let model = p
+        .model
+        .as_ref()
+        .unwrap()
+        .config(set.channels, set.height, set.width, 4)
+        .init(&device);
+    let score = |same_shape| {
+        let batches = EvalBatches {
+            size: 5,
+            same_shape,
+        };
+        evaluate_clips(&model, &data, &test_ids, clips, &device, batches, 4, 5).unwrap()
+    };
+    let (plain, filled) = (score(false), score(true));
+    assert_eq!(plain.predictions.len(), n);
+    assert_eq!(
+        filled.predictions.len(),
+        n,
+        "the filler rows are not scored"
+    );
+    for (a, b) in plain.predictions.iter().zip(&filled.predictions) {
+        assert_eq!(
+            (a.sequence, a.position, a.truth, a.predicted),
+            (b.sequence, b.position, b.truth, b.predicted)
+        );
+        assert!((a.probability - b.probability).abs() < 1e-5, "{a:?} {b:?}");
+    }
+    assert_eq!(plain.videos.len(), filled.videos.len());
+    for (a, b) in plain.videos.iter().zip(&filled.videos) {
+        assert_eq!(
+            (a.video, a.truth, a.predicted, a.subsequences),
+            (b.video, b.truth, b.predicted, b.subsequences)
+        );
+    }
+    assert_eq!(plain.clip, filled.clip, "the same tallies");
+    let (l_plain, l_filled) = (plain.metrics.loss.unwrap(), filled.metrics.loss.unwrap());
+    assert!((l_plain - l_filled).abs() < 1e-6, "{l_plain} {l_filled}");
+    // Burn's clip loss on all the test subsequences at once.
+    let all = data.batch(&(0..n).collect::<Vec<_>>());
+    let x = Tensor::<5>::from_data(TensorData::new(all.images.clone(), all.shape), &device);
+    let y = Tensor::<2, Int>::from_data(TensorData::new(all.targets.clone(), [n, data.t]), &device);
+    let output = clips.output;
+    assert_eq!(output, ClipOutput::Last);
+    let burn_loss = clip_cross_entropy(model.forward(x), y, output).into_scalar::<f32>() as f64;
+    assert!((l_plain - burn_loss).abs() < 1e-4, "{l_plain} {burn_loss}");
+}

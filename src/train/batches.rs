@@ -151,3 +151,21 @@ pub(crate) fn floats(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
         .map(<[f32]>::to_vec)
         .map_err(|e| TrainError::Tensor(format!("{e:?}")))
 }
+
+/// Cross-entropy of one row of logits against its true class: log Σ exp(row) − row[truth].
+pub(super) fn row_cross_entropy(row: &[f32], truth: usize) -> f64 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+    max + sum.ln() - row[truth] as f64
+}
+
+/// How evaluation (`eval::evaluate`, `clip_eval::evaluate_clips`) cuts a split into batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalBatches {
+    /// Sequences per batch.
+    pub size: usize,
+    /// On a GPU: a last batch shorter than `size` is filled up (with its first sequence, whose
+    /// extra copies are then ignored) so that every batch has one shape; a new shape would
+    /// cost new kernels and a new round of autotuning in the middle of the evaluation.
+    pub same_shape: bool,
+}

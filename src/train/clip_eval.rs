@@ -8,7 +8,7 @@
 //! averaged into the video's prediction ([`average_video_probabilities`]); [`ClipMetrics`] counts
 //! both levels.
 
-use super::batches::{SequenceData, floats, to_tensors};
+use super::batches::{EvalBatches, SequenceData, floats, row_cross_entropy, to_tensors};
 use super::error::TrainError;
 use crate::data::clips::average_video_probabilities;
 use crate::metrics::{ImagePrediction, Metrics, Tally};
@@ -216,7 +216,10 @@ pub struct ClipEvaluation {
     pub clip: ClipMetrics,
 }
 
-/// Scores `model` on the clip sequences `data` (`ids`: each one's index in the sequence set).
+/// Scores `model` on the clip sequences `data` (`ids`: each one's index in the sequence set), in
+/// `batches` (on a GPU the last batch filled up to one shape, its extra rows ignored). The loss
+/// is the clip loss (`clip_cross_entropy`'s), computed from the subsequence logits read back for
+/// the predictions.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_clips(
     model: &Model,
@@ -224,7 +227,7 @@ pub fn evaluate_clips(
     ids: &[usize],
     clips: &ClipSequences,
     device: &Device,
-    batch_size: usize,
+    batches: EvalBatches,
     num_classes: usize,
     num_levels: usize,
 ) -> Result<ClipEvaluation, TrainError> {
@@ -232,16 +235,24 @@ pub fn evaluate_clips(
     let mut predictions = Vec::with_capacity(data.n);
     let mut probabilities = Vec::with_capacity(data.n * num_classes);
     let mut loss_sum = 0.0;
+    let size = batches.size.max(1);
     let all: Vec<usize> = (0..data.n).collect();
-    for chunk in all.chunks(batch_size.max(1)) {
-        let batch = data.batch(chunk);
-        let (x, y) = to_tensors(&batch, device);
-        let logits = model.forward(x); // [batch, T, classes]
-        loss_sum += clip_cross_entropy(logits.clone(), y, clips.output).into_scalar::<f32>() as f64
-            * chunk.len() as f64;
-        let sub = subsequence_logits(logits, clips.output); // [batch, classes]
-        let [rows, classes] = sub.dims();
-        let values = floats(sub.reshape([rows, 1, classes]))?;
+    for chunk in all.chunks(size) {
+        let mut rows = chunk.to_vec();
+        if batches.same_shape && data.n > size {
+            rows.resize(size, chunk[0]);
+        }
+        let batch = data.batch(&rows);
+        let (x, _) = to_tensors(&batch, device);
+        let sub = subsequence_logits(model.forward(x), clips.output); // [rows, classes]
+        let [n_rows, classes] = sub.dims();
+        let mut values = floats(sub.reshape([n_rows, 1, classes]))?;
+        values.truncate(chunk.len() * classes);
+        loss_sum += values
+            .chunks(classes.max(1))
+            .zip(chunk)
+            .map(|(row, &seq)| row_cross_entropy(row, data.labels[seq * data.t] as usize))
+            .sum::<f64>();
         let (preds, probs) =
             subsequence_predictions(&values, num_classes, data, chunk, ids, clips.output);
         for p in &preds {

@@ -2,7 +2,8 @@
 //! video), and loading trained weights from a checkpoint (a checkpoint that does not fit the
 //! model is a typed error).
 
-use super::batches::{SequenceData, floats, to_tensors};
+pub use super::batches::EvalBatches;
+use super::batches::{SequenceData, floats, row_cross_entropy, to_tensors};
 use super::clip_eval::{ClipMetrics, evaluate_clips};
 use super::error::TrainError;
 use crate::data::Split;
@@ -60,24 +61,6 @@ pub(super) fn batch_predictions(
             }
         })
         .collect()
-}
-
-/// Cross-entropy of one row of logits against its true class: log Σ exp(row) − row[truth].
-fn row_cross_entropy(row: &[f32], truth: usize) -> f64 {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-    let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-    max + sum.ln() - row[truth] as f64
-}
-
-/// How [`evaluate`] cuts a split into batches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalBatches {
-    /// Sequences per batch.
-    pub size: usize,
-    /// On a GPU: a last batch shorter than `size` is filled up (with its first sequence, whose
-    /// extra copies are then ignored) so that every batch has one shape; a new shape would
-    /// cost new kernels and a new round of autotuning in the middle of the evaluation.
-    pub same_shape: bool,
 }
 
 /// Scores `model` on `data`; `ids` gives each sequence's index in the sequence set (for the CSV).
@@ -188,7 +171,7 @@ pub(super) fn score_split(
 ) -> Result<(Metrics, Vec<ImagePrediction>, Option<ClipMetrics>), TrainError> {
     match clips {
         Some(c) => {
-            let e = evaluate_clips(model, data, ids, c, device, batches.size, classes, levels)?;
+            let e = evaluate_clips(model, data, ids, c, device, batches, classes, levels)?;
             Ok((e.metrics, e.predictions, Some(e.clip)))
         }
         None => {
