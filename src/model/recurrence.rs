@@ -54,8 +54,11 @@ pub fn lstm_recurrence(projected: &Tensor<3>, recurrent: &Tensor<2>) -> Option<T
     if !usable {
         return None;
     }
-    // On the GPU the gates are gathered (they fuse), on the CPU sliced (views).
-    on::<Flex>(projected, recurrent, false).or_else(|| on::<Cube>(projected, recurrent, true))
+    // With Burn's kernel fusion (the `gpu-fusion` build) the gates are gathered and each step's
+    // gradient is one element-wise chain, which fuse; on the CPU, and on a GPU without fusion,
+    // where every operation is its own kernel, slices (views) and fewer operations.
+    let fused = cfg!(feature = "gpu-fusion");
+    on::<Flex>(projected, recurrent, false).or_else(|| on::<Cube>(projected, recurrent, fused))
 }
 
 /// [`lstm_recurrence`] on `Autodiff<B>`, when both tensors are of that backend; `gather`: see
@@ -96,6 +99,9 @@ struct Saved<B: Backend> {
     tanh_cells: Vec<FloatTensor<B>>,
     /// Per step: the hidden state `h_t` `[batch, d]`.
     hidden: Vec<FloatTensor<B>>,
+    /// Whether the gates were gathered (on the GPU): the backward pass then builds each step's
+    /// `∂z` as one element-wise chain ([`Spread`]).
+    gather: bool,
 }
 
 #[derive(Debug)]
@@ -172,6 +178,7 @@ fn forward<B: Backend>(
         cells: Vec::with_capacity(steps),
         tanh_cells: Vec::with_capacity(steps),
         hidden: Vec::with_capacity(steps),
+        gather,
     };
     // Time-major rows (one copy): each step's inputs are then a block of whole rows, a view
     // that needs no copy of its own.
@@ -225,6 +232,7 @@ impl<B: Backend> Backward<B, 2> for Recurrence {
         let device = grad.device();
         let recurrent_t = B::float_transpose(saved.recurrent.clone()); // [4d, d]
         let grad = time_major::<B>(grad); // [T·batch, d]
+        let spread = saved.gather.then(|| Spread::<B>::new(batch, d, &device));
 
         // ∂z of every step, latest first.
         let mut dz_rev: Vec<FloatTensor<B>> = Vec::with_capacity(steps);
@@ -237,6 +245,16 @@ impl<B: Backend> Backward<B, 2> for Recurrence {
             };
             let [i, f, o, g] = saved.gates[t].clone();
             let tanh_cell = saved.tanh_cells[t].clone();
+            if let Some(spread) = &spread {
+                let c_prev = t.checked_sub(1).map(|p| saved.cells[p].clone());
+                let (dz, dc) = spread.dz([i, f.clone(), o, g], tanh_cell, c_prev, dh, dc_next);
+                if t > 0 {
+                    let dh_prev = B::float_matmul(dz.clone(), recurrent_t.clone());
+                    carried = Some((dh_prev, B::float_mul(dc, f)));
+                }
+                dz_rev.push(dz);
+                continue;
+            }
 
             let d_o = B::float_mul(dh.clone(), tanh_cell.clone());
             let tanh_slope = one_minus::<B>(B::float_mul(tanh_cell.clone(), tanh_cell));
@@ -283,6 +301,86 @@ impl<B: Backend> Backward<B, 2> for Recurrence {
             let dp = B::float_reshape(dz, Shape::new([steps, batch, 4 * d]));
             grads.register::<B>(node.id, B::float_swap_dims(dp, 0, 1)); // [batch, T, 4d]
         }
+    }
+}
+
+/// On the GPU: a step's `∂z` `[batch, 4d]` as one chain of element-wise operations over the
+/// gate axis, every `[batch, d]` input spread over the four gate blocks with one gather and the
+/// blocks told apart by 0/1 masks, rather than four per-gate chains and a concatenation. Burn's
+/// fusion (0.22) gives up on the per-gate version: its search meets the limit of independent
+/// blocks and runs the segment unfused (docs/PERFORMANCE.md).
+struct Spread<B: Backend> {
+    /// `[batch, 4d]`: column `k·d + j` reads column `j`.
+    index: IntTensor<B>,
+    /// `[1, 4d]`: 1 on gate block k (i, f, o, g), else 0.
+    masks: [FloatTensor<B>; 4],
+}
+
+impl<B: Backend> Spread<B> {
+    fn new(batch: usize, d: usize, device: &<B as BackendTypes>::Device) -> Self {
+        let index: Vec<i32> = (0..batch)
+            .flat_map(|_| (0..4 * d).map(|c| (c % d) as i32))
+            .collect();
+        Spread {
+            index: B::int_from_data(TensorData::new(index, [batch, 4 * d]), device),
+            masks: std::array::from_fn(|k| {
+                let mask: Vec<f32> = (0..4 * d)
+                    .map(|c| if c / d == k { 1.0 } else { 0.0 })
+                    .collect();
+                B::float_from_data(TensorData::new(mask, [1, 4 * d]), device)
+            }),
+        }
+    }
+
+    /// `x` `[batch, d]` repeated over the four gate blocks: `[batch, 4d]`.
+    fn wide(&self, x: FloatTensor<B>) -> FloatTensor<B> {
+        B::float_gather(1, x, self.index.clone())
+    }
+
+    /// Σ_k `parts[k]` (each `[batch, d]`, or none) on gate block k.
+    fn blocks(&self, parts: [Option<FloatTensor<B>>; 4]) -> FloatTensor<B> {
+        parts
+            .into_iter()
+            .zip(&self.masks)
+            .filter_map(|(part, mask)| part.map(|x| B::float_mul(self.wide(x), mask.clone())))
+            .reduce(B::float_add)
+            .expect("at least one gate block")
+    }
+
+    /// `(∂z, ∂c)` of a step from its gates, `tanh(c_t)`, `c_{t−1}` (none at the first step), the
+    /// gradient reaching `h_t` and the one carried to `c_t` from the step after.
+    fn dz(
+        &self,
+        [i, f, o, g]: [FloatTensor<B>; 4],
+        tanh_cell: FloatTensor<B>,
+        c_prev: Option<FloatTensor<B>>,
+        dh: FloatTensor<B>,
+        dc_next: Option<FloatTensor<B>>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let tanh_slope = one_minus::<B>(B::float_mul(tanh_cell.clone(), tanh_cell.clone()));
+        let dc = B::float_mul(B::float_mul(dh.clone(), o.clone()), tanh_slope);
+        let dc = match dc_next {
+            Some(dc_next) => B::float_add(dc, dc_next),
+            None => dc,
+        };
+        // What multiplies each gate's gradient: ∂c, except ∂h for the output gate.
+        let carrier = self.blocks([
+            Some(dc.clone()),
+            Some(dc.clone()),
+            Some(dh),
+            Some(dc.clone()),
+        ]);
+        // ∂gate / ∂carrier: g for i, c_{t−1} for f, tanh(c_t) for o, i for g.
+        let partner = self.blocks([Some(g.clone()), c_prev, Some(tanh_cell), Some(i.clone())]);
+        // The activations' slopes: s − s² for the sigmoid gates, 1 − g² for g.
+        let act = self.blocks([Some(i), Some(f), Some(o), Some(g)]);
+        let sigmoid_part = B::float_mul(act.clone(), one_minus::<B>(self.masks[3].clone()));
+        let slope = B::float_sub(
+            B::float_add(sigmoid_part, self.masks[3].clone()),
+            B::float_mul(act.clone(), act),
+        );
+        let dz = B::float_mul(B::float_mul(carrier, partner), slope);
+        (dz, dc)
     }
 }
 
