@@ -534,6 +534,7 @@ fn an_rrn_trains_on_motion_clips_and_reports_video_accuracy() {
 #[test]
 fn clip_evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() {
     use burn::tensor::{Device, Int, Tensor, TensorData};
+    use occlab::experiment::showcase::presentation_order;
     use occlab::sequence::clip_data::ClipOutput;
     use occlab::train::batches::SequenceData;
     use occlab::train::clip_eval::{clip_cross_entropy, evaluate_clips};
@@ -548,14 +549,7 @@ fn clip_evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() 
     });
     let prepared = dataset::prepare(&p, None).unwrap();
     let clips = prepared.clips.as_ref().unwrap();
-    let test_ids: Vec<usize> = prepared
-        .sequences
-        .sequences
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.split == Split::Test)
-        .map(|(i, _)| i)
-        .collect();
+    let test_ids = presentation_order(&prepared.sequences, None); // the test split, in order
     let n = test_ids.len();
     assert_eq!(
         n % 5,

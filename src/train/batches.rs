@@ -169,3 +169,21 @@ pub struct EvalBatches {
     /// cost new kernels and a new round of autotuning in the middle of the evaluation.
     pub same_shape: bool,
 }
+
+impl EvalBatches {
+    /// The batches of a split of `n` sequences, in order: each batch's sequences, and the rows
+    /// to run for it (the same, or on a GPU the last batch filled up with its first sequence).
+    pub fn plan(&self, n: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
+        let size = self.size.max(1);
+        let all: Vec<usize> = (0..n).collect();
+        all.chunks(size)
+            .map(|chunk| {
+                let mut rows = chunk.to_vec();
+                if self.same_shape && n > size {
+                    rows.resize(size, chunk[0]);
+                }
+                (chunk.to_vec(), rows)
+            })
+            .collect()
+    }
+}

@@ -77,13 +77,8 @@ pub fn evaluate(
     let mut metrics = Metrics::new(num_classes, num_levels, data.t);
     let mut preds = Vec::with_capacity(data.n * data.t);
     let mut loss_sum = 0.0;
-    let size = batches.size.max(1);
-    let all: Vec<usize> = (0..data.n).collect();
-    for chunk in all.chunks(size) {
-        let mut rows = chunk.to_vec();
-        if batches.same_shape && data.n > size {
-            rows.resize(size, chunk[0]);
-        }
+    for (chunk, rows) in batches.plan(data.n) {
+        let chunk = chunk.as_slice();
         let batch = data.batch(&rows);
         let (x, _) = to_tensors(&batch, device);
         let mut values = floats(model.forward(x))?;
