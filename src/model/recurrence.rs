@@ -7,9 +7,12 @@
 //! of the sliced tensor's shape) and the additions that gather the five gradients again. On a
 //! GPU each is a kernel launch, and none of them fuses: on the H200 `slice_assign` (42) and
 //! `full` (30) were among a CRNN step's most launched kernels (docs/PERFORMANCE.md). Here the
-//! backward pass puts each step's gate gradients side by side with one concatenation (which
-//! fusion fuses), the input projection's gradient is one concatenation of those, and the
-//! recurrent weights' gradient is one matrix product over all steps instead of one per step.
+//! steps' rows are laid out time-major once (each step's rows are then a view), the input
+//! projection's gradient is one concatenation of the steps' `∂z`, and the recurrent weights'
+//! gradient is one matrix product over all steps instead of one per step. Each step's `∂z` is,
+//! on the CPU and on a GPU without fusion, the four gate gradients side by side (slices and one
+//! concatenation: the fewest operations); with Burn's kernel fusion (the `gpu-fusion` build),
+//! one element-wise chain over `[batch, 4d]` (`Spread`), which fuses into a kernel or two.
 //!
 //! The mathematics are `SequenceLstm`'s (and PyTorch's, and `burn::nn::Lstm`'s): gate blocks
 //! i, f, o (sigmoid) and g (tanh) of `z_t = p_t + h_{t−1} W`, `c_t = f ⊙ c_{t−1} + i ⊙ g`,
@@ -19,8 +22,8 @@
 //! `∂f = ∂c ⊙ c_{t−1}`, and `∂z` = each gate's gradient times its activation's derivative
 //! (`s (1 − s)`, `1 − g²`); `∂p_t = ∂z_t`, `∂W = Σ_t h_{t−1}ᵀ ∂z_t`.
 //!
-//! Tested against the graph of Burn operations it replaces (values and both gradients) on flex
-//! and on WGPU, in `super::crnn`'s tests and `tests/wgpu_parity.rs`.
+//! Tested against the graph of Burn operations it replaces (values and both gradients), both
+//! ways, on flex (this module's tests) and on WGPU (`tests/wgpu_parity.rs`).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
