@@ -49,7 +49,8 @@ use burn::tensor::{
 /// - output: `[batch, T, d]`, the hidden state of every step
 pub fn lstm_recurrence(projected: &Tensor<3>, recurrent: &Tensor<2>) -> Option<Tensor<3>> {
     let device = projected.device();
-    let usable = projected.dtype() == DType::F32
+    let usable = projected.dims()[1] > 0 // no steps: nothing to concatenate
+        && projected.dtype() == DType::F32
         && recurrent.dtype() == DType::F32
         && device.is_autodiff()
         && device.gradient_checkpointing_strategy()
