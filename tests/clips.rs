@@ -282,6 +282,16 @@ fn a_videos_prediction_averages_its_subsequences() {
     assert!(avg[0].as_ref().unwrap()[0] > 0.5);
 }
 
+/// A small RRN (linear temporal skip) that trains in seconds on the motion clips.
+fn tiny_rrn() -> ModelSpec {
+    ModelSpec {
+        widths: [4, 8, 8, 8],
+        units: [1, 1, 1, 2],
+        skip: SkipType::Linear,
+        ..ModelSpec::new(ModelKind::Rrn)
+    }
+}
+
 fn motion_preset(per_class: usize, t: usize, per_video: Option<usize>) -> Preset {
     Preset {
         name: "motion-test".into(),
@@ -479,12 +489,7 @@ fn video_metrics_count_videos_once() {
 #[test]
 fn an_rrn_trains_on_motion_clips_and_reports_video_accuracy() {
     let mut p = motion_preset(12, 4, Some(2));
-    p.model = Some(ModelSpec {
-        widths: [4, 8, 8, 8],
-        units: [1, 1, 1, 2],
-        skip: SkipType::Linear,
-        ..ModelSpec::new(ModelKind::Rrn)
-    });
+    p.model = Some(tiny_rrn());
     p.train = Some(TrainConfig {
         epochs: 2,
         batch_size: 8,
@@ -541,12 +546,7 @@ fn clip_evaluation_scores_the_same_whether_the_last_batch_is_filled_up_or_not() 
     use occlab::train::eval::EvalBatches;
 
     let mut p = motion_preset(6, 4, Some(3));
-    p.model = Some(ModelSpec {
-        widths: [4, 8, 8, 8],
-        units: [1, 1, 1, 2],
-        skip: SkipType::Linear,
-        ..ModelSpec::new(ModelKind::Rrn)
-    });
+    p.model = Some(tiny_rrn());
     let prepared = dataset::prepare(&p, None).unwrap();
     let clips = prepared.clips.as_ref().unwrap();
     let test_ids = presentation_order(&prepared.sequences, None); // the test split, in order

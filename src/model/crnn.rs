@@ -191,7 +191,7 @@ impl SequenceLstm {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::gate_upgrade;
     use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
@@ -199,7 +199,7 @@ mod tests {
     use burn::tensor::{Distribution, Tolerance};
 
     /// |a − b| < max(1e-5 · |a + b|, 1e-5).
-    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+    pub(crate) fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
         assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
         actual
             .into_data()

@@ -318,6 +318,8 @@ struct Spread<B: Backend> {
     index: IntTensor<B>,
     /// `[1, 4d]`: 1 on gate block k (i, f, o, g), else 0.
     masks: [FloatTensor<B>; 4],
+    /// `[1, 4d]`: 1 on the sigmoid gates' blocks (i, f, o), 0 on g's.
+    sigmoid_gates: FloatTensor<B>,
 }
 
 impl<B: Backend> Spread<B> {
@@ -325,14 +327,16 @@ impl<B: Backend> Spread<B> {
         let index: Vec<i32> = (0..batch)
             .flat_map(|_| (0..4 * d).map(|c| (c % d) as i32))
             .collect();
+        let mask = |on: &dyn Fn(usize) -> bool| {
+            let mask: Vec<f32> = (0..4 * d)
+                .map(|c| if on(c / d) { 1.0 } else { 0.0 })
+                .collect();
+            B::float_from_data(TensorData::new(mask, [1, 4 * d]), device)
+        };
         Spread {
             index: B::int_from_data(TensorData::new(index, [batch, 4 * d]), device),
-            masks: std::array::from_fn(|k| {
-                let mask: Vec<f32> = (0..4 * d)
-                    .map(|c| if c / d == k { 1.0 } else { 0.0 })
-                    .collect();
-                B::float_from_data(TensorData::new(mask, [1, 4 * d]), device)
-            }),
+            masks: std::array::from_fn(|k| mask(&|gate| gate == k)),
+            sigmoid_gates: mask(&|gate| gate < 3),
         }
     }
 
@@ -378,7 +382,7 @@ impl<B: Backend> Spread<B> {
         let partner = self.blocks([Some(g.clone()), c_prev, Some(tanh_cell), Some(i.clone())]);
         // The activations' slopes: s − s² for the sigmoid gates, 1 − g² for g.
         let act = self.blocks([Some(i), Some(f), Some(o), Some(g)]);
-        let sigmoid_part = B::float_mul(act.clone(), one_minus::<B>(self.masks[3].clone()));
+        let sigmoid_part = B::float_mul(act.clone(), self.sigmoid_gates.clone());
         let slope = B::float_sub(
             B::float_add(sigmoid_part, self.masks[3].clone()),
             B::float_mul(act.clone(), act),
@@ -397,14 +401,8 @@ fn sigmoid_slope<B: Backend>(s: FloatTensor<B>) -> FloatTensor<B> {
 mod tests {
     use super::*;
     use crate::model::crnn::SequenceLstm;
-    use burn::tensor::{Device, Distribution, Tolerance};
-
-    fn close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
-        assert_eq!(actual.dims(), expected.dims(), "{what}: shape");
-        actual
-            .into_data()
-            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
-    }
+    use crate::model::crnn::tests::assert_close as close;
+    use burn::tensor::{Device, Distribution};
 
     /// The written-out step gives the values and both gradients that Burn's autodiff derives
     /// from the loop of tensor operations, for one step, a few and many; and on a device
