@@ -3,7 +3,7 @@
 
 use crate::data::source::DataSource;
 use crate::data::{DataError, ImageSet, Split};
-use crate::model::{ModelConfig, ModelKind, sequence_cross_entropy};
+use crate::model::{ModelConfig, ModelKind, Precision, sequence_cross_entropy};
 use crate::occlusion::{OcclusionSpec, image_seed};
 use crate::sequence::builder::{BuildConfig, build_patterned};
 use crate::sequence::patterns::{PatternLibrary, ProgressionOptions};
@@ -158,20 +158,27 @@ pub fn foundation(data_dir: &Path, repeats: usize) -> Result<Vec<Figure>, DataEr
 /// runs dry between steps (the CPU trains with a read every step: `TrainConfig::read_every`).
 /// On a GPU (`gpu`) it does so twice: handing each step's work to the device (`Device::flush`,
 /// as training does) and not; each after warm-up steps of its own, counting the kernels
-/// launched.
+/// launched. With mixed `precision` (a GPU's f16 products, `model::precision`) the loss is
+/// scaled as training scales it.
 pub fn train_step(
     kind: ModelKind,
     device: &Device,
-    batch: usize,
-    t: usize,
+    (batch, t): (usize, usize),
     steps: usize,
     gpu: bool,
-) -> Vec<Figure> {
+    precision: Precision,
+) -> Result<Vec<Figure>, String> {
+    precision.check(device)?;
     let ad = device.clone().autodiff();
     ad.seed(1);
     let model_cfg = ModelConfig::new(kind, 1, 28, 28, 10);
-    let mut model = Some(model_cfg.init(&ad));
-    let mut optim = FusedAdam::init(0.0);
+    let mut model = Some(model_cfg.init(&ad).with_precision(precision)?);
+    let scale = precision.loss_scale();
+    let mut optim = FusedAdam::init_scaled(0.0, scale);
+    let kind = match precision {
+        Precision::F32 => kind.to_string(),
+        p => format!("{kind} ({p} precision)"),
+    };
     let n = batch * t;
     let pixels: Vec<f32> = (0..n * 784)
         .map(|i| ((i * 2_654_435_761) % 255) as f32 / 255.0)
@@ -190,7 +197,7 @@ pub fn train_step(
         let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
         let _: f32 = loss.clone().into_scalar();
         let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &current);
+        let grads = GradientsParams::from_grads(scaled(loss, scale).backward(), &current);
         let t2 = Instant::now();
         model = Some(optim.step(1e-3, current, grads));
         let _ = ad.sync();
@@ -218,7 +225,7 @@ pub fn train_step(
                     .take()
                     .expect("the model is put back after every step");
                 let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
-                let grads = GradientsParams::from_grads(loss.backward(), &current);
+                let grads = GradientsParams::from_grads(scaled(loss, scale).backward(), &current);
                 model = Some(optim.step(1e-3, current, grads));
                 if flush {
                     let _ = ad.flush();
@@ -286,7 +293,12 @@ pub fn train_step(
         });
     }
     figures.extend(pipelined);
-    figures
+    Ok(figures)
+}
+
+/// The loss multiplied by mixed precision's loss scale (as training does; no operation at 1).
+fn scaled(loss: Tensor<1>, scale: f32) -> Tensor<1> {
+    if scale == 1.0 { loss } else { loss * scale }
 }
 
 /// Where a CRNN training step's GPU time and kernel launches go, part by part, on `device`
@@ -298,8 +310,16 @@ pub fn train_step(
 /// projection (`[batch·5, 12544] × [12544, 1024]`), the LSTM's time loop as training runs it (the
 /// written-out step, `model::recurrence`) and the same loop left to Burn's autodiff (what it
 /// replaced), the classifier with the loss. Steps of `repeats` after as many warm-up runs
-/// (GPU kernels are compiled and tuned at their first runs).
-pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> {
+/// (GPU kernels are compiled and tuned at their first runs). With mixed `precision` the CNN unit
+/// and the input projection take f16 operands (`model::precision`), the other parts are f32
+/// either way.
+pub fn crnn_parts(
+    device: &Device,
+    batch: usize,
+    repeats: usize,
+    precision: Precision,
+) -> Result<Vec<Figure>, String> {
+    precision.check(device)?;
     use crate::model::cnn::{CnnUnitConfig, Downsampling};
     use crate::model::crnn::SequenceLstm;
     use burn::nn::LinearConfig;
@@ -321,7 +341,8 @@ pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> 
         downsampling: Downsampling::MaxPool,
         dropout: 0.0,
     }
-    .init(&ad);
+    .init(&ad)
+    .with_precision(precision);
     let images = random([n, 1, 28, 28], &ad); // untracked, as in training
     let cnn_r: Tensor<2> = random([n, FEATURES], &ad);
     let features: Tensor<2> = random([n, FEATURES], &ad).require_grad();
@@ -343,10 +364,16 @@ pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> 
     let conv_flop = 2.0 * pixels * (2.0 * 32.0 * 9.0 + 3.0 * 64.0 * 32.0 * 9.0);
     let proj_flop = 3.0 * 2.0 * n as f64 * FEATURES as f64 * (4 * D) as f64;
     let loop_flop = 3.0 * 2.0 * (batch * (T - 1)) as f64 * D as f64 * (4 * D) as f64;
+    let in_precision = match precision {
+        Precision::F32 => String::new(),
+        p => format!(" ({p} precision)"),
+    };
+    let cnn_name = format!("CNN unit (conv 1→32, conv 32→64, pool){in_precision}");
+    let proj_name = format!("LSTM input projection [n, 12544]×[12544, 1024]{in_precision}");
     type Part<'a> = (&'a str, Option<f64>, Box<dyn Fn() + 'a>);
     let parts: Vec<Part> = vec![
         (
-            "CNN unit (conv 1→32, conv 32→64, pool)",
+            cnn_name.as_str(),
             Some(conv_flop),
             Box::new(|| {
                 let y = cnn.forward(images.clone());
@@ -354,10 +381,10 @@ pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> 
             }),
         ),
         (
-            "LSTM input projection [n, 12544]×[12544, 1024]",
+            proj_name.as_str(),
             Some(proj_flop),
             Box::new(|| {
-                let y = projection.forward(features.clone());
+                let y = crate::model::precision::linear(&projection, features.clone(), precision);
                 let _ = (y * proj_r.clone()).sum().backward();
             }),
         ),
@@ -412,7 +439,7 @@ pub fn crnn_parts(device: &Device, batch: usize, repeats: usize) -> Vec<Figure> 
             .collect();
         figures.push(figure);
     }
-    figures
+    Ok(figures)
 }
 
 #[cfg(test)]
@@ -423,7 +450,7 @@ mod tests {
     /// are counted, no GPU launches (flex launches none).
     #[test]
     fn the_parts_of_a_crnn_step_are_timed_on_the_cpu() {
-        let figures = crnn_parts(&Device::flex(), 1, 2);
+        let figures = crnn_parts(&Device::flex(), 1, 2, Precision::F32).unwrap();
         let names: Vec<&str> = figures.iter().map(|f| f.name.trim()).collect();
         assert_eq!(figures.len(), 5, "{names:?}");
         for (figure, part) in figures.iter().zip([

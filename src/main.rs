@@ -80,6 +80,10 @@ enum Command {
         /// epochs (`--epochs` is then the most; `[train] patience`). Needs a validation split.
         #[arg(long)]
         patience: Option<usize>,
+        /// f32, or mixed: on a GPU, f16 operands for the convolutions and the big products
+        /// (tensor cores through Vulkan), the rest f32 (`[train] precision`).
+        #[arg(long)]
+        precision: Option<occlab::model::Precision>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
         /// Run directory (default runs/<preset name>).
@@ -105,6 +109,10 @@ enum Command {
         batch: Vec<usize>,
         #[arg(long, value_enum, default_value_t = BackendChoice::Flex)]
         backend: BackendChoice,
+        /// For `train` and `ops` on a GPU: f32, or mixed (f16 operands for the convolutions and
+        /// the big products).
+        #[arg(long, default_value = "f32")]
+        precision: occlab::model::Precision,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
         #[arg(long)]
@@ -263,6 +271,7 @@ fn run() -> Result<()> {
             batch,
             validation,
             patience,
+            precision,
             backend,
             out,
             resume,
@@ -275,6 +284,7 @@ fn run() -> Result<()> {
                 batch,
                 validation,
                 patience,
+                precision,
             },
             backend,
             out,
@@ -319,9 +329,17 @@ fn run() -> Result<()> {
             model,
             batch,
             backend,
+            precision,
             repeats,
             json,
-        }) => bench(&what, data_dir, (&model, &batch), backend, repeats, json),
+        }) => bench(
+            &what,
+            data_dir,
+            (&model, &batch),
+            (backend, precision),
+            repeats,
+            json,
+        ),
         Some(Command::Quiz(args)) => quiz(args),
         Some(Command::QuizReport(args)) => quiz_report(args),
         Some(Command::QuizServe(args)) => Ok(occlab::classroom::cli::run(args)?),
@@ -488,6 +506,7 @@ struct TrainOverrides {
     batch: Option<usize>,
     validation: Option<f64>,
     patience: Option<usize>,
+    precision: Option<occlab::model::Precision>,
 }
 
 fn train(
@@ -508,10 +527,11 @@ fn train(
             || overrides.batch.is_some()
             || overrides.validation.is_some()
             || overrides.patience.is_some()
+            || overrides.precision.is_some()
         {
             bail!(
-                "--epochs, --limit-sequences, --batch, --validation and --patience apply to a new \
-                 run: a resumed run keeps them as its config.toml says"
+                "--epochs, --limit-sequences, --batch, --validation, --patience and --precision \
+                 apply to a new run: a resumed run keeps them as its config.toml says"
             );
         }
         // A crash while a metrics line was appended leaves it torn: say so; resuming rewrites
@@ -546,6 +566,9 @@ fn train(
         }
         if overrides.patience.is_some() {
             train.patience = overrides.patience;
+        }
+        if let Some(p) = overrides.precision {
+            train.precision = p;
         }
         // The preset was checked when read; the overrides are checked the same way.
         if let Err(m) = train.check() {
@@ -716,7 +739,7 @@ fn bench(
     what: &str,
     data_dir: Option<PathBuf>,
     (models, batches): (&[String], &[usize]),
-    backend: BackendChoice,
+    (backend, precision): (BackendChoice, occlab::model::Precision),
     repeats: usize,
     json: bool,
 ) -> Result<()> {
@@ -753,20 +776,26 @@ fn bench(
             let mut figures = Vec::new();
             if what == "ops" {
                 for &b in batches {
-                    figures.extend(occlab::bench::crnn_parts(&chosen.device, b, repeats));
+                    figures.extend(
+                        occlab::bench::crnn_parts(&chosen.device, b, repeats, precision)
+                            .map_err(anyhow::Error::msg)?,
+                    );
                 }
                 return print_figures(what, &figures, adapter.as_ref(), json);
             }
             for k in kinds {
                 for &b in batches {
-                    figures.extend(occlab::bench::train_step(
-                        k,
-                        &chosen.device,
-                        b,
-                        5,
-                        repeats,
-                        chosen.adapter.is_some(),
-                    ));
+                    figures.extend(
+                        occlab::bench::train_step(
+                            k,
+                            &chosen.device,
+                            (b, 5),
+                            repeats,
+                            chosen.adapter.is_some(),
+                            precision,
+                        )
+                        .map_err(anyhow::Error::msg)?,
+                    );
                 }
             }
             figures

@@ -7,12 +7,12 @@
 
 use burn::tensor::Device;
 use occlab::bench::{Figure, train_step};
-use occlab::model::ModelKind;
+use occlab::model::{ModelKind, Precision};
 use occlab::train::{BackendChoice, choose_device};
 
 /// The figure of the steps run back to back, where the launches are counted.
 fn back_to_back(device: &Device, steps: usize, gpu: bool) -> Figure {
-    let figures = train_step(ModelKind::Cnn, device, 2, 5, steps, gpu);
+    let figures = train_step(ModelKind::Cnn, device, (2, 5), steps, gpu, Precision::F32).unwrap();
     figures
         .into_iter()
         .find(|f| f.name.contains("back to back"))
@@ -60,7 +60,7 @@ fn a_wgpu_training_step_launches_the_same_kernels_every_step_and_the_cpu_none() 
 
     // `bench ops`: each part's kernels counted; the LSTM's time loop written out as one autodiff
     // step (what training runs) launches fewer kernels than Burn's autodiff of the same loop.
-    let parts = occlab::bench::crnn_parts(&chosen.device, 1, 1);
+    let parts = occlab::bench::crnn_parts(&chosen.device, 1, 1, Precision::F32).unwrap();
     let launches = |part: &str| {
         let figure = parts
             .iter()

@@ -757,3 +757,35 @@ fn resuming_a_finished_run_trains_nothing_and_keeps_its_record() {
         assert!(err.contains("apply to a new run"), "{flag:?}: {err}");
     }
 }
+
+/// `precision = "mixed"` (f16 products on a GPU): refused on the CPU with the reason, before
+/// anything trains; on WGPU (lavapipe in CI; skipped, saying so, where WGPU is not usable) a
+/// CRNN run trains with it, records it in its config and reports it as its backend.
+#[test]
+fn mixed_precision_trains_on_wgpu_is_recorded_and_is_refused_on_the_cpu() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = preset(ModelKind::Crnn, 8, 1);
+    let t = p.train.as_mut().unwrap();
+    t.batch_size = 4;
+    t.precision = occlab::model::Precision::Mixed;
+    let (result, steps) = train_collecting_steps(&p, &dir.path().join("cpu"));
+    let err = result.unwrap_err();
+    assert!(err.contains("precision = \"mixed\" is for a GPU"), "{err}");
+    assert!(steps.is_empty(), "nothing trains");
+
+    if let Err(e) = occlab::train::choose_device(BackendChoice::Wgpu) {
+        eprintln!("SKIPPED mixed precision on WGPU: {e}");
+        return;
+    }
+    let out = dir.path().join("gpu");
+    let (result, steps) = train_collecting_steps_on(&p, &out, BackendChoice::Wgpu);
+    let TrainOutcome::Finished { test_accuracy } = result.unwrap() else {
+        panic!("not finished")
+    };
+    assert!((0.0..=1.0).contains(&test_accuracy));
+    assert_eq!(steps.len(), 2, "8 sequences in batches of 4");
+    assert!(steps.iter().all(|s| s.loss.is_finite()), "{steps:?}");
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("precision = \"mixed\""), "{config}");
+}

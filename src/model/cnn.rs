@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 use super::conv::{Conv2d, Conv2dSpec};
 use super::dropout::dropout;
 use super::pool::max_pool_2x2;
+use super::precision::{self, Precision};
 
 /// How the CNN unit halves the image size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +99,18 @@ pub struct CnnUnit {
 }
 
 impl CnnUnit {
+    /// The unit computing its convolutions in `precision` (see [`super::precision`]).
+    pub fn with_precision(self, precision: Precision) -> Self {
+        let set = |conv: Conv2d| conv.with_precision(precision);
+        Self {
+            conv1: set(self.conv1),
+            conv1_down: self.conv1_down.map(set),
+            conv2: set(self.conv2),
+            conv2_down: self.conv2_down.map(set),
+            ..self
+        }
+    }
+
     /// Runs the unit on a batch of images and flattens the result.
     ///
     /// # Shapes
@@ -139,9 +152,18 @@ pub struct DenseHead {
     activation: Relu,
     dropout: Dropout,
     output: Linear,
+    /// f32, or f16 operands for the hidden layer's product on a GPU ([`Precision`]).
+    #[module(skip)]
+    precision: Precision,
 }
 
 impl DenseHead {
+    /// The head computing its hidden layer in `precision` (the small output layer stays f32).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
     /// A head from `features` inputs to `classes` logits with an optional hidden layer.
     pub fn new(
         features: usize,
@@ -159,6 +181,7 @@ impl DenseHead {
             activation: Relu::new(),
             dropout: DropoutConfig::new(dropout).init(),
             output: LinearConfig::new(out_in, classes).init(device),
+            precision: Precision::F32,
         }
     }
 
@@ -170,7 +193,8 @@ impl DenseHead {
     pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
         let x = match &self.hidden {
             Some(hidden) => {
-                let x = self.activation.forward(hidden.forward(features)); // [n, hidden]
+                let x = precision::linear(hidden, features, self.precision); // [n, hidden]
+                let x = self.activation.forward(x); // [n, hidden]
                 dropout(&self.dropout, x) // [n, hidden]
             }
             None => features, // [n, c]

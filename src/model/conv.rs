@@ -41,6 +41,8 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::precision::{self, Precision};
+
 /// How [`Conv2d::forward`] computes the convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvPath {
@@ -131,6 +133,7 @@ impl Conv2dSpec {
             stride: self.stride,
             kernel_size: self.kernel_size,
             padding: self.padding.clone(),
+            precision: Precision::F32,
         }
     }
 }
@@ -146,6 +149,10 @@ pub struct Conv2d {
     kernel_size: [usize; 2],
     #[module(skip)]
     padding: PaddingConfig2d,
+    /// f32, or f16 operands on a GPU ([`Precision`]); set by [`Conv2d::with_precision`], not
+    /// stored in checkpoints.
+    #[module(skip)]
+    precision: Precision,
 }
 
 /// Geometry of one convolution call.
@@ -190,6 +197,67 @@ fn padding_pair(
 }
 
 impl Conv2d {
+    /// The layer computing in `precision` (mixed: f16 operands, off flex only; see
+    /// [`super::precision`]).
+    ///
+    /// In mixed precision the convolution is im2col and one matrix product with f16 operands
+    /// that accumulates in f32 (cubek's matmul keeps f32 accumulators for f16 results), not
+    /// Burn's f16 `conv2d`: without autotune Burn runs its direct kernel, which accumulates in
+    /// f16 (measured on lavapipe, conv 32 → 64 over 10 images: weight gradient 1.3e-2 off in
+    /// relative norm, the same product as a matmul 3.6e-4), and with autotune the kernel, and so
+    /// the accuracy, would depend on which one wins the timing. The patches are the padded
+    /// input's k·k shifted views side by side (a concatenation: its backward pass is slices, no
+    /// scatter), in f16: `n·h'·w' × k·k·c_in` halves (conv2 at 256 × 5 images: 0.6 GB). A layer
+    /// whose product is too thin for tensor cores (`k·k·c_in` < 64: conv1 on one or three
+    /// channels, about 1 % of a step's FLOP) or strided (the `-S` models) stays f32.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Whether this layer runs [`Self::forward_mixed`] in mixed precision: stride 1 and an
+    /// im2col product deep enough (`k·k·c_in` ≥ 64) for f16 to pay.
+    fn mixed_pays(&self) -> bool {
+        let [_, c_in, kh, kw] = self.weight.dims();
+        self.stride == [1, 1] && kh * kw * c_in >= 64
+    }
+
+    /// Mixed precision's convolution (stride 1): the patches as the padded input's shifted
+    /// views concatenated channels-last (taps in (ky, kx, c) order), cast to f16, times the
+    /// f16 weights `[k·k·c_in, c_out]`, f32 result, bias added in f32.
+    fn forward_mixed(&self, input: Tensor<4>) -> Tensor<4> {
+        use burn::tensor::ops::PadMode;
+        let [n, c_in, h, w] = input.dims();
+        let [c_out, _, kh, kw] = self.weight.dims();
+        let [oh, ow] = self.geometry(n, [h, w]).out_size;
+        let [[top, bottom], [left, right]] = self.pads([h, w]);
+        // [n, h + pads, w + pads, c_in], channels last, in f16 (half the bytes to shift).
+        let padded = precision::half(input.permute([0, 2, 3, 1])).pad(
+            [(top, bottom), (left, right), (0, 0)],
+            PadMode::Constant(0.0),
+        );
+        let taps: Vec<Tensor<4>> = (0..kh)
+            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+            .map(|(ky, kx)| {
+                padded
+                    .clone()
+                    .slice([0..n, ky..ky + oh, kx..kx + ow, 0..c_in])
+            })
+            .collect();
+        let cols = Tensor::cat(taps, 3).reshape([n * oh * ow, kh * kw * c_in]); // f16
+        let weight = self
+            .weight
+            .val()
+            .permute([2, 3, 1, 0])
+            .reshape([kh * kw * c_in, c_out]); // [ky, kx, c_in → c_out]
+        let y = precision::single(cols.matmul(precision::half(weight))); // [n·h'·w', c_out]
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze::<2>(),
+            None => y,
+        };
+        y.reshape([n, oh, ow, c_out]).permute([0, 3, 1, 2]) // [n, c_out, h', w'] (a view)
+    }
+
     /// Output `[height, width]` for an input of `height × width`.
     pub fn output_size(&self, height: usize, width: usize) -> [usize; 2] {
         let g = self.geometry(1, [height, width]);
@@ -269,6 +337,9 @@ impl Conv2d {
     fn forward_native(&self, input: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = input.dims();
         let options = self.options([h, w]);
+        if self.precision.is_mixed() && self.mixed_pays() {
+            return self.forward_mixed(input);
+        }
         conv2d(
             input,
             self.weight.val(),

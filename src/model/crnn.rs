@@ -7,6 +7,7 @@
 //! `ModelConfig::lstm_dropout`).
 
 use super::dropout::dropout;
+use super::precision::{self, Precision};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, GateController, Linear, LinearConfig, Lstm, LstmConfig};
 use burn::tensor::activation::{sigmoid, tanh};
@@ -21,6 +22,12 @@ pub struct RecurrentHead {
 }
 
 impl RecurrentHead {
+    /// The head computing its LSTM's input projection in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.lstm = self.lstm.with_precision(precision);
+        self
+    }
+
     /// A head from `features`-long vectors through `hidden` LSTM units to `classes` logits.
     pub fn new(
         features: usize,
@@ -73,6 +80,10 @@ pub struct SequenceLstm {
     /// `h_{t−1} W_h + b_h` of the four gates: weight `[d, 4d]`, bias `[4d]`.
     hidden: Linear,
     d_hidden: usize,
+    /// f32, or f16 operands for the input projection on a GPU ([`Precision`]); set by
+    /// [`SequenceLstm::with_precision`], not stored in checkpoints.
+    #[module(skip)]
+    precision: Precision,
 }
 
 impl SequenceLstm {
@@ -123,7 +134,14 @@ impl SequenceLstm {
             input: fuse(|g| &g.input_transform),
             hidden: fuse(|g| &g.hidden_transform),
             d_hidden,
+            precision: Precision::F32,
         }
+    }
+
+    /// The LSTM computing its input projection in `precision` (see [`super::precision`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     /// Hidden state of every step.
@@ -135,7 +153,8 @@ impl SequenceLstm {
         let [batch, steps, d_input] = input.dims();
         let d = self.d_hidden;
         // Input projection of every step and every gate, both biases included.
-        let projected = self.input.forward(input.reshape([batch * steps, d_input])); // [batch·T, 4d]
+        let rows = input.reshape([batch * steps, d_input]); // [batch·T, d_input]
+        let projected = precision::linear(&self.input, rows, self.precision); // [batch·T, 4d]
         let projected = match &self.hidden.bias {
             Some(bias) => projected + bias.val().unsqueeze::<2>(),
             None => projected,

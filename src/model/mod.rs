@@ -23,6 +23,7 @@ pub mod dropout;
 mod flex_op;
 pub mod gate_upgrade;
 pub mod pool;
+pub mod precision;
 pub mod recurrence;
 pub mod resnet;
 pub mod rrn;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use cnn::{CnnUnit, CnnUnitConfig, DenseHead, Downsampling};
 use crnn::RecurrentHead;
+pub use precision::Precision;
 use resnet::StemKind;
 use rrn::{ResNetModel, RrnConfigError, SkipPosition, SkipType};
 
@@ -343,6 +345,24 @@ pub struct Model {
 }
 
 impl Model {
+    /// The model computing its convolutions and big products in `precision` (see
+    /// [`precision`]); the weights are the same. Refuses mixed precision for paper B's residual
+    /// models, which occlab trains in f32 only (their convolutions are Burn's layers).
+    pub fn with_precision(self, precision: Precision) -> Result<Self, String> {
+        if precision.is_mixed() && self.resnet.is_some() {
+            return Err(format!(
+                "precision = \"{precision}\" covers paper A's models (CNN, CRNN and their \
+                 variants); paper B's residual models train in f32"
+            ));
+        }
+        Ok(Self {
+            unit: self.unit.map(|u| u.with_precision(precision)),
+            dense: self.dense.map(|d| d.with_precision(precision)),
+            recurrent: self.recurrent.map(|r| r.with_precision(precision)),
+            resnet: self.resnet,
+        })
+    }
+
     /// Logits for every image of every sequence.
     ///
     /// # Shapes

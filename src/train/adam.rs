@@ -32,6 +32,8 @@ const EPSILON: f32 = 1e-5;
 #[derive(Clone)]
 pub struct FusedAdam {
     weight_decay: Option<f32>,
+    /// ε (Burn's 1e-5, times the loss scale when the gradients come scaled).
+    epsilon: f32,
     /// Burn's Adam with the same settings, for tensors the fused path does not take.
     fallback: Adam,
 }
@@ -40,14 +42,25 @@ impl FusedAdam {
     /// Adam with an L2 penalty `weight_decay` added to the gradients (0 = none), as
     /// `AdamConfig::new().with_weight_decay(…)` builds it.
     pub fn new(weight_decay: f64) -> Self {
-        let weight_decay = (weight_decay > 0.0).then_some(weight_decay as f32);
+        Self::with_loss_scale(weight_decay, 1.0)
+    }
+
+    /// Adam for gradients that come multiplied by `loss_scale` (mixed precision multiplies the
+    /// loss by it, `model::Precision::loss_scale`): ε and the weight decay are multiplied by it
+    /// too, which leaves every update what it is for unscaled gradients — `m̂ / (√v̂ + ε)` and
+    /// `g + λθ` scale alike — without a pass over the gradients to divide them. The moments kept
+    /// in the optimizer state are `loss_scale` (m) and `loss_scale²` (v) times the unscaled ones.
+    pub fn with_loss_scale(weight_decay: f64, loss_scale: f32) -> Self {
+        let weight_decay = (weight_decay > 0.0).then_some(weight_decay as f32 * loss_scale);
+        let epsilon = EPSILON * loss_scale;
         let config = AdamConfig::new()
             .with_beta_1(BETA_1)
             .with_beta_2(BETA_2)
-            .with_epsilon(EPSILON)
+            .with_epsilon(epsilon)
             .with_weight_decay(weight_decay.map(WeightDecayConfig::new));
         Self {
             weight_decay,
+            epsilon,
             fallback: config.build(),
         }
     }
@@ -55,6 +68,11 @@ impl FusedAdam {
     /// The module optimizer occlab trains with (a drop-in for `AdamConfig::init()`).
     pub fn init(weight_decay: f64) -> ModuleOptimizer {
         ModuleOptimizer::from(Self::new(weight_decay))
+    }
+
+    /// [`Self::init`] for gradients multiplied by `loss_scale` ([`Self::with_loss_scale`]).
+    pub fn init_scaled(weight_decay: f64, loss_scale: f32) -> ModuleOptimizer {
+        ModuleOptimizer::from(Self::with_loss_scale(weight_decay, loss_scale))
     }
 }
 
@@ -124,7 +142,7 @@ impl FusedAdam {
         let time_i = time as i32;
         let bias_correction2_sqrt = (1.0 - BETA_2.powi(time_i)).sqrt();
         let combined_factor = bias_correction2_sqrt / (1.0 - BETA_1.powi(time_i));
-        let eps = EPSILON * bias_correction2_sqrt;
+        let eps = self.epsilon * bias_correction2_sqrt;
 
         occlab_kernels::adam_step(
             param.storage_mut(),
@@ -207,10 +225,21 @@ mod tests {
     }
 
     fn train(
+        net: Net,
+        optim: &mut ModuleOptimizer,
+        steps: std::ops::Range<u64>,
+        device: &Device,
+    ) -> Net {
+        train_scaled(net, optim, steps, device, 1.0)
+    }
+
+    /// [`train`] with the loss multiplied by `scale` before the backward pass.
+    fn train_scaled(
         mut net: Net,
         optim: &mut ModuleOptimizer,
         steps: std::ops::Range<u64>,
         device: &Device,
+        scale: f32,
     ) -> Net {
         for step in steps {
             // Inputs from a formula, not the global RNG that tests running in parallel share.
@@ -218,7 +247,9 @@ mod tests {
                 .map(|i| (((i + 1) * (step + 3) * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
                 .collect();
             let x = Tensor::<2>::from_data(TensorData::new(values, [8, 37]), device);
-            let grads = GradientsParams::from_grads(net.loss(x).backward(), &net);
+            let loss = net.loss(x);
+            let loss = if scale == 1.0 { loss } else { loss * scale };
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(1e-2, net, grads);
         }
         net
@@ -261,6 +292,51 @@ mod tests {
                 "4 steps × 4 parameters through the fused path"
             );
             assert_eq!(params(ours), params(theirs), "weight decay {decay}");
+        }
+    }
+
+    /// Mixed precision's loss scaling leaves Adam's updates as they are: gradients of a loss
+    /// multiplied by 1024 through an Adam whose ε and weight decay are scaled alike give the
+    /// weights of unscaled training, bit for bit (a power of two scales every rounding alike),
+    /// on the fused path (flex) and through Burn's Adam (the path on a GPU).
+    #[test]
+    fn a_scaled_loss_with_the_scaled_adam_trains_as_the_unscaled_one() {
+        let device = Device::flex().autodiff();
+        let scale = 1024.0;
+        for decay in [0.0, 1e-3] {
+            let start = Net::new(&device);
+            let reference = train(start.clone(), &mut FusedAdam::init(decay), 0..4, &device);
+            let fused = train_scaled(
+                start.clone(),
+                &mut FusedAdam::init_scaled(decay, scale),
+                0..4,
+                &device,
+                scale,
+            );
+            assert_eq!(
+                params(fused),
+                params(reference.clone()),
+                "fused, decay {decay}"
+            );
+            let burns = FusedAdam::with_loss_scale(decay, scale).fallback;
+            let through_burn = train_scaled(
+                start.clone(),
+                &mut ModuleOptimizer::from(burns),
+                0..4,
+                &device,
+                scale,
+            );
+            let unscaled_burn = train(
+                start,
+                &mut ModuleOptimizer::from(FusedAdam::new(decay).fallback),
+                0..4,
+                &device,
+            );
+            assert_eq!(
+                params(through_burn),
+                params(unscaled_burn),
+                "Burn's, decay {decay}"
+            );
         }
     }
 

@@ -28,7 +28,7 @@ use super::eval::{EvalBatches, batch_predictions, load_optimizer, load_weights, 
 use super::records::{Begin, EpochRecord, LogLine, RecordSink, StepRecord};
 use crate::data::Split;
 use crate::metrics::Metrics;
-use crate::model::{ModelConfig, sequence_cross_entropy};
+use crate::model::{ModelConfig, Precision, sequence_cross_entropy};
 use crate::occlusion::OcclusionSpec;
 use crate::sequence::prepared::Prepared;
 use burn::module::Module;
@@ -270,9 +270,14 @@ pub fn train(
     let classes = prepared.images.num_classes();
     let levels = occlusion.num_levels();
 
+    cfg.precision.check(&device).map_err(TrainError::Backend)?;
+    let loss_scale = cfg.precision.loss_scale();
     ad.seed(cfg.seed);
-    let mut model = model_cfg.init(&ad);
-    let mut optim = FusedAdam::init(cfg.weight_decay);
+    let mut model = model_cfg
+        .init(&ad)
+        .with_precision(cfg.precision)
+        .map_err(TrainError::Backend)?;
+    let mut optim = FusedAdam::init_scaled(cfg.weight_decay, loss_scale);
     let mut first_epoch = 1;
     if resume {
         // A commit that a crash interrupted is finished, an uncommitted one dropped.
@@ -313,7 +318,10 @@ pub fn train(
     })?;
     sink.send(TrainEvent::Started {
         run: run.name(),
-        backend: chosen.name.clone(),
+        backend: match cfg.precision {
+            Precision::F32 => chosen.name.clone(),
+            p => format!("{} · {p} precision (f16 products)", chosen.name),
+        },
         backend_reason: chosen.reason.clone(),
         model: model_cfg.kind.to_string(),
         parameters: model.num_params(),
@@ -404,7 +412,14 @@ pub fn train(
                 loss: loss.clone().detach(),
                 outputs,
             });
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // Mixed precision: gradients scaled up on their way through the f16 products; Adam
+            // takes them scaled (`FusedAdam::with_loss_scale`).
+            let scaled = if loss_scale == 1.0 {
+                loss
+            } else {
+                loss * loss_scale
+            };
+            let grads = GradientsParams::from_grads(scaled.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
             if on_gpu {
                 // Hand the step's work to the GPU now, without waiting for it, so that Burn's

@@ -17,6 +17,7 @@ pub mod priority;
 pub mod records;
 pub mod series;
 
+use crate::model::Precision;
 pub use backend::{AdapterInfo, AdapterKind, BackendChoice, ChosenBackend, choose_device};
 pub use engine::{
     Control, EventSink, TrainEvent, TrainJob, TrainOutcome, TrainSpec, spawn_job, train,
@@ -53,6 +54,15 @@ pub struct TrainConfig {
     /// recorded; a non-finite one stops the run at the next read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_every: Option<usize>,
+    /// `"f32"` (default) or `"mixed"`: on a GPU, f16 operands for the convolutions and the big
+    /// products, with a scaled loss (`model::precision`). Refused on the CPU and for paper B's
+    /// models.
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub precision: Precision,
+}
+
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -99,6 +109,7 @@ impl Default for TrainConfig {
             validation_fraction: 0.0,
             patience: None,
             read_every: None,
+            precision: Precision::F32,
         }
     }
 }
