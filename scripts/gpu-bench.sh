@@ -15,8 +15,11 @@
 #
 # Prepared on the development machine (docs/PERFORMANCE.md, "GPU: the device script"):
 #   .gpu/occlab.xz      stripped, xz-compressed release binary (WGSL kernels, fusion, autotune)
-#   .gpu/occlab-spirv.xz optional: the same built with `--features spirv` (SPIR-V kernels on
-#                       Vulkan); when present, step 1b measures it too (into env.txt)
+#   .gpu/occlab-spirv.xz optional: the same built with `--features gpu-fusion,spirv` (SPIR-V
+#                       kernels on Vulkan, whose cooperative matrices reach tensor cores); when
+#                       present, step 2b measures it in f32 (into env.txt) and step 2d in mixed
+#                       precision (`--precision mixed`: f16 products; into bench.json's "mixed",
+#                       a table in summary.md, and a full-MNIST epoch into train.txt)
 #   .gpu/data/mnist/    the four MNIST files (from ../shared/data/mnist)
 #   .gl/*.deb           the Vulkan/EGL loader packages (device tool README)
 # and run as: run(command="scripts/gpu-bench.sh", carry=[".gpu", ".gl"], timeout_s=600).
@@ -24,6 +27,8 @@
 # To check the script without a GPU (lavapipe, tiny sizes, no PyTorch needed):
 #   OUT=/tmp/gpu-out OCCLAB_BIN=$CARGO_TARGET_DIR/debug/occlab GPU_BENCH_BATCHES=2 \
 #   GPU_BENCH_REPEATS=1 GPU_BENCH_TRAIN_LIMIT=40 DATA_DIR=../shared/data scripts/gpu-bench.sh
+# (OCCLAB_MIXED_BIN=… runs step 2d with that binary instead of the SPIR-V one: on lavapipe the
+# default build, whose WGSL kernels have f16 but no cooperative matrices.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,8 +37,8 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 batches="${GPU_BENCH_BATCHES:-32 256}"
-# Stages to run (a second call can skip what the first measured): starts bench ops spirv torch train
-stages="${GPU_BENCH_STAGES:-starts bench ops spirv torch train}"
+# Stages to run (a second call can skip what the first measured): starts bench ops spirv mixed torch train
+stages="${GPU_BENCH_STAGES:-starts bench ops spirv mixed torch train}"
 train_batches="${GPU_BENCH_TRAIN_BATCHES:-${batches%% *}}"
 want() { [[ " $stages " == *" $1 "* ]]; }
 repeats="${GPU_BENCH_REPEATS:-10}"
@@ -122,6 +127,42 @@ if want spirv && [ -f .gpu/occlab-spirv.xz ]; then
     } | tee -a "$OUT/env.txt"
 fi
 
+# --- 2d. mixed precision (f16 products, `--precision mixed`) with the SPIR-V build ----------------
+# Tensor cores are reached through Vulkan's cooperative matrices, which only the SPIR-V kernels use
+# and which take f16 operands: the whole step, the parts, and a full-MNIST epoch (accuracy).
+mixed_bin="${OCCLAB_MIXED_BIN:-}"
+if [ -z "$mixed_bin" ] && [ -f .gpu/occlab-spirv.xz ]; then
+    [ -x "$work/occlab-spirv" ] || { xz -dc .gpu/occlab-spirv.xz > "$work/occlab-spirv" && chmod +x "$work/occlab-spirv"; }
+    mixed_bin="$work/occlab-spirv"
+fi
+if want mixed && [ -n "$mixed_bin" ]; then
+    export OCCLAB_GPU_CACHE="$work/gpu-cache-spirv"
+    say "mixed precision: occlab bench train --precision mixed ${batch_args[*]} --repeats $repeats"
+    timeout 240 "$mixed_bin" bench train --backend wgpu --precision mixed "${batch_args[@]}" \
+        --repeats "$repeats" --json > "$work/mixed.json" 2> "$work/mixed.err"
+    echo "exit $?"; grep -v XDG_RUNTIME_DIR "$work/mixed.err" | tail -5
+    say "mixed precision: occlab bench ops --precision mixed"
+    timeout 120 "$mixed_bin" bench ops --backend wgpu --precision mixed "${batch_args[@]}" \
+        --repeats "$repeats" --json > "$work/mixed-ops.json" 2>> "$work/mixed.err"
+    echo "exit $?"
+    python3 - "$OUT/bench.json" "$work/mixed.json" "$work/mixed-ops.json" <<'PY'
+import json, sys
+try:
+    bench = json.load(open(sys.argv[1]))
+except Exception:
+    bench = {"adapter": None, "figures": []}
+for key, path in (("mixed", sys.argv[2]), ("mixed_ops", sys.argv[3])):
+    try:
+        got = json.load(open(path))
+        bench[key] = got["figures"]
+        bench[key + "_adapter"] = got.get("adapter")
+    except Exception as e:
+        bench[key + "_error"] = str(e)
+json.dump(bench, open(sys.argv[1], "w"), indent=1)
+PY
+    export OCCLAB_GPU_CACHE="$work/gpu-cache"
+fi
+
 # --- 2c. where a CRNN step's GPU time goes: its parts, occlab and PyTorch side by side -----------
 # `occlab bench ops` times each part (CNN unit, LSTM input projection, LSTM loop written out and as
 # Burn's autodiff builds it, classifier + loss), forward + backward, synced, with its kernel
@@ -173,19 +214,27 @@ limit_args=()
 /usr/bin/env time -v true >/dev/null 2>&1 && timer=(/usr/bin/env time -v) || timer=()
 : > "$OUT/train.txt"
 : > "$OUT/metrics.jsonl"
-for tb in $train_batches; do
+# Each batch size in f32 with the WGSL binary; then, with the mixed-precision binary (step 2d),
+# the first batch size in mixed precision (`--precision mixed`), to compare its accuracy.
+runs=()
+for tb in $train_batches; do runs+=("$tb:f32:$bin"); done
+want mixed && [ -n "$mixed_bin" ] && runs+=("${train_batches%% *}:mixed:$mixed_bin")
+for r in "${runs[@]}"; do
     want train || break
-    say "occlab train: CRNN, full MNIST, 1 epoch, batch $tb, WGPU ${limit_args[*]}" | tee -a "$OUT/train.txt"
-    timeout 200 "${timer[@]}" "$bin" train --preset presets/paper-a/a1-mnist-patterned-crnn.toml \
+    tb=${r%%:*}; rest=${r#*:}; precision=${rest%%:*}; run_bin=${rest#*:}
+    cache="$work/gpu-cache"; [ "$precision" = mixed ] && cache="$work/gpu-cache-spirv"
+    say "occlab train: CRNN, full MNIST, 1 epoch, batch $tb, WGPU, $precision ${limit_args[*]}" | tee -a "$OUT/train.txt"
+    OCCLAB_GPU_CACHE="$cache" timeout 200 "${timer[@]}" "$run_bin" train \
+        --preset presets/paper-a/a1-mnist-patterned-crnn.toml --precision "$precision" \
         --data-dir "$data_dir" --backend wgpu --epochs 1 --batch "$tb" "${limit_args[@]}" \
-        --out "$work/run-$tb" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
+        --out "$work/run-$tb-$precision" 2>&1 | grep -v XDG_RUNTIME_DIR | tr '\r' '\n' | grep -v '^epoch .*steps ' \
         | grep -v -E '^\s+(Average|Major|Minor|Voluntary|Involuntary|Swaps|File system|Socket|Signals|Page size|System time|User time)' \
         >> "$OUT/train.txt"
-    grep '"kind":"epoch"\|"kind": "epoch"' "$work/run-$tb/metrics.jsonl" 2>/dev/null \
-        | sed "s/^{/{\"batch\":$tb,/" >> "$OUT/metrics.jsonl"
+    grep '"kind":"epoch"\|"kind": "epoch"' "$work/run-$tb-$precision/metrics.jsonl" 2>/dev/null \
+        | sed "s/^{/{\"batch\":$tb,\"precision\":\"$precision\",/" >> "$OUT/metrics.jsonl"
     # The epoch's images/s counts the first steps (kernels compiled and tuned); the steps after
     # them show the steady state (on a GPU the last batch is topped up to the same shape).
-    python3 - "$work/run-$tb/metrics.jsonl" <<'PY' | tee -a "$OUT/train.txt"
+    python3 - "$work/run-$tb-$precision/metrics.jsonl" <<'PY' | tee -a "$OUT/train.txt"
 import json, statistics, sys
 steps = [r for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "step"]
 ips = [s["images_per_second"] for s in steps]
@@ -273,6 +322,39 @@ if ops:
             print(f"\n{f['name'].strip()}: most launched kernels")
             for name, n in f.get("top_kernels", [])[:8]:
                 print(f"    {n:6.0f}  {name[:100]}")
+# Mixed precision (SPIR-V build, f16 products) beside f32.
+mixed = {}
+for f in bench.get("mixed") or []:
+    m = re.match(r"\s*(\w+) \(mixed precision\) train step, (\d+)×5", f["name"])
+    if m:
+        mixed.setdefault((m[1], int(m[2])), {})["step"] = f["per_second"]
+    m = re.match(r"\s*(\w+) \(mixed precision\) (\d+)×5: \d+ steps back to back, flushed", f["name"])
+    if m:
+        mixed.setdefault((m[1], int(m[2])), {})["pipelined"] = f["per_second"]
+        mixed[(m[1], int(m[2]))]["launches"] = f.get("launches_per_step")
+if mixed:
+    print()
+    print("| model | batch | mixed img/s (step, synced) | mixed img/s (back to back, flushed) | launches | f32 (WGSL) back to back | PyTorch back to back | mixed / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (model, batch), o in sorted(mixed.items()):
+        t = torch.get((model, batch))
+        tp = float(t["pipelined_images_per_s"]) if t else None
+        f32 = occ.get((model, batch), {}).get("pipelined")
+        best = o.get("pipelined") or o.get("step") or 0
+        print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {o.get('launches') or 0:.0f} | "
+              f"{f32 or 0:.0f} | {tp or 0:.0f} | {best / tp if tp else 0:.2f} |")
+elif bench.get("mixed_error"):
+    print(f"(no mixed-precision figures: {bench['mixed_error']})")
+mixed_ops = bench.get("mixed_ops") or []
+if mixed_ops:
+    print()
+    print("| part, mixed precision (forward + backward) | batch | ms | TFLOP/s | launches |")
+    print("|---|---:|---:|---:|---:|")
+    for f in mixed_ops:
+        m = re.match(r"\s*(.+), (\d+)×5, forward \+ backward", f["name"])
+        if m:
+            tf = f.get("per_second")
+            print(f"| {m[1]} | {m[2]}×5 | {f['median_ms']:.2f} | {f'{tf:.2f}' if tf else '–'} | {f.get('launches_per_step') or 0:.0f} |")
 print()
 print(open(os.path.join(out, "starts.txt")).read().strip())
 epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if os.path.exists(os.path.join(out, "metrics.jsonl")) else []
@@ -280,7 +362,7 @@ for e in (e for e in epochs if e.get("kind") == "epoch"):
     tr, te = e["train"], e["test"]
     overall = te.get("overall") or {}
     acc = overall["correct"] / overall["total"] if overall.get("total") else None
-    print(f"\nfull-MNIST CRNN epoch {e['epoch']}: train {e['train_seconds']:.1f} s at {e['images_per_second']:.0f} img/s, "
+    print(f"\nfull-MNIST CRNN epoch {e['epoch']} (batch {e.get('batch')}, {e.get('precision', 'f32')}): train {e['train_seconds']:.1f} s at {e['images_per_second']:.0f} img/s, "
           f"evaluation {e['eval_seconds']:.1f} s" + (f", test accuracy {100 * acc:.2f} %" if acc is not None else ""))
 EOF
 rm -rf "$work"

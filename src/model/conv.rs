@@ -57,9 +57,13 @@ pub enum ConvPath {
     /// (flex). The default for stride-1 layers on flex.
     FlexGemm,
     /// Everything from tensor operations: im2col by a gather, one matrix product; the backward
-    /// pass is what autodiff derives (two matrix products and a scatter-add). Works on any
-    /// backend; measured slower than `FlexWeightGemm` on flex for 32 → 64 channels at 28×28
-    /// (docs/PERFORMANCE.md), kept for comparison.
+    /// pass is what autodiff derives (two matrix products and a scatter-add). Measured slower
+    /// than `FlexWeightGemm` on flex for 32 → 64 channels at 28×28 (docs/PERFORMANCE.md), kept
+    /// for comparison, and used on flex only: on WGPU (lavapipe, 2026-12-05) its input gradient
+    /// came out 27 % off in relative norm against Burn's `conv2d` (values and weight gradient
+    /// right); the cause in Burn's WGPU ops was not pinned down (`select`'s backward alone
+    /// passed a check). Mixed precision's im2col (`Conv2d::with_precision`) uses shifted views
+    /// and a concatenation instead, and matches.
     Im2col,
 }
 

@@ -11,7 +11,7 @@
 //! (32 → 64 channels, as im2col and one product, [`super::conv::Conv2d::with_precision`]), of
 //! the LSTM's input projection (`[batch·T, 12,544] × [12,544, 4·256]`,
 //! [`super::crnn::SequenceLstm`]) and of the CNN's dense hidden layer, forward and backward: about
-//! 97 % of a CRNN step's FLOP. The products accumulate in f32 and their results are cast back to
+//! 98 % of a CRNN step's FLOP. The products accumulate in f32 and their results are cast back to
 //! f32 before the bias is added; the weights, Adam's moments, conv1 (one input channel: a product
 //! too thin for tensor cores), the LSTM's time loop, pooling, the classifiers and the loss stay
 //! f32. Gradients reach the f16 products scaled by [`Precision::loss_scale`] (the loss is
