@@ -342,7 +342,7 @@ if mixed:
         f32 = occ.get((model, batch), {}).get("pipelined")
         best = o.get("pipelined") or o.get("step") or 0
         print(f"| {model} | {batch}×5 | {o.get('step', 0):.0f} | {o.get('pipelined', 0):.0f} | {o.get('launches') or 0:.0f} | "
-              f"{f32 or 0:.0f} | {tp or 0:.0f} | {best / tp if tp else 0:.2f} |")
+              f"{f32 or 0:.0f} | {f'{tp:.0f}' if tp else '–'} | {f'{best / tp:.2f}' if tp else '–'} |")
 elif bench.get("mixed_error"):
     print(f"(no mixed-precision figures: {bench['mixed_error']})")
 mixed_ops = bench.get("mixed_ops") or []
