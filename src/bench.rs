@@ -306,12 +306,15 @@ fn scaled(loss: Tensor<1>, scale: f32) -> Tensor<1> {
 /// timed synced, its kernels counted, and for the matrix products and convolutions the rate in
 /// TFLOP/s they reach. Batches of `batch` sequences of 5 MNIST-sized images, as in training.
 ///
-/// The parts: the CNN unit (two 3×3 convolutions, pooling, ReLU; dropout off), the LSTM's input
+/// The parts: the CNN unit (two 3×3 convolutions, pooling, ReLU; dropout off); its conv2 alone
+/// (32 → 64 at 28×28, input gradient included) two ways, Burn's `conv2d` and im2col of shifted
+/// views with one product (`ConvPath::Shifted`: how mixed precision convolves, and in f32 a
+/// candidate to beat Burn's kernels on a GPU); the LSTM's input
 /// projection (`[batch·5, 12544] × [12544, 1024]`), the LSTM's time loop as training runs it (the
 /// written-out step, `model::recurrence`) and the same loop left to Burn's autodiff (what it
 /// replaced), the classifier with the loss. Steps of `repeats` after as many warm-up runs
-/// (GPU kernels are compiled and tuned at their first runs). With mixed `precision` the CNN unit
-/// and the input projection take f16 operands (`model::precision`), the other parts are f32
+/// (GPU kernels are compiled and tuned at their first runs). With mixed `precision` the CNN unit,
+/// the shifted-view conv2 and the input projection take f16 operands (`model::precision`), the other parts are f32
 /// either way.
 pub fn crnn_parts(
     device: &Device,
@@ -321,8 +324,10 @@ pub fn crnn_parts(
 ) -> Result<Vec<Figure>, String> {
     precision.check(device)?;
     use crate::model::cnn::{CnnUnitConfig, Downsampling};
+    use crate::model::conv::{Conv2dSpec, ConvPath};
     use crate::model::crnn::SequenceLstm;
     use burn::nn::LinearConfig;
+    use burn::nn::PaddingConfig2d;
     use burn::tensor::Distribution;
 
     const T: usize = 5;
@@ -344,6 +349,12 @@ pub fn crnn_parts(
     .init(&ad)
     .with_precision(precision);
     let images = random([n, 1, 28, 28], &ad); // untracked, as in training
+    let conv2 = Conv2dSpec::new([32, 64], [3, 3])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&ad)
+        .with_precision(precision);
+    let conv2_in: Tensor<4> = random([n, 32, 28, 28], &ad).require_grad();
+    let conv2_r: Tensor<4> = random([n, 64, 28, 28], &ad);
     let cnn_r: Tensor<2> = random([n, FEATURES], &ad);
     let features: Tensor<2> = random([n, FEATURES], &ad).require_grad();
     let projection = LinearConfig::new(FEATURES, 4 * D).init(&ad);
@@ -362,6 +373,7 @@ pub fn crnn_parts(
     // conv1's input gradient is not computed (the images are not tracked, as in training).
     let pixels = n as f64 * 28.0 * 28.0;
     let conv_flop = 2.0 * pixels * (2.0 * 32.0 * 9.0 + 3.0 * 64.0 * 32.0 * 9.0);
+    let conv2_flop = 3.0 * 2.0 * pixels * 64.0 * 32.0 * 9.0;
     let proj_flop = 3.0 * 2.0 * n as f64 * FEATURES as f64 * (4 * D) as f64;
     let loop_flop = 3.0 * 2.0 * (batch * (T - 1)) as f64 * D as f64 * (4 * D) as f64;
     let in_precision = match precision {
@@ -370,6 +382,7 @@ pub fn crnn_parts(
     };
     let cnn_name = format!("CNN unit (conv 1→32, conv 32→64, pool){in_precision}");
     let proj_name = format!("LSTM input projection [n, 12544]×[12544, 1024]{in_precision}");
+    let shifted_name = format!("conv2 32→64 alone, im2col of shifted views{in_precision}");
     type Part<'a> = (&'a str, Option<f64>, Box<dyn Fn() + 'a>);
     let parts: Vec<Part> = vec![
         (
@@ -378,6 +391,22 @@ pub fn crnn_parts(
             Box::new(|| {
                 let y = cnn.forward(images.clone());
                 let _ = (y * cnn_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            "conv2 32→64 alone, Burn's conv2d (f32)",
+            Some(conv2_flop),
+            Box::new(|| {
+                let y = conv2.forward_with(conv2_in.clone(), ConvPath::Native);
+                let _ = (y * conv2_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            shifted_name.as_str(),
+            Some(conv2_flop),
+            Box::new(|| {
+                let y = conv2.forward_with(conv2_in.clone(), ConvPath::Shifted);
+                let _ = (y * conv2_r.clone()).sum().backward();
             }),
         ),
         (
@@ -452,9 +481,11 @@ mod tests {
     fn the_parts_of_a_crnn_step_are_timed_on_the_cpu() {
         let figures = crnn_parts(&Device::flex(), 1, 2, Precision::F32).unwrap();
         let names: Vec<&str> = figures.iter().map(|f| f.name.trim()).collect();
-        assert_eq!(figures.len(), 5, "{names:?}");
+        assert_eq!(figures.len(), 7, "{names:?}");
         for (figure, part) in figures.iter().zip([
             "CNN unit",
+            "conv2 32→64 alone, Burn's",
+            "conv2 32→64 alone, im2col",
             "LSTM input projection",
             "LSTM loop, written out",
             "LSTM loop, Burn's autodiff",

@@ -62,9 +62,15 @@ pub enum ConvPath {
     /// for comparison, and used on flex only: on WGPU (lavapipe, 2026-12-05) its input gradient
     /// came out 27 % off in relative norm against Burn's `conv2d` (values and weight gradient
     /// right); the cause in Burn's WGPU ops was not pinned down (`select`'s backward alone
-    /// passed a check). Mixed precision's im2col (`Conv2d::with_precision`) uses shifted views
-    /// and a concatenation instead, and matches.
+    /// passed a check). [`ConvPath::Shifted`] builds the same patches without a gather, and
+    /// matches.
     Im2col,
+    /// im2col without a gather: the padded input's k·k shifted views (channels last) side by
+    /// side, one matrix product; the backward pass is autodiff's (two products, slices). Stride
+    /// 1 only (a strided layer takes `Native`). Mixed precision's convolution
+    /// (`Conv2d::with_precision`), with f16 operands; in f32 a candidate for a GPU, where Burn's
+    /// autotuned convolutions ran at about 3 TFLOP/s on an H200 (`occlab bench ops` times both).
+    Shifted,
 }
 
 impl ConvPath {
@@ -219,24 +225,28 @@ impl Conv2d {
         self
     }
 
-    /// Whether this layer runs [`Self::forward_mixed`] in mixed precision: stride 1 and an
+    /// Whether this layer runs [`Self::forward_shifted`] in mixed precision: stride 1 and an
     /// im2col product deep enough (`k·k·c_in` ≥ 64) for f16 to pay.
     fn mixed_pays(&self) -> bool {
         let [_, c_in, kh, kw] = self.weight.dims();
         self.stride == [1, 1] && kh * kw * c_in >= 64
     }
 
-    /// Mixed precision's convolution (stride 1): the patches as the padded input's shifted
-    /// views concatenated channels-last (taps in (ky, kx, c) order), cast to f16, times the
-    /// f16 weights `[k·k·c_in, c_out]`, f32 result, bias added in f32.
-    fn forward_mixed(&self, input: Tensor<4>) -> Tensor<4> {
+    /// [`ConvPath::Shifted`] (stride 1): the patches as the padded input's shifted views
+    /// concatenated channels-last (taps in (ky, kx, c) order), times the weights
+    /// `[k·k·c_in, c_out]`, bias added in f32. In mixed precision the input is cast to f16
+    /// before it is shifted and the product takes f16 operands (f32 result).
+    fn forward_shifted(&self, input: Tensor<4>) -> Tensor<4> {
         use burn::tensor::ops::PadMode;
+        let mixed = self.precision.is_mixed();
         let [n, c_in, h, w] = input.dims();
         let [c_out, _, kh, kw] = self.weight.dims();
         let [oh, ow] = self.geometry(n, [h, w]).out_size;
         let [[top, bottom], [left, right]] = self.pads([h, w]);
-        // [n, h + pads, w + pads, c_in], channels last, in f16 (half the bytes to shift).
-        let padded = precision::half(input.permute([0, 2, 3, 1])).pad(
+        let nhwc = input.permute([0, 2, 3, 1]); // [n, h, w, c_in] (a view)
+        let nhwc = if mixed { precision::half(nhwc) } else { nhwc };
+        // [n, h + pads, w + pads, c_in]
+        let padded = nhwc.pad(
             [(top, bottom), (left, right), (0, 0)],
             PadMode::Constant(0.0),
         );
@@ -248,13 +258,17 @@ impl Conv2d {
                     .slice([0..n, ky..ky + oh, kx..kx + ow, 0..c_in])
             })
             .collect();
-        let cols = Tensor::cat(taps, 3).reshape([n * oh * ow, kh * kw * c_in]); // f16
+        let cols = Tensor::cat(taps, 3).reshape([n * oh * ow, kh * kw * c_in]);
         let weight = self
             .weight
             .val()
             .permute([2, 3, 1, 0])
             .reshape([kh * kw * c_in, c_out]); // [ky, kx, c_in → c_out]
-        let y = precision::single(cols.matmul(precision::half(weight))); // [n·h'·w', c_out]
+        let y = if mixed {
+            precision::single(cols.matmul(precision::half(weight)))
+        } else {
+            cols.matmul(weight)
+        }; // [n·h'·w', c_out]
         let y = match &self.bias {
             Some(bias) => y + bias.val().unsqueeze::<2>(),
             None => y,
@@ -306,7 +320,11 @@ impl Conv2d {
     /// - `input`: `[n, c_in, h, w]`
     /// - output: `[n, c_out, h', w']`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let path = ConvPath::choose(&input.device(), self.stride);
+        let path = if self.precision.is_mixed() && self.mixed_pays() {
+            ConvPath::Shifted
+        } else {
+            ConvPath::choose(&input.device(), self.stride)
+        };
         self.forward_with(input, path)
     }
 
@@ -315,6 +333,8 @@ impl Conv2d {
         match path {
             ConvPath::Native => self.forward_native(input),
             ConvPath::Im2col => self.forward_im2col(input),
+            ConvPath::Shifted if self.stride == [1, 1] => self.forward_shifted(input),
+            ConvPath::Shifted => self.forward_native(input),
             ConvPath::FlexWeightGemm | ConvPath::FlexGemm => {
                 let [n, _, h, w] = input.dims();
                 match &self.bias {
@@ -341,9 +361,6 @@ impl Conv2d {
     fn forward_native(&self, input: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = input.dims();
         let options = self.options([h, w]);
-        if self.precision.is_mixed() && self.mixed_pays() {
-            return self.forward_mixed(input);
-        }
         conv2d(
             input,
             self.weight.val(),
