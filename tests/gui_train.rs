@@ -356,3 +356,34 @@ fn a_validated_run_set_up_in_the_form_reports_its_best_epoch() {
             .collect::<Vec<_>>()
     );
 }
+
+/// The Precision choice (f32, or mixed: f16 products on a GPU) is made in the form, goes into
+/// the run's config, and a mixed-precision run on the CPU fails saying why.
+#[test]
+fn mixed_precision_is_chosen_in_the_form_and_refused_on_the_cpu_with_the_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let mut harness = train_harness();
+    tiny_flex_runs(&mut harness, root.path(), ModelKind::Cnn);
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Precision")
+        .click();
+    harness.run();
+    harness
+        .get_by_label("mixed (f16 products, GPU only)")
+        .click();
+    harness.run();
+    assert_eq!(
+        harness.state().train_panel.form.config.precision,
+        occlab::model::Precision::Mixed
+    );
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    harness.step();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the run's failure",
+        |h| label_starting(h, "Training failed: ").is_some(),
+    );
+    let shown = label_starting(&harness, "Training failed: ").unwrap();
+    assert!(shown.contains("is for a GPU (--backend wgpu)"), "{shown}");
+}

@@ -2,7 +2,8 @@
 //! start / pause / stop), the status of the run training now, and the runs on disk to overlay.
 
 use super::form::{
-    backend_title, clip_options_ui, library_title, ordering_title, paper_b_help, resnet_options_ui,
+    backend_title, clip_options_ui, library_title, ordering_title, paper_b_help, precision_title,
+    resnet_options_ui,
 };
 use super::{TrainPanel, widgets};
 use crate::experiment::preset::OrderingSpec;
@@ -10,7 +11,7 @@ use crate::experiment::run::list_runs;
 use crate::experiment::training::run_series;
 use crate::gui::task::Task;
 use crate::gui::workbench::{LibraryChoice, Workbench};
-use crate::model::ModelKind;
+use crate::model::{ModelKind, Precision};
 use crate::train::series::{RunSeries, RunState, format_duration};
 use crate::train::{BackendChoice, Control};
 use egui::RichText;
@@ -187,6 +188,14 @@ impl TrainPanel {
                         BackendChoice::Flex,
                     ],
                     backend_title,
+                );
+                widgets::combo_row(
+                    ui,
+                    "Precision",
+                    "train_precision",
+                    &mut form.config.precision,
+                    [Precision::F32, Precision::Mixed],
+                    precision_title,
                 );
                 let l = ui.label("Runs folder");
                 ui.add(egui::TextEdit::singleline(&mut workbench.runs_root).desired_width(200.0))

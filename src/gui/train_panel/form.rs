@@ -6,9 +6,9 @@ use crate::data::ImageSet;
 use crate::experiment::preset::{ClipOutput, LibrarySpec, ModelSpec, OrderingSpec, Preset};
 use crate::gui::widgets;
 use crate::gui::workbench::{SequenceDraft, Workbench};
-use crate::model::ModelKind;
 use crate::model::resnet::StemKind;
 use crate::model::rrn::{SkipPosition, SkipType};
+use crate::model::{ModelKind, Precision};
 use crate::train::{BackendChoice, TrainConfig};
 
 /// What the user has chosen in the form (public so that tests can fill it in directly).
@@ -264,6 +264,13 @@ pub(super) fn ordering_title(o: OrderingSpec) -> &'static str {
     match o {
         OrderingSpec::Patterned => "Patterned",
         OrderingSpec::Random => "Random (control)",
+    }
+}
+
+pub(super) fn precision_title(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "f32",
+        Precision::Mixed => "mixed (f16 products, GPU only)",
     }
 }
 
