@@ -60,10 +60,11 @@ pub enum ConvPath {
     /// pass is what autodiff derives (two matrix products and a scatter-add). Measured slower
     /// than `FlexWeightGemm` on flex for 32 → 64 channels at 28×28 (docs/PERFORMANCE.md), kept
     /// for comparison, and used on flex only: on WGPU (lavapipe, 2026-12-05) its input gradient
-    /// came out 27 % off in relative norm against Burn's `conv2d` (values and weight gradient
-    /// right); the cause in Burn's WGPU ops was not pinned down (`select`'s backward alone
-    /// passed a check). [`ConvPath::Shifted`] builds the same patches without a gather, and
-    /// matches.
+    /// came out 27 % off in relative norm against Burn's `conv2d`, because Burn 0.22.1's
+    /// `select` backward there (`select_assign` with addition) sums wrongly: rows `[7840, 32]`
+    /// selected by 70,560 indices got 124,007 of 250,880 gradient entries wrong (integer sums,
+    /// flex exact), where 4 × 8 rows and 20,000 indices came out right. [`ConvPath::Shifted`]
+    /// builds the same patches without a gather, and matches.
     Im2col,
     /// im2col without a gather: the padded input's k·k shifted views (channels last) side by
     /// side, one matrix product; the backward pass is autodiff's (two products, slices). Stride
