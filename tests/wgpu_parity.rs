@@ -158,13 +158,19 @@ fn train_two_steps_in(model: Model, device: &Device, precision: Precision) -> St
 }
 
 fn step_agrees(kind: ModelKind) {
+    step_agrees_with(
+        ModelConfig::new(kind, 1, 28, 28, 10)
+            .with_cnn_dropout(0.0)
+            .with_lstm_dropout(0.0)
+            .with_dense_dropout(0.0),
+    );
+}
+
+fn step_agrees_with(config: ModelConfig) {
+    let kind = config.kind;
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let wgpu = wgpu_device().autodiff();
     let flex = Device::flex().autodiff();
-    let config = ModelConfig::new(kind, 1, 28, 28, 10)
-        .with_cnn_dropout(0.0)
-        .with_lstm_dropout(0.0)
-        .with_dense_dropout(0.0);
     flex.seed(3);
     let on_flex = config.init(&flex);
     // The same weights on WGPU (a trainable copy, not a view of the flex tensors).
@@ -184,17 +190,29 @@ fn step_agrees(kind: ModelKind) {
         f.loss
     );
     assert!(!f.grads.is_empty());
-    assert_eq!(
-        f.grads.len(),
-        f.updated.len(),
-        "{kind}: a parameter without gradient"
-    );
+    if !kind.is_paper_b() {
+        // (Paper B's batch norms keep running statistics: parameters without gradients.)
+        assert_eq!(
+            f.grads.len(),
+            f.updated.len(),
+            "{kind}: a parameter without gradient"
+        );
+    }
     let (g, at) = worst(&w.grads, &f.grads);
     assert!(
         g <= 1.0,
         "{kind}: gradients differ ({g:.2}× tolerance) at {at}"
     );
-    let (u, at) = worst(&w.updated, &f.updated);
+    // The trained weights (batch norm's running statistics are read as last synced, which
+    // depends on when Burn syncs them, not on the arithmetic).
+    let trained = |updated: &[(String, Vec<f32>)]| -> Vec<(String, Vec<f32>)> {
+        updated
+            .iter()
+            .filter(|(name, _)| f.grads.iter().any(|(g, _)| g == name))
+            .cloned()
+            .collect()
+    };
+    let (u, at) = worst(&trained(&w.updated), &trained(&f.updated));
     assert!(
         u <= 1.0,
         "{kind}: weights after Adam differ ({u:.2}× tolerance) at {at}"
@@ -223,6 +241,23 @@ fn a_crnn_training_step_on_wgpu_equals_the_flex_one() {
 #[test]
 fn a_cnn_training_step_on_wgpu_equals_the_flex_one() {
     step_agrees(ModelKind::Cnn);
+}
+
+/// Paper B's recurrent residual network (small widths; batch norm, the temporal skip connection
+/// with its linear map): its GPU path uses other Burn operations than paper A's models (batch
+/// norm, strided convolutions, the skip), and a wrong gradient there would go unnoticed in
+/// training figures. (Burn 0.22.1's `select` backward is wrong on WGPU for large index counts,
+/// docs/PERFORMANCE.md; none of occlab's models uses it on a GPU.)
+#[test]
+fn an_rrn_training_step_on_wgpu_equals_the_flex_one() {
+    use occlab::model::rrn::SkipType;
+    step_agrees_with(
+        ModelConfig::new(ModelKind::Rrn, 1, 28, 28, 10)
+            .with_resnet_widths([4, 8, 8, 8])
+            .with_resnet_units([1, 1, 1, 1])
+            .with_skip(SkipType::Linear)
+            .with_head_dropout(0.0),
+    );
 }
 
 /// `‖a − b‖ / ‖b‖` of every parameter, the worst and where: how far f16 rounding moves a
