@@ -159,13 +159,16 @@ fn train_two_steps_in(model: Model, device: &Device, precision: Precision) -> St
     }
 }
 
+/// Paper A's `kind` for MNIST-sized digits, dropout off (the backends draw other masks).
+fn without_dropout(kind: ModelKind) -> ModelConfig {
+    ModelConfig::new(kind, 1, 28, 28, 10)
+        .with_cnn_dropout(0.0)
+        .with_lstm_dropout(0.0)
+        .with_dense_dropout(0.0)
+}
+
 fn step_agrees(kind: ModelKind) {
-    step_agrees_with(
-        ModelConfig::new(kind, 1, 28, 28, 10)
-            .with_cnn_dropout(0.0)
-            .with_lstm_dropout(0.0)
-            .with_dense_dropout(0.0),
-    );
+    step_agrees_with(without_dropout(kind));
 }
 
 fn step_agrees_with(config: ModelConfig) {
@@ -296,10 +299,7 @@ fn mixed_step_agrees(kind: ModelKind) {
         return;
     }
     let flex = Device::flex().autodiff();
-    let config = ModelConfig::new(kind, 1, 28, 28, 10)
-        .with_cnn_dropout(0.0)
-        .with_lstm_dropout(0.0)
-        .with_dense_dropout(0.0);
+    let config = without_dropout(kind);
     flex.seed(5);
     let on_flex = config.init(&flex);
     let on_wgpu = on_flex.clone().fork(&wgpu);
