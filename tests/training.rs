@@ -760,7 +760,8 @@ fn resuming_a_finished_run_trains_nothing_and_keeps_its_record() {
 
 /// `precision = "mixed"` (f16 products on a GPU): refused on the CPU with the reason, before
 /// anything trains; on WGPU (lavapipe in CI; skipped, saying so, where WGPU is not usable) a
-/// CRNN run trains with it, records it in its config and reports it as its backend.
+/// CRNN run trains with it and records it in its config, and a diverging run's message names
+/// f16 overflow as a possible cause.
 #[test]
 fn mixed_precision_trains_on_wgpu_is_recorded_and_is_refused_on_the_cpu() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -788,4 +789,18 @@ fn mixed_precision_trains_on_wgpu_is_recorded_and_is_refused_on_the_cpu() {
     assert!(steps.iter().all(|s| s.loss.is_finite()), "{steps:?}");
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("precision = \"mixed\""), "{config}");
+
+    // A diverging mixed-precision run says that an f16 overflow is a possible cause too.
+    let mut diverging = preset(ModelKind::Cnn, 16, 1);
+    let t = diverging.train.as_mut().unwrap();
+    t.learning_rate = 1e12;
+    t.batch_size = 4;
+    t.precision = occlab::model::Precision::Mixed;
+    let (result, _) =
+        train_collecting_steps_on(&diverging, &dir.path().join("nan"), BackendChoice::Wgpu);
+    let err = result.unwrap_err();
+    assert!(
+        err.contains("loss became") && err.contains("an f16 gradient can also overflow"),
+        "{err}"
+    );
 }

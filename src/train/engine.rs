@@ -345,6 +345,7 @@ pub fn train(
         steps_per_epoch,
         run,
         sink,
+        mixed: cfg.precision.is_mixed(),
     };
     let mut last_test = 0.0;
     // The best epoch so far: (epoch, validation accuracy, test accuracy).
@@ -597,6 +598,8 @@ struct StepReader<'a> {
     steps_per_epoch: usize,
     run: &'a dyn RecordSink,
     sink: &'a EventSink,
+    /// Training in mixed precision (a non-finite loss may then be an f16 overflow).
+    mixed: bool,
 }
 
 /// Reads the pending steps' losses and outputs back to the host (the first read waits for the
@@ -635,6 +638,7 @@ fn read_back(
                 epoch,
                 step: p.step,
                 stopped_at: last_step,
+                mixed: reader.mixed,
             });
         }
         let preds = match reader.clips {

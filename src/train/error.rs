@@ -17,7 +17,7 @@ pub enum TrainError {
     NoData,
     #[error(
         "the loss became {value} at epoch {epoch}, step {step}: training stopped (after step {stopped_at}) instead of \
-         going on with garbage (lower the learning rate?)"
+         going on with garbage ({})", advice(*mixed)
     )]
     NonFinite {
         value: f32,
@@ -26,6 +26,8 @@ pub enum TrainError {
         /// The last step run: losses are read back every few steps on a GPU, so a run stops up
         /// to `read_every − 1` steps after its loss went wrong.
         stopped_at: usize,
+        /// Whether the run trained in mixed precision.
+        mixed: bool,
     },
     /// The checkpoint's weights have other shapes than the model (trained for other data).
     #[error("checkpoint {}: its weights do not fit the model: {message}", path.display())]
@@ -50,4 +52,14 @@ pub enum TrainError {
         recorded: String,
         now: String,
     },
+}
+
+/// What to try after a non-finite loss.
+fn advice(mixed: bool) -> &'static str {
+    if mixed {
+        "lower the learning rate? In mixed precision an f16 gradient can also overflow: \
+         precision = \"f32\" shows which"
+    } else {
+        "lower the learning rate?"
+    }
 }
