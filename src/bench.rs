@@ -312,7 +312,8 @@ fn scaled(loss: Tensor<1>, scale: f32) -> Tensor<1> {
 /// candidate to beat Burn's kernels on a GPU); the LSTM's input
 /// projection (`[batch·5, 12544] × [12544, 1024]`), the LSTM's time loop as training runs it (the
 /// written-out step, `model::recurrence`) and the same loop left to Burn's autodiff (what it
-/// replaced), the classifier with the loss. Steps of `repeats` after as many warm-up runs
+/// replaced), the classifier with the loss; and the input projection split 8 ways along its depth
+/// (`model::precision::linear_split_k`, a candidate for small batches on a GPU). Steps of `repeats` after as many warm-up runs
 /// (GPU kernels are compiled and tuned at their first runs). With mixed `precision` the CNN unit,
 /// the shifted-view conv2 and the input projection take f16 operands (`model::precision`), the other parts are f32
 /// either way.
@@ -383,6 +384,7 @@ pub fn crnn_parts(
     let cnn_name = format!("CNN unit (conv 1→32, conv 32→64, pool){in_precision}");
     let proj_name = format!("LSTM input projection [n, 12544]×[12544, 1024]{in_precision}");
     let shifted_name = format!("conv2 32→64 alone, im2col of shifted views{in_precision}");
+    let split_name = format!("LSTM input projection, split-K ×8{in_precision}");
     type Part<'a> = (&'a str, Option<f64>, Box<dyn Fn() + 'a>);
     let parts: Vec<Part> = vec![
         (
@@ -414,6 +416,19 @@ pub fn crnn_parts(
             Some(proj_flop),
             Box::new(|| {
                 let y = crate::model::precision::linear(&projection, features.clone(), precision);
+                let _ = (y * proj_r.clone()).sum().backward();
+            }),
+        ),
+        (
+            split_name.as_str(),
+            Some(proj_flop),
+            Box::new(|| {
+                let y = crate::model::precision::linear_split_k(
+                    &projection,
+                    features.clone(),
+                    precision,
+                    8,
+                );
                 let _ = (y * proj_r.clone()).sum().backward();
             }),
         ),
@@ -481,12 +496,13 @@ mod tests {
     fn the_parts_of_a_crnn_step_are_timed_on_the_cpu() {
         let figures = crnn_parts(&Device::flex(), 1, 2, Precision::F32).unwrap();
         let names: Vec<&str> = figures.iter().map(|f| f.name.trim()).collect();
-        assert_eq!(figures.len(), 7, "{names:?}");
+        assert_eq!(figures.len(), 8, "{names:?}");
         for (figure, part) in figures.iter().zip([
             "CNN unit",
             "conv2 32→64 alone, Burn's",
             "conv2 32→64 alone, im2col",
-            "LSTM input projection",
+            "LSTM input projection [",
+            "LSTM input projection, split-K",
             "LSTM loop, written out",
             "LSTM loop, Burn's autodiff",
             "classifier",

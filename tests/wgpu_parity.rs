@@ -421,16 +421,30 @@ fn each_mixed_precision_product_on_wgpu_is_f16_rounding_away_from_f32() {
     let f32_y = layer.forward(x.clone());
     let f32_g = (f32_y.clone() * r.clone()).sum().backward();
     let m_y = occlab::model::precision::linear(&layer, x.clone(), Precision::Mixed);
+    let r2 = r.clone();
     let m_g = (m_y.clone() * r).sum().backward();
     let weight = |g| layer.weight.val().grad(g).unwrap();
     check(
         "input projection",
         [
-            rel(m_y, f32_y),
+            rel(m_y, f32_y.clone()),
             rel(x.grad(&m_g).unwrap(), x.grad(&f32_g).unwrap()),
             rel(weight(&m_g), weight(&f32_g)),
         ],
     );
+    // Split 8 ways along its depth (`linear_split_k`, a `bench ops` candidate), f32 and mixed.
+    for precision in [Precision::F32, Precision::Mixed] {
+        let y = occlab::model::precision::linear_split_k(&layer, x.clone(), precision, 8);
+        let g = (y.clone() * r2.clone()).sum().backward();
+        check(
+            &format!("input projection, split-K ×8, {precision}"),
+            [
+                rel(y, f32_y.clone()),
+                rel(x.grad(&g).unwrap(), x.grad(&f32_g).unwrap()),
+                rel(layer.weight.val().grad(&g).unwrap(), weight(&f32_g)),
+            ],
+        );
+    }
 }
 
 /// The LSTM's time loop written out as one autodiff step (`occlab::model::recurrence`, what

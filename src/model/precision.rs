@@ -147,6 +147,40 @@ pub fn linear(layer: &Linear, x: Tensor<2>, precision: Precision) -> Tensor<2> {
     }
 }
 
+/// [`linear`] with the product split along its depth into `splits` chunks, multiplied as one
+/// batched product and summed ("split-K"): `x` `[m, k]` as `[splits, m, k / splits]` (a copy),
+/// the weights `[k, n]` as `[splits, k / splits, n]` (a view), `[splits, m, n]` summed over the
+/// chunks. The same result up to the order of the sums. Why: the LSTM's input projection at
+/// 32 × 5 images is `[160, 12544] × [12544, 1024]`: a GPU kernel that gives each workgroup one
+/// output tile has 16–48 tiles for 132 streaming multiprocessors (H200) and walks 12,544 deep in
+/// each; split 8 ways it has 8× the tiles, 1,568 deep. Measured only by `occlab bench ops` so far
+/// (a part of its own); training does not use it. `splits` that do not divide `k` give
+/// [`linear`].
+pub fn linear_split_k(
+    layer: &Linear,
+    x: Tensor<2>,
+    precision: Precision,
+    splits: usize,
+) -> Tensor<2> {
+    let [m, k] = x.dims();
+    if splits <= 1 || k % splits != 0 {
+        return linear(layer, x, precision);
+    }
+    let n = layer.weight.dims()[1];
+    let depth = k / splits;
+    let chunks = x.reshape([m, splits, depth]).swap_dims(0, 1); // [splits, m, depth]
+    let weight = layer.weight.val().reshape([splits, depth, n]); // [splits, depth, n]
+    let product = match precision {
+        Precision::F32 => chunks.matmul(weight),
+        Precision::Mixed => single(half(chunks).matmul(half(weight))),
+    }; // [splits, m, n]
+    let y = product.sum_dim(0).reshape([m, n]);
+    match &layer.bias {
+        Some(bias) => y + bias.val().unsqueeze::<2>(),
+        None => y,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +193,33 @@ mod tests {
         assert_eq!("MIXED".parse::<Precision>(), Ok(Precision::Mixed));
         let err = "f16".parse::<Precision>().unwrap_err();
         assert!(err.contains("\"f32\" or \"mixed\""), "{err}");
+    }
+
+    /// Split-K is the same product: value and both gradients, on flex.
+    #[test]
+    fn a_split_k_product_equals_the_plain_one() {
+        use burn::nn::LinearConfig;
+        use burn::tensor::{Distribution, Tolerance};
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(96, 20).init(&device);
+        let x = Tensor::<2>::random([7, 96], Distribution::Default, &device).require_grad();
+        let r = Tensor::<2>::random([7, 20], Distribution::Default, &device);
+        let plain = linear(&layer, x.clone(), Precision::F32);
+        let g_plain = (plain.clone() * r.clone()).sum().backward();
+        for splits in [2, 8, 5] {
+            let split = linear_split_k(&layer, x.clone(), Precision::F32, splits);
+            let g_split = (split.clone() * r.clone()).sum().backward();
+            let tol = Tolerance::<f32>::rel_abs(1e-5, 1e-5);
+            split
+                .into_data()
+                .assert_approx_eq::<f32>(&plain.clone().into_data(), tol);
+            x.grad(&g_split)
+                .unwrap()
+                .into_data()
+                .assert_approx_eq::<f32>(&x.grad(&g_plain).unwrap().into_data(), tol);
+            let w = |g| layer.weight.val().grad(g).unwrap().into_data();
+            w(&g_split).assert_approx_eq::<f32>(&w(&g_plain), tol);
+        }
     }
 
     #[test]
