@@ -43,9 +43,12 @@ pub enum Precision {
 
 impl Precision {
     /// The factor the loss is multiplied by before the backward pass (1 in f32). Static, 2¹⁰:
-    /// the gradient of the mean cross-entropy at a logit is at most 1 / (batch·T), which at
-    /// 256 × 5 sequences is 7.8e-4, below f16's normal range's comfort; ×1024 it is 0.8, and
-    /// f16's largest number (65,504) leaves room for gradients 10⁴× larger than that. A gradient
+    /// the gradient of the mean cross-entropy at a logit is at most 1 / (batch·T), 7.8e-4 at
+    /// 256 × 5 sequences, and the gradients the products see further down are smaller still,
+    /// towards f16's smallest normal number (6.1e-5), below which digits are lost; ×1024 the
+    /// logits' gradient is at most 0.8, and f16's largest number (65,504) leaves room for
+    /// gradients 10⁴× larger than that (measured at 2 × 5: a scale of 65,536 gave the same step,
+    /// docs/PERFORMANCE.md). A gradient
     /// that still overflows makes the weights non-finite, and the run stops at the next read
     /// (the trainer's NaN guard).
     pub fn loss_scale(self) -> f32 {
