@@ -173,8 +173,7 @@ pub fn train_step(
     ad.seed(1);
     let model_cfg = ModelConfig::new(kind, 1, 28, 28, 10);
     let mut model = Some(model_cfg.init(&ad).with_precision(precision)?);
-    let scale = precision.loss_scale();
-    let mut optim = FusedAdam::init_scaled(0.0, scale);
+    let mut optim = FusedAdam::init_scaled(0.0, precision.loss_scale());
     let kind = match precision {
         Precision::F32 => kind.to_string(),
         p => format!("{kind} ({p} precision)"),
@@ -197,7 +196,7 @@ pub fn train_step(
         let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
         let _: f32 = loss.clone().into_scalar();
         let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(scaled(loss, scale).backward(), &current);
+        let grads = GradientsParams::from_grads(precision.scale_loss(loss).backward(), &current);
         let t2 = Instant::now();
         model = Some(optim.step(1e-3, current, grads));
         let _ = ad.sync();
@@ -225,7 +224,8 @@ pub fn train_step(
                     .take()
                     .expect("the model is put back after every step");
                 let loss = sequence_cross_entropy(current.forward(x.clone()), y.clone());
-                let grads = GradientsParams::from_grads(scaled(loss, scale).backward(), &current);
+                let grads =
+                    GradientsParams::from_grads(precision.scale_loss(loss).backward(), &current);
                 model = Some(optim.step(1e-3, current, grads));
                 if flush {
                     let _ = ad.flush();
@@ -294,11 +294,6 @@ pub fn train_step(
     }
     figures.extend(pipelined);
     Ok(figures)
-}
-
-/// The loss multiplied by mixed precision's loss scale (as training does; no operation at 1).
-fn scaled(loss: Tensor<1>, scale: f32) -> Tensor<1> {
-    if scale == 1.0 { loss } else { loss * scale }
 }
 
 /// Where a CRNN training step's GPU time and kernel launches go, part by part, on `device`

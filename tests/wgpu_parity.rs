@@ -142,7 +142,7 @@ fn train_two_steps_in(model: Model, device: &Device, precision: Precision) -> St
     let mut optim = FusedAdam::init_scaled(0.0, scale);
     let loss = sequence_cross_entropy(model.forward(x.clone()), y.clone());
     let loss_value: f32 = loss.clone().into_scalar();
-    let raw = (loss * scale).backward();
+    let raw = precision.scale_loss(loss).backward();
     let mut grads = collect(&model, Some(&raw));
     for (_, g) in &mut grads {
         g.iter_mut().for_each(|v| *v /= scale);

@@ -239,13 +239,17 @@ impl Conv2d {
     /// before it is shifted and the product takes f16 operands (f32 result).
     fn forward_shifted(&self, input: Tensor<4>) -> Tensor<4> {
         use burn::tensor::ops::PadMode;
-        let mixed = self.precision.is_mixed();
         let [n, c_in, h, w] = input.dims();
         let [c_out, _, kh, kw] = self.weight.dims();
         let [oh, ow] = self.geometry(n, [h, w]).out_size;
         let [[top, bottom], [left, right]] = self.pads([h, w]);
         let nhwc = input.permute([0, 2, 3, 1]); // [n, h, w, c_in] (a view)
-        let nhwc = if mixed { precision::half(nhwc) } else { nhwc };
+        // In mixed precision shifted in f16 (half the bytes); the product then casts nothing.
+        let nhwc = if self.precision.is_mixed() {
+            precision::half(nhwc)
+        } else {
+            nhwc
+        };
         // [n, h + pads, w + pads, c_in]
         let padded = nhwc.pad(
             [(top, bottom), (left, right), (0, 0)],
@@ -265,11 +269,7 @@ impl Conv2d {
             .val()
             .permute([2, 3, 1, 0])
             .reshape([kh * kw * c_in, c_out]); // [ky, kx, c_in → c_out]
-        let y = if mixed {
-            precision::single(cols.matmul(precision::half(weight)))
-        } else {
-            cols.matmul(weight)
-        }; // [n·h'·w', c_out]
+        let y = precision::matmul(cols, weight, self.precision); // [n·h'·w', c_out]
         let y = match &self.bias {
             Some(bias) => y + bias.val().unsqueeze::<2>(),
             None => y,

@@ -48,13 +48,21 @@ impl Precision {
     /// towards f16's smallest normal number (6.1e-5), below which digits are lost; ×1024 the
     /// logits' gradient is at most 0.8, and f16's largest number (65,504) leaves room for
     /// gradients 10⁴× larger than that (measured at 2 × 5: a scale of 65,536 gave the same step,
-    /// docs/PERFORMANCE.md). A gradient
-    /// that still overflows makes the weights non-finite, and the run stops at the next read
-    /// (the trainer's NaN guard).
+    /// docs/PERFORMANCE.md). A gradient that still overflows makes the weights non-finite, and
+    /// the run stops at the next read (the trainer's NaN guard).
     pub fn loss_scale(self) -> f32 {
         match self {
             Precision::F32 => 1.0,
             Precision::Mixed => 1024.0,
+        }
+    }
+
+    /// `loss` multiplied by [`Self::loss_scale`] (no operation in f32), to call `backward` on:
+    /// what training and `bench` differentiate.
+    pub fn scale_loss(self, loss: Tensor<1>) -> Tensor<1> {
+        match self {
+            Precision::F32 => loss,
+            Precision::Mixed => loss * self.loss_scale(),
         }
     }
 
@@ -127,8 +135,9 @@ pub(crate) fn single<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x.cast(FloatDType::F32)
 }
 
-/// `x · w` (`[m, k] × [k, n]`), with f16 operands when `precision` is mixed; f32 result.
-pub fn matmul(x: Tensor<2>, w: Tensor<2>, precision: Precision) -> Tensor<2> {
+/// `x · w` (`[…, m, k] × […, k, n]`), with f16 operands when `precision` is mixed; f32 result.
+/// An operand already in f16 is not cast again.
+pub fn matmul<const D: usize>(x: Tensor<D>, w: Tensor<D>, precision: Precision) -> Tensor<D> {
     match precision {
         Precision::F32 => x.matmul(w),
         Precision::Mixed => single(half(x).matmul(half(w))),
@@ -140,13 +149,15 @@ pub fn matmul(x: Tensor<2>, w: Tensor<2>, precision: Precision) -> Tensor<2> {
 pub fn linear(layer: &Linear, x: Tensor<2>, precision: Precision) -> Tensor<2> {
     match precision {
         Precision::F32 => layer.forward(x),
-        Precision::Mixed => {
-            let product = matmul(x, layer.weight.val(), precision);
-            match &layer.bias {
-                Some(bias) => product + bias.val().unsqueeze::<2>(),
-                None => product,
-            }
-        }
+        Precision::Mixed => plus_bias(matmul(x, layer.weight.val(), precision), layer),
+    }
+}
+
+/// `y` `[n, d_out]` plus `layer`'s bias, if it has one.
+fn plus_bias(y: Tensor<2>, layer: &Linear) -> Tensor<2> {
+    match &layer.bias {
+        Some(bias) => y + bias.val().unsqueeze::<2>(),
+        None => y,
     }
 }
 
@@ -173,15 +184,8 @@ pub fn linear_split_k(
     let depth = k / splits;
     let chunks = x.reshape([m, splits, depth]).swap_dims(0, 1); // [splits, m, depth]
     let weight = layer.weight.val().reshape([splits, depth, n]); // [splits, depth, n]
-    let product = match precision {
-        Precision::F32 => chunks.matmul(weight),
-        Precision::Mixed => single(half(chunks).matmul(half(weight))),
-    }; // [splits, m, n]
-    let y = product.sum_dim(0).reshape([m, n]);
-    match &layer.bias {
-        Some(bias) => y + bias.val().unsqueeze::<2>(),
-        None => y,
-    }
+    let product = matmul(chunks, weight, precision); // [splits, m, n]
+    plus_bias(product.sum_dim(0).reshape([m, n]), layer)
 }
 
 #[cfg(test)]

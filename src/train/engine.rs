@@ -271,13 +271,12 @@ pub fn train(
     let levels = occlusion.num_levels();
 
     cfg.precision.check(&device).map_err(TrainError::Backend)?;
-    let loss_scale = cfg.precision.loss_scale();
     ad.seed(cfg.seed);
     let mut model = model_cfg
         .init(&ad)
         .with_precision(cfg.precision)
         .map_err(TrainError::Backend)?;
-    let mut optim = FusedAdam::init_scaled(cfg.weight_decay, loss_scale);
+    let mut optim = FusedAdam::init_scaled(cfg.weight_decay, cfg.precision.loss_scale());
     let mut first_epoch = 1;
     if resume {
         // A commit that a crash interrupted is finished, an uncommitted one dropped.
@@ -415,11 +414,7 @@ pub fn train(
             });
             // Mixed precision: gradients scaled up on their way through the f16 products; Adam
             // takes them scaled (`FusedAdam::with_loss_scale`).
-            let scaled = if loss_scale == 1.0 {
-                loss
-            } else {
-                loss * loss_scale
-            };
+            let scaled = cfg.precision.scale_loss(loss);
             let grads = GradientsParams::from_grads(scaled.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
             if on_gpu {
