@@ -174,10 +174,7 @@ pub fn train_step(
     let model_cfg = ModelConfig::new(kind, 1, 28, 28, 10);
     let mut model = Some(model_cfg.init(&ad).with_precision(precision)?);
     let mut optim = FusedAdam::init_scaled(0.0, precision.loss_scale());
-    let kind = match precision {
-        Precision::F32 => kind.to_string(),
-        p => format!("{kind} ({p} precision)"),
-    };
+    let kind = format!("{kind}{}", in_precision(precision));
     let n = batch * t;
     let pixels: Vec<f32> = (0..n * 784)
         .map(|i| ((i * 2_654_435_761) % 255) as f32 / 255.0)
@@ -296,6 +293,14 @@ pub fn train_step(
     Ok(figures)
 }
 
+/// What figures' names add for `precision`: nothing in f32, " (mixed precision)" otherwise.
+fn in_precision(precision: Precision) -> String {
+    match precision {
+        Precision::F32 => String::new(),
+        p => format!(" ({p} precision)"),
+    }
+}
+
 /// Where a CRNN training step's GPU time and kernel launches go, part by part, on `device`
 /// (`occlab bench ops`): each part's forward and backward pass (with a dense upstream gradient),
 /// timed synced, its kernels counted, and for the matrix products and convolutions the rate in
@@ -307,24 +312,24 @@ pub fn train_step(
 /// candidate to beat Burn's kernels on a GPU); the LSTM's input
 /// projection (`[batch·5, 12544] × [12544, 1024]`), the LSTM's time loop as training runs it (the
 /// written-out step, `model::recurrence`) and the same loop left to Burn's autodiff (what it
-/// replaced), the classifier with the loss; and the input projection split 8 ways along its depth
-/// (`model::precision::linear_split_k`, a candidate for small batches on a GPU). Steps of `repeats` after as many warm-up runs
-/// (GPU kernels are compiled and tuned at their first runs). With mixed `precision` the CNN unit,
-/// the shifted-view conv2 and the input projection take f16 operands (`model::precision`), the other parts are f32
-/// either way.
+/// replaced), the classifier with the loss; and the input projection split 8 ways along its
+/// depth (`model::precision::linear_split_k`, a candidate for small batches on a GPU). Steps of
+/// `repeats` after as many warm-up runs (GPU kernels are compiled and tuned at their first runs).
+/// With mixed `precision` the CNN unit, the shifted-view conv2 and the input projection (both
+/// ways) take f16 operands (`model::precision`); the other parts are f32 either way.
 pub fn crnn_parts(
     device: &Device,
     batch: usize,
     repeats: usize,
     precision: Precision,
 ) -> Result<Vec<Figure>, String> {
-    precision.check(device)?;
     use crate::model::cnn::{CnnUnitConfig, Downsampling};
     use crate::model::conv::{Conv2dSpec, ConvPath};
     use crate::model::crnn::SequenceLstm;
-    use burn::nn::LinearConfig;
-    use burn::nn::PaddingConfig2d;
+    use burn::nn::{LinearConfig, PaddingConfig2d};
     use burn::tensor::Distribution;
+
+    precision.check(device)?;
 
     const T: usize = 5;
     const FEATURES: usize = 12_544; // 64 channels × 14 × 14
@@ -372,10 +377,7 @@ pub fn crnn_parts(
     let conv2_flop = 3.0 * 2.0 * pixels * 64.0 * 32.0 * 9.0;
     let proj_flop = 3.0 * 2.0 * n as f64 * FEATURES as f64 * (4 * D) as f64;
     let loop_flop = 3.0 * 2.0 * (batch * (T - 1)) as f64 * D as f64 * (4 * D) as f64;
-    let in_precision = match precision {
-        Precision::F32 => String::new(),
-        p => format!(" ({p} precision)"),
-    };
+    let in_precision = in_precision(precision);
     let cnn_name = format!("CNN unit (conv 1→32, conv 32→64, pool){in_precision}");
     let proj_name = format!("LSTM input projection [n, 12544]×[12544, 1024]{in_precision}");
     let shifted_name = format!("conv2 32→64 alone, im2col of shifted views{in_precision}");
